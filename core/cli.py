@@ -1,0 +1,246 @@
+"""The ``quanzi`` command line.
+
+Every command has ``--help``. Errors that Quanzi raises on purpose print one message and exit
+with status 1; nothing prints a traceback for a bad setting or an unreachable store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from quanzi.errors import QuanziError
+from quanzi.settings import Settings, load_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="quanzi",
+    help="Quanzi (圈子): graph-native Social CRM intelligence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+store_app = typer.Typer(help="Start, stop and inspect the bundled graph store.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+console = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: QUANZI_DATA_DIR or ~/.local/share/quanzi)."),
+]
+
+
+def _settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return load_settings(**overrides)
+
+
+@contextlib.contextmanager
+def progress_bars() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A ``progress(step, done, total)`` callback drawing one rich bar per step."""
+    bars = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def report(step: str, done: int, total: int | None) -> None:
+        if step not in tasks:
+            tasks[step] = bars.add_task(step, total=total)
+        bars.update(tasks[step], completed=done, total=total)
+
+    with bars:
+        yield report
+
+
+# -- store ------------------------------------------------------------------------------------
+@store_app.command("start")
+def store_start(data_dir: DataDir = None) -> None:
+    """Start the bundled store (ArcadeDB) unless it already runs over this data directory."""
+    from quanzi.graph.connect import bundled_store  # noqa: PLC0415
+
+    manager = bundled_store(_settings(data_dir))
+    with console.status("Starting the bundled store..."):
+        status = manager.start()
+    out.print(f"Bundled store running (pid {status.pid}) at {status.uri}; data in {status.root}")
+
+
+@store_app.command("stop")
+def store_stop(data_dir: DataDir = None) -> None:
+    """Stop the bundled store cleanly."""
+    from quanzi.graph.connect import bundled_store  # noqa: PLC0415
+
+    stopped = bundled_store(_settings(data_dir)).stop()
+    out.print("Bundled store stopped." if stopped else "The bundled store was not running.")
+
+
+@store_app.command("status")
+def store_status(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Say whether the bundled store is running, with its pid, port and data folder."""
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from quanzi.graph.connect import bundled_store  # noqa: PLC0415
+
+    status = bundled_store(_settings(data_dir)).status()
+    if as_json:
+        out.print_json(json.dumps(asdict(status)))
+        return
+    detail = f" (pid {status.pid}, bolt://127.0.0.1:{status.bolt_port})" if status.pid else ""
+    hint = " - a previous server crashed; `quanzi store start` clears it" if status.state == "stale" else ""
+    out.print(f"Bundled store: {status.state}{detail}{hint}; data in {status.root}")
+
+
+# -- data -------------------------------------------------------------------------------------
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the files into.")],
+    customers: Annotated[int, typer.Option(help="Number of true persons.", min=10)] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+) -> None:
+    """Generate a synthetic multi-channel SCRM data set with its ground truth."""
+    from quanzi.ingest.synthetic import GeneratorConfig  # noqa: PLC0415
+    from quanzi.ingest.synthetic import generate as run_generator  # noqa: PLC0415
+
+    with progress_bars() as report:
+        files = run_generator(out_dir, GeneratorConfig(customers=customers, seed=seed), progress=report)
+    for name, n in files.counts.items():
+        out.print(f"{name:>16}: {n:>10,} rows")
+    out.print(f"Written to {out_dir}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Contact and event files, or a folder of them.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Load contact records and events, resolve identities, and write them to the graph."""
+    from quanzi.graph.connect import open_store  # noqa: PLC0415
+    from quanzi.ingest import ingest_files  # noqa: PLC0415
+
+    settings = _settings(data_dir)
+    store = open_store(settings)
+    try:
+        with progress_bars() as report:
+            result = ingest_files(store, paths, settings, progress=report)
+        out.print(result.summary())
+    finally:
+        store.close()
+
+
+@app.command()
+def analyze(data_dir: DataDir = None) -> None:
+    """Run the graph analyses (circles, influence, ...) and write the results to the graph."""
+    from quanzi.graph.connect import open_store  # noqa: PLC0415
+    from quanzi.api.services.analysis import run_analysis  # noqa: PLC0415
+
+    settings = _settings(data_dir)
+    store = open_store(settings)
+    try:
+        with progress_bars() as report:
+            summary = run_analysis(store, settings, progress=report)
+        for line in summary.lines():
+            out.print(line)
+    finally:
+        store.close()
+
+
+# -- service ----------------------------------------------------------------------------------
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default QUANZI_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default QUANZI_API_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API and the web pages."""
+    settings = _settings(data_dir)
+    _serve(settings, host or settings.api_host, port or settings.api_port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import socket  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415
+
+    from quanzi.api.app import create_app  # noqa: PLC0415
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise QuanziError(
+                f"Port {port} on {host} is taken: stop what uses it, or pass --port / set QUANZI_API_PORT"
+            ) from None
+    out.print(f"Quanzi is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    customers: Annotated[int, typer.Option(help="Size of the generated data set.", min=10)] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    port: Annotated[int | None, typer.Option(help="Port (default QUANZI_API_PORT).")] = None,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve when loaded.")] = True,
+) -> None:
+    """Start the bundled store, generate and load demo data, analyse it and serve the API."""
+    from quanzi.graph.connect import bundled_store, open_store  # noqa: PLC0415
+    from quanzi.ingest import ingest_files  # noqa: PLC0415
+    from quanzi.ingest.synthetic import GeneratorConfig  # noqa: PLC0415
+    from quanzi.ingest.synthetic import generate as run_generator  # noqa: PLC0415
+    from quanzi.api.services.analysis import run_analysis  # noqa: PLC0415
+
+    settings = _settings(data_dir, store="bundled")
+    with console.status("Starting the bundled store..."):
+        status = bundled_store(settings).start()
+    out.print(f"Bundled store running (pid {status.pid}); data in {status.root}")
+    demo_dir = settings.data_dir / "demo-data"
+    store = open_store(settings)
+    try:
+        with progress_bars() as report:
+            run_generator(demo_dir, GeneratorConfig(customers=customers, seed=seed), progress=report)
+            result = ingest_files(store, [demo_dir], settings, progress=report)
+            summary = run_analysis(store, settings, progress=report)
+        out.print(result.summary())
+        for line in summary.lines():
+            out.print(line)
+    finally:
+        store.close()
+    if serve_after:
+        _serve(settings, settings.api_host, port or settings.api_port)
+
+
+def main() -> None:
+    """Entry point: run the CLI, printing Quanzi's errors as one line instead of a traceback."""
+    try:
+        app()
+    except QuanziError as e:
+        console.print(f"[bold red]Error:[/] {e}")
+        sys.exit(1)

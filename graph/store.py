@@ -1,0 +1,407 @@
+"""The store port and its one adapter: Cypher over Bolt through the official ``neo4j`` driver.
+
+The same adapter serves Neo4j (production) and the bundled ArcadeDB; the driver is passed in,
+never created here (see :func:`quanzi.graph.connect.open_store`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, LiteralString, cast
+
+import numpy as np
+from neo4j import Driver, ManagedTransaction, Query, RoutingControl
+from neo4j.exceptions import (
+    AuthError,
+    ClientError,
+    ConstraintError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+)
+
+from quanzi.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    StoreAuthError,
+    StoreError,
+    StoreUnavailableError,
+)
+from quanzi.graph import queries as q
+from quanzi.graph.dialect import Dialect
+from quanzi.graph.projection import Projection
+from quanzi.model import Node, Rel, check_label, check_rel
+
+__all__ = ["GraphStore", "Neighbourhood", "Progress", "translate_errors"]
+
+#: ``progress(done, total)`` callback for long writes; ``total`` may be ``None``.
+Progress = Callable[[int, int | None], None]
+
+_PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_MAX_STRING = 1_000_000
+_Scalar = (str, int, float, bool)
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """A node and what lies within a few hops of it.
+
+    Attributes
+    ----------
+    centre : dict
+        Properties of the starting node (with ``_label``).
+    nodes : dict of str to dict
+        Every node reached, keyed by ``id``, with its properties and ``_label``.
+    relations : list of dict
+        ``{"type", "start", "end", "props"}`` for every relation among them.
+    truncated : bool
+        Whether the path limit was reached, so more lies beyond.
+    """
+
+    centre: dict[str, Any]
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    relations: list[dict[str, Any]] = field(default_factory=list)
+    truncated: bool = False
+
+
+def translate_errors(e: Exception, what: str) -> Exception:
+    """Turn a driver error into Quanzi's own, with a message that says what to do."""
+    if isinstance(e, AuthError):
+        return StoreAuthError(
+            f"The graph store refused the credentials while {what}: check "
+            "QUANZI_NEO4J_USER / QUANZI_NEO4J_PASSWORD (or delete a stale bundled store "
+            "credentials file only if you also delete its data)"
+        )
+    if isinstance(e, ServiceUnavailable | SessionExpired | OSError) or (
+        isinstance(e, DriverError) and not isinstance(e, Neo4jError)
+    ):
+        return StoreUnavailableError(
+            f"The graph store cannot be reached while {what} ({e}). Start the bundled store "
+            "with `quanzi store start`, or check QUANZI_NEO4J_URI and that Neo4j is running"
+        )
+    if isinstance(e, ConstraintError):
+        return ConflictError(f"A uniqueness rule was broken while {what}: {e.message}")
+    if isinstance(e, ClientError | Neo4jError):
+        return StoreError(f"The graph store rejected a query while {what}: {e.message}")
+    return e
+
+
+def _batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(rows)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _clean_props(props: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Check that every value is something a property can hold; drop ``None``."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        if not isinstance(key, str) or not _PROPERTY_NAME.match(key):
+            raise InputError(
+                f"{where}: property name {key!r} is not allowed; use letters, digits and _"
+            )
+        if value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{where}, field {key!r}: {value} is not a finite number")
+        if isinstance(value, str) and len(value) > _MAX_STRING:
+            raise InputError(
+                f"{where}, field {key!r}: text of {len(value)} characters is over the "
+                f"{_MAX_STRING} limit; shorten it or store it elsewhere"
+            )
+        if isinstance(value, list | tuple):
+            if not all(isinstance(v, _Scalar) for v in value):
+                raise InputError(
+                    f"{where}, field {key!r}: lists may hold only text, numbers or booleans"
+                )
+            value = list(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif not isinstance(value, _Scalar):
+            raise InputError(
+                f"{where}, field {key!r}: a {type(value).__name__} cannot be stored as a "
+                "property; flatten it or encode it as text"
+            )
+        out[key] = value
+    return out
+
+
+def _node_rows(rows: Iterable[Mapping[str, Any]], label: Node) -> Iterator[dict[str, Any]]:
+    for i, row in enumerate(rows):
+        node_id = row.get("id")
+        if not isinstance(node_id, str) or not node_id:
+            raise InputError(f"{label} row {i}: field 'id' must be non-empty text, got {node_id!r}")
+        props = {k: v for k, v in row.items() if k != "id"}
+        yield {"id": node_id, "props": _clean_props(props, f"{label} row {i} (id={node_id})")}
+
+
+def _rel_rows(rows: Iterable[Mapping[str, Any]], rel: Rel) -> Iterator[dict[str, Any]]:
+    for i, row in enumerate(rows):
+        start, end = row.get("start"), row.get("end")
+        for name, value in (("start", start), ("end", end)):
+            if not isinstance(value, str) or not value:
+                raise InputError(f"{rel} row {i}: field {name!r} must be a non-empty node id")
+        props = {k: v for k, v in row.items() if k not in ("start", "end")}
+        yield {"start": start, "end": end, "props": _clean_props(props, f"{rel} row {i}")}
+
+
+class GraphStore:
+    """Quanzi's access to the graph: batched idempotent writes, reads, projections.
+
+    Parameters
+    ----------
+    driver : neo4j.Driver
+        An open driver; the store does not close it unless :meth:`close` is called.
+    database : str
+        The database name on the server.
+    batch_size : int
+        Rows per write transaction.
+
+    Notes
+    -----
+    Every write is ``UNWIND $rows ... MERGE`` on a uniquely constrained ``id`` and runs as one
+    transaction per batch: a batch commits whole or not at all, and running the same write
+    twice changes nothing.
+    """
+
+    def __init__(self, driver: Driver, *, database: str, batch_size: int = 5000) -> None:
+        self.driver = driver
+        self.database = database
+        self.batch_size = batch_size
+        self._dialect: Dialect | None = None
+
+    # -- plumbing ------------------------------------------------------------------------
+    @property
+    def dialect(self) -> Dialect:
+        """The store's dialect, detected from the server agent on first use."""
+        if self._dialect is None:
+            try:
+                agent = self.driver.get_server_info().agent
+            except Exception as e:
+                raise translate_errors(e, "connecting") from e
+            self._dialect = Dialect.from_agent(agent)
+        return self._dialect
+
+    def close(self) -> None:
+        """Close the driver."""
+        self.driver.close()
+
+    def read(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a read query (``routing_=READ``) and return its records as dicts."""
+        try:
+            records, _, _ = self.driver.execute_query(
+                Query(cast(LiteralString, query)),
+                params,
+                database_=self.database,
+                routing_=RoutingControl.READ,
+            )
+        except Exception as e:
+            raise translate_errors(e, what) from e
+        return [r.data() for r in records]
+
+    def write(self, query: str, what: str, **params: Any) -> None:
+        """Run one write query in its own transaction."""
+        self.write_many([(query, params)], what)
+
+    def write_many(self, statements: Sequence[tuple[str, dict[str, Any]]], what: str) -> None:
+        """Run several write statements in **one** transaction: all commit, or none."""
+
+        def work(tx: ManagedTransaction) -> None:
+            for text, params in statements:
+                tx.run(cast(LiteralString, text), params).consume()
+
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.execute_write(work)
+        except Exception as e:
+            raise translate_errors(e, what) from e
+
+    def delete_everything(self) -> None:
+        """Remove every node and relation (demo resets and tests); the schema stays."""
+        self.write(q.DELETE_EVERYTHING, "deleting everything")
+
+    def ping(self) -> float:
+        """Run a trivial query; return the round trip in seconds."""
+        started = time.perf_counter()
+        self.read(q.PING, "checking the store")
+        return time.perf_counter() - started
+
+    # -- writes --------------------------------------------------------------------------
+    def upsert_nodes(
+        self,
+        label: Node | str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Create or update nodes keyed on ``id``; other keys of each row become properties.
+
+        Idempotent, one transaction per batch. Returns the number of rows written.
+        ``None`` values are skipped (they never erase a stored property).
+        """
+        node = check_label(label)
+        return self._write_batches(
+            q.merge_nodes(node), _node_rows(rows, node), f"writing {node} nodes", batch_size, progress
+        )
+
+    def upsert_relations(
+        self,
+        rel: Rel | str,
+        start: Node | str,
+        end: Node | str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Create or update one ``rel`` per ``(start, end)`` pair; other keys become properties.
+
+        Both end nodes must exist (rows whose ends are missing write nothing).
+        """
+        r, a, b = check_rel(rel), check_label(start), check_label(end)
+        return self._write_batches(
+            q.merge_relations(r, a, b), _rel_rows(rows, r), f"writing {r} relations", batch_size, progress
+        )
+
+    def set_node_properties(
+        self, label: Node | str, rows: Iterable[Mapping[str, Any]], *, progress: Progress | None = None
+    ) -> int:
+        """Write algorithm results (``{"id", <property>: value, ...}``) onto existing nodes."""
+        node = check_label(label)
+        return self._write_batches(
+            q.set_node_properties(node), _node_rows(rows, node), f"writing {node} results", None, progress
+        )
+
+    def replace_relations(
+        self,
+        rel: Rel | str,
+        start: Node | str,
+        end: Node | str,
+        start_ids: Sequence[str],
+        rows: Iterable[Mapping[str, Any]],
+    ) -> int:
+        """Replace every ``rel`` leaving ``start_ids`` with ``rows``, in one transaction.
+
+        Used to rewrite results such as circle membership without a window where the old
+        and the new coexist or neither exists.
+        """
+        r, a, b = check_rel(rel), check_label(start), check_label(end)
+        clean = list(_rel_rows(rows, r))
+        self.write_many(
+            [
+                (q.delete_relations_from(r, a), {"ids": list(start_ids)}),
+                (q.merge_relations(r, a, b), {"rows": clean}),
+            ],
+            f"replacing {r} relations",
+        )
+        return len(clean)
+
+    def _write_batches(
+        self,
+        query: str,
+        rows: Iterable[dict[str, Any]],
+        what: str,
+        batch_size: int | None,
+        progress: Progress | None,
+    ) -> int:
+        done = 0
+        for batch in _batches(rows, batch_size or self.batch_size):
+            self.write_many([(query, {"rows": batch})], what)
+            done += len(batch)
+            if progress is not None:
+                progress(done, None)
+        return done
+
+    # -- reads ---------------------------------------------------------------------------
+    def get_node(self, label: Node | str, node_id: str) -> dict[str, Any] | None:
+        """The properties of one node, or ``None``."""
+        node = check_label(label)
+        rows = self.read(q.get_node(node), f"reading {node} {node_id!r}", id=node_id)
+        return dict(rows[0]["props"]) if rows else None
+
+    def counts(self) -> dict[str, int]:
+        """Number of nodes per label and of relations per type."""
+        out = {r["label"]: int(r["n"]) for r in self.read(q.COUNT_NODES, "counting nodes") if r["label"]}
+        out |= {r["type"]: int(r["n"]) for r in self.read(q.COUNT_RELS, "counting relations")}
+        return out
+
+    def neighbourhood(
+        self,
+        label: Node | str,
+        node_id: str,
+        *,
+        depth: int = 1,
+        limit: int = 500,
+        rels: Sequence[Rel | str] | None = None,
+    ) -> Neighbourhood:
+        """Everything within ``depth`` hops of a node, through at most ``limit`` paths."""
+        node = check_label(label)
+        if not 1 <= depth <= 4:
+            raise InputError(f"depth must be between 1 and 4, got {depth}")
+        if not 1 <= limit <= 10_000:
+            raise InputError(f"limit must be between 1 and 10000, got {limit}")
+        types = [check_rel(r) for r in rels] if rels else None
+        rows = self.read(
+            q.neighbourhood(node, depth, types),
+            f"reading the neighbourhood of {node} {node_id!r}",
+            id=node_id,
+            limit=limit + 1,
+        )
+        if not rows:
+            raise NotFoundError(f"No {node} with id {node_id!r}")
+        row = rows[0]
+        centre = dict(row["centre"]) | {"_label": node.value}
+        nodes: dict[str, dict[str, Any]] = {}
+        relations = []
+        for r in row["rels"]:
+            for end in ("start", "end"):
+                n = r[f"{end}_node"]
+                nodes.setdefault(n["id"], dict(n) | {"_label": r[f"{end}_label"]})
+            relations.append({k: r[k] for k in ("type", "start", "end", "props")})
+        nodes.pop(centre["id"], None)
+        return Neighbourhood(centre, nodes, relations, truncated=len(relations) > limit)
+
+    def read_projection(
+        self,
+        rels: Sequence[Rel | str],
+        *,
+        label: Node | str = Node.CUSTOMER,
+        weight: str | None = "weight",
+        directed: bool = False,
+    ) -> Projection:
+        """Read every ``label`` node and the ``rels`` among them as a :class:`Projection`.
+
+        Parallel relations between the same pair (in either direction when undirected) are
+        kept as separate edges; algorithms sum their weights where that matters.
+        """
+        node = check_label(label)
+        types = [check_rel(r) for r in rels]
+        if weight is not None and not _PROPERTY_NAME.match(weight):
+            raise InputError(f"weight property {weight!r} is not a property name")
+        ids: list[str] = self.read(q.projection_nodes(node), f"reading {node} ids")[0]["ids"]
+        index = {v: i for i, v in enumerate(ids)}
+        src: list[int] = []
+        dst: list[int] = []
+        w: list[float] = []
+        for r in types:
+            rows = self.read(q.projection_edges(r, node, node, weight), f"reading {r} relations")
+            for a, b, x in rows[0]["rows"] if rows else []:
+                src.append(index[a])
+                dst.append(index[b])
+                w.append(float(x))
+        return Projection(
+            ids,
+            np.asarray(src, dtype=np.int64),
+            np.asarray(dst, dtype=np.int64),
+            np.asarray(w, dtype=np.float64),
+            directed,
+        )
+

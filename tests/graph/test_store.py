@@ -1,0 +1,144 @@
+"""Contract tests of the store adapter against the real bundled ArcadeDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from quanzi.errors import ConflictError, InputError, NotFoundError
+from quanzi.graph import queries as q
+from quanzi.graph.schema import SCHEMA_VERSION, ensure_schema, schema_version
+from quanzi.graph.store import GraphStore
+from quanzi.model import Node, Rel
+
+
+def _people(n: int) -> list[dict[str, object]]:
+    return [{"id": f"c{i}", "name": f"Person {i}", "tier": "general", "score": i / 10} for i in range(n)]
+
+
+def test_upsert_is_idempotent(store: GraphStore) -> None:
+    rows = _people(12)
+    assert store.upsert_nodes(Node.CUSTOMER, rows, batch_size=5) == 12
+    store.upsert_nodes(Node.CUSTOMER, rows, batch_size=5)
+    assert store.counts()["Customer"] == 12
+    ties = [{"start": f"c{i}", "end": f"c{i + 1}", "weight": 1.5} for i in range(11)]
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+    assert store.counts()["INTERACTS_WITH"] == 11
+
+
+def test_upsert_updates_properties_and_keeps_others(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "c1", "name": "Li Lei", "tier": "general"}])
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "c1", "tier": "loyal", "name": None}])
+    assert store.get_node(Node.CUSTOMER, "c1") == {"id": "c1", "name": "Li Lei", "tier": "loyal"}
+
+
+def test_unicode_and_injection_text_is_stored_verbatim(store: GraphStore) -> None:
+    nasty = "張偉'}) MATCH (n) DETACH DELETE n //"
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "c1", "name": nasty}, {"id": nasty}])
+    assert store.get_node(Node.CUSTOMER, "c1") == {"id": "c1", "name": nasty}
+    assert store.get_node(Node.CUSTOMER, nasty) == {"id": nasty}
+    assert store.counts()["Customer"] == 2
+
+
+def test_failing_transaction_leaves_nothing_half_written(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "existing"}])
+    batch = {"rows": [{"id": f"new{i}", "props": {}} for i in range(10)]}
+    duplicate = {"rows": [{"id": "existing", "props": {}}]}
+    with pytest.raises(ConflictError):
+        store.write_many(
+            [(q.merge_nodes(Node.CUSTOMER), batch), (q.create_nodes(Node.CUSTOMER), duplicate)],
+            "writing a batch that fails halfway",
+        )
+    assert store.counts()["Customer"] == 1
+    assert store.get_node(Node.CUSTOMER, "new0") is None
+
+
+def test_bad_row_is_rejected_before_its_batch_is_written(store: GraphStore) -> None:
+    rows = [{"id": "a"}, {"id": "b", "attributes": {"nested": 1}}]
+    with pytest.raises(InputError, match=r"row 1 \(id=b\), field 'attributes'"):
+        store.upsert_nodes(Node.CUSTOMER, rows)
+    assert store.counts().get("Customer", 0) == 0
+    with pytest.raises(InputError, match="field 'id'"):
+        store.upsert_nodes(Node.CUSTOMER, [{"name": "no id"}])
+    with pytest.raises(ValueError, match="unknown node label"):
+        store.upsert_nodes("Customer) DETACH DELETE (n", [{"id": "x"}])
+
+
+def test_neighbourhood_to_depth_two(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, _people(4))
+    store.upsert_nodes(Node.GROUP, [{"id": "g1", "name": "Hiking club"}])
+    chain = [{"start": f"c{i}", "end": f"c{i + 1}"} for i in range(3)]
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, chain)
+    store.upsert_relations(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP, [{"start": "c0", "end": "g1"}])
+
+    one = store.neighbourhood(Node.CUSTOMER, "c0", depth=1)
+    assert set(one.nodes) == {"c1", "g1"}
+    assert one.nodes["g1"]["_label"] == "Group"
+    two = store.neighbourhood(Node.CUSTOMER, "c0", depth=2)
+    assert set(two.nodes) == {"c1", "c2", "g1"}
+    assert {(r["start"], r["end"]) for r in two.relations} == {("c0", "c1"), ("c1", "c2"), ("c0", "g1")}
+    only_ties = store.neighbourhood(Node.CUSTOMER, "c0", depth=2, rels=[Rel.INTERACTS_WITH])
+    assert set(only_ties.nodes) == {"c1", "c2"}
+    alone = store.neighbourhood(Node.CUSTOMER, "c3", depth=1)
+    assert set(alone.nodes) == {"c2"}
+    with pytest.raises(NotFoundError):
+        store.neighbourhood(Node.CUSTOMER, "nobody")
+
+
+def test_neighbourhood_limit_marks_truncation(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, _people(30))
+    star = [{"start": "c0", "end": f"c{i}"} for i in range(1, 30)]
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, star)
+    capped = store.neighbourhood(Node.CUSTOMER, "c0", limit=10)
+    assert capped.truncated
+    assert len(capped.nodes) <= 11
+    assert not store.neighbourhood(Node.CUSTOMER, "c0", limit=100).truncated
+
+
+def test_projection_round_trip(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, _people(6))
+    edges = [("c0", "c1", 2.0), ("c1", "c2", 1.0), ("c3", "c4", 0.5), ("c4", "c5", 3.0)]
+    store.upsert_relations(
+        Rel.INTERACTS_WITH,
+        Node.CUSTOMER,
+        Node.CUSTOMER,
+        [{"start": a, "end": b, "weight": w} for a, b, w in edges],
+    )
+    store.upsert_nodes(Node.GROUP, [{"id": "g1"}])
+    store.upsert_relations(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP, [{"start": "c0", "end": "g1"}])
+
+    p = store.read_projection([Rel.INTERACTS_WITH])
+    assert sorted(p.ids) == [f"c{i}" for i in range(6)]
+    got = {(p.ids[a], p.ids[b], w) for a, b, w in zip(p.src, p.dst, p.weight, strict=True)}
+    assert got == set(edges)
+    g = p.to_igraph()
+    assert g.vcount() == 6
+    assert g.ecount() == 4
+    assert sorted(g.es["weight"]) == [0.5, 1.0, 2.0, 3.0]
+    assert len(g.connected_components()) == 2
+    assert p.to_scipy().sum() == pytest.approx(2 * 6.5)
+    assert p.to_networkx()["c4"]["c5"]["weight"] == 3.0
+
+
+def test_results_write_back(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, _people(3))
+    store.set_node_properties(Node.CUSTOMER, [{"id": "c0", "influence": 0.9}, {"id": "c2", "influence": 0.1}])
+    assert store.get_node(Node.CUSTOMER, "c0")["influence"] == 0.9  # type: ignore[index]
+    store.upsert_nodes(Node.CIRCLE, [{"id": "K1"}, {"id": "K2"}])
+    members = [{"start": "c0", "end": "K1"}, {"start": "c1", "end": "K1"}]
+    store.replace_relations(Rel.IN_CIRCLE, Node.CUSTOMER, Node.CIRCLE, ["c0", "c1"], members)
+    moved = [{"start": "c0", "end": "K2"}, {"start": "c1", "end": "K1"}]
+    store.replace_relations(Rel.IN_CIRCLE, Node.CUSTOMER, Node.CIRCLE, ["c0", "c1"], moved)
+    assert store.counts()["IN_CIRCLE"] == 2
+    assert set(store.neighbourhood(Node.CUSTOMER, "c0", rels=[Rel.IN_CIRCLE]).nodes) == {"K2"}
+
+
+def test_schema_creation_is_idempotent(store: GraphStore) -> None:
+    assert ensure_schema(store) == SCHEMA_VERSION
+    assert ensure_schema(store) == SCHEMA_VERSION
+    assert schema_version(store) == SCHEMA_VERSION
+    indexes = store.read("SHOW INDEXES", "listing indexes")
+    constrained = {tuple(i["labelsOrTypes"]) for i in indexes if i.get("owningConstraint")}
+    assert {(n.value,) for n in Node} <= constrained
+    with pytest.raises(ConflictError):
+        store.write(q.create_nodes(Node.SCHEMA_META), "dup", rows=[{"id": "schema", "props": {}}])
