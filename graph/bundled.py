@@ -290,6 +290,7 @@ class BundledStore:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                cwd=self.root,  # the server writes ./log relative to its working directory
                 start_new_session=True,  # outlives the command that started it
             )
         status = BundledStatus("running", str(self.root), proc.pid, bolt_port, http_port)

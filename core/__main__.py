@@ -1,0 +1,5 @@
+"""``python -m quanzi``."""
+
+from quanzi.cli import main
+
+main()

@@ -1,0 +1,44 @@
+"""Settings validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from quanzi.errors import ConfigError
+from quanzi.settings import Settings, load_settings
+
+
+def test_defaults_are_bundled() -> None:
+    s = Settings()
+    assert s.store == "bundled"
+    assert s.api_host == "127.0.0.1"
+
+
+def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUANZI_STORE", "neo4j")
+    monkeypatch.setenv("QUANZI_NEO4J_URI", "neo4j+s://abc.databases.neo4j.io")
+    monkeypatch.setenv("QUANZI_NEO4J_PASSWORD", "a-real-long-password")
+    monkeypatch.setenv("QUANZI_API_KEYS", '{"k-123": "viewer"}')
+    s = load_settings()
+    assert s.store == "neo4j"
+    assert s.neo4j_password.get_secret_value() == "a-real-long-password"
+    assert "a-real-long-password" not in repr(s)
+    assert list(s.api_keys.values()) == ["viewer"]
+
+
+@pytest.mark.parametrize("password", ["", "neo4j", "password", " changeme "])
+def test_placeholder_password_refused_for_remote_neo4j(password: str) -> None:
+    with pytest.raises(ConfigError, match="QUANZI_NEO4J_PASSWORD.*placeholder"):
+        load_settings(store="neo4j", neo4j_uri="bolt://db.example.com:7687", neo4j_password=password)
+
+
+def test_placeholder_password_allowed_for_local_neo4j() -> None:
+    s = load_settings(store="neo4j", neo4j_uri="bolt://localhost:7687", neo4j_password="neo4j")
+    assert s.neo4j_uri.startswith("bolt://localhost")
+
+
+def test_bad_values_name_the_setting() -> None:
+    with pytest.raises(ConfigError, match="QUANZI_API_PORT"):
+        load_settings(api_port=70000)
+    with pytest.raises(ConfigError, match="QUANZI_STORE"):
+        load_settings(store="mysql")
