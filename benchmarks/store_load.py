@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from neo4j import GraphDatabase
-
 from quanzi.graph.bundled import BundledStore
 from quanzi.graph.schema import ensure_schema
 from quanzi.graph.store import GraphStore
@@ -89,13 +88,17 @@ def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def naive_write(driver: Any, database: str, rows: dict[str, list[dict[str, Any]]]) -> tuple[float, float]:
+def naive_write(
+    driver: Any, database: str, rows: dict[str, list[dict[str, Any]]]
+) -> tuple[float, float]:
     """The baseline: MERGE per 5,000-row batch. Returns (node seconds, relation seconds)."""
 
     def nodes(label: str, items: list[dict[str, Any]]) -> None:
         query = f"UNWIND $rows AS r MERGE (n:{label} {{id: r.id}}) SET n += r.props"
         for batch in _batches(items):
-            payload = [{"id": r["id"], "props": {k: v for k, v in r.items() if k != "id"}} for r in batch]
+            payload = [
+                {"id": r["id"], "props": {k: v for k, v in r.items() if k != "id"}} for r in batch
+            ]
             driver.execute_query(query, rows=payload, database_=database)
 
     def rels(rel: str, a: str, b: str, items: list[dict[str, Any]]) -> None:
@@ -105,7 +108,11 @@ def naive_write(driver: Any, database: str, rows: dict[str, list[dict[str, Any]]
         )
         for batch in _batches(items):
             payload = [
-                {"start": r["start"], "end": r["end"], "props": {k: v for k, v in r.items() if k not in ("start", "end")}}
+                {
+                    "start": r["start"],
+                    "end": r["end"],
+                    "props": {k: v for k, v in r.items() if k not in ("start", "end")},
+                }
                 for r in batch
             ]
             driver.execute_query(query, rows=payload, database_=database)
@@ -124,7 +131,9 @@ def naive_read(driver: Any, database: str) -> tuple[float, set[tuple[str, str, f
     t0 = time.perf_counter()
     edges = set()
     with driver.session(database=database) as s:
-        for rec in s.run("MATCH (a:Customer)-[e:INTERACTS_WITH]->(b:Customer) RETURN a.id, b.id, e.weight"):
+        for rec in s.run(
+            "MATCH (a:Customer)-[e:INTERACTS_WITH]->(b:Customer) RETURN a.id, b.id, e.weight"
+        ):
             edges.add((rec[0], rec[1], float(rec[2])))
     return time.perf_counter() - t0, edges
 
@@ -146,12 +155,17 @@ def project_read(store: GraphStore) -> tuple[float, set[tuple[str, str, float]]]
     p = store.read_projection([Rel.INTERACTS_WITH], directed=True)
     seconds = time.perf_counter() - t0
     ids = p.ids
-    edges = {(ids[a], ids[b], float(w)) for a, b, w in zip(p.src.tolist(), p.dst.tolist(), p.weight.tolist(), strict=True)}
+    edges = {
+        (ids[a], ids[b], float(w))
+        for a, b, w in zip(p.src.tolist(), p.dst.tolist(), p.weight.tolist(), strict=True)
+    }
     return seconds, edges
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--heap", default="4g")
@@ -198,7 +212,10 @@ def main() -> None:
                 "relations/s": n_rels / tr,
                 "read relations/s": n_read / tread,
             }
-            print(f"{path:>7}: " + ", ".join(f"{k} {v:,.0f}" for k, v in results[path].items()), flush=True)
+            print(
+                f"{path:>7}: " + ", ".join(f"{k} {v:,.0f}" for k, v in results[path].items()),
+                flush=True,
+            )
         assert edges["naive"] == edges["quanzi"], "the two paths read different graphs"
 
         print("\n| measure | naive | quanzi | ratio |\n|---|---:|---:|---:|")

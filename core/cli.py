@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from quanzi.errors import QuanziError
+from quanzi.settings import Settings, load_settings
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -25,9 +27,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from quanzi.errors import QuanziError
-from quanzi.settings import Settings, load_settings
-
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -37,7 +36,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-store_app = typer.Typer(help="Start, stop and inspect the bundled graph store.", no_args_is_help=True)
+store_app = typer.Typer(
+    help="Start, stop and inspect the bundled graph store.", no_args_is_help=True
+)
 app.add_typer(store_app, name="store")
 
 console = Console(stderr=True)
@@ -45,7 +46,9 @@ out = Console()
 
 DataDir = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Data directory (default: QUANZI_DATA_DIR or ~/.local/share/quanzi)."),
+    typer.Option(
+        "--data-dir", help="Data directory (default: QUANZI_DATA_DIR or ~/.local/share/quanzi)."
+    ),
 ]
 
 
@@ -82,7 +85,7 @@ def progress_bars() -> Iterator[Callable[[str, int, int | None], None]]:
 @store_app.command("start")
 def store_start(data_dir: DataDir = None) -> None:
     """Start the bundled store (ArcadeDB) unless it already runs over this data directory."""
-    from quanzi.graph.connect import bundled_store  # noqa: PLC0415
+    from quanzi.graph.connect import bundled_store
 
     manager = bundled_store(_settings(data_dir))
     with console.status("Starting the bundled store..."):
@@ -93,7 +96,7 @@ def store_start(data_dir: DataDir = None) -> None:
 @store_app.command("stop")
 def store_stop(data_dir: DataDir = None) -> None:
     """Stop the bundled store cleanly."""
-    from quanzi.graph.connect import bundled_store  # noqa: PLC0415
+    from quanzi.graph.connect import bundled_store
 
     stopped = bundled_store(_settings(data_dir)).stop()
     out.print("Bundled store stopped." if stopped else "The bundled store was not running.")
@@ -105,16 +108,20 @@ def store_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Say whether the bundled store is running, with its pid, port and data folder."""
-    from dataclasses import asdict  # noqa: PLC0415
+    from dataclasses import asdict
 
-    from quanzi.graph.connect import bundled_store  # noqa: PLC0415
+    from quanzi.graph.connect import bundled_store
 
     status = bundled_store(_settings(data_dir)).status()
     if as_json:
         out.print_json(json.dumps(asdict(status)))
         return
     detail = f" (pid {status.pid}, bolt://127.0.0.1:{status.bolt_port})" if status.pid else ""
-    hint = " - a previous server crashed; `quanzi store start` clears it" if status.state == "stale" else ""
+    hint = (
+        " - a previous server crashed; `quanzi store start` clears it"
+        if status.state == "stale"
+        else ""
+    )
     out.print(f"Bundled store: {status.state}{detail}{hint}; data in {status.root}")
 
 
@@ -126,11 +133,13 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
 ) -> None:
     """Generate a synthetic multi-channel SCRM data set with its ground truth."""
-    from quanzi.ingest.synthetic import GeneratorConfig  # noqa: PLC0415
-    from quanzi.ingest.synthetic import generate as run_generator  # noqa: PLC0415
+    from quanzi.ingest.synthetic import GeneratorConfig
+    from quanzi.ingest.synthetic import generate as run_generator
 
     with progress_bars() as report:
-        files = run_generator(out_dir, GeneratorConfig(customers=customers, seed=seed), progress=report)
+        files = run_generator(
+            out_dir, GeneratorConfig(customers=customers, seed=seed), progress=report
+        )
     for name, n in files.counts.items():
         out.print(f"{name:>16}: {n:>10,} rows")
     out.print(f"Written to {out_dir}")
@@ -138,14 +147,16 @@ def generate(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Contact and event files, or a folder of them.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Contact and event files, or a folder of them.")
+    ],
     data_dir: DataDir = None,
 ) -> None:
     """Load contact records and events, resolve identities, and write them to the graph."""
-    from quanzi.graph.connect import open_store  # noqa: PLC0415
-    from quanzi.ingest import ingest_files  # noqa: PLC0415
-
     settings = _settings(data_dir)
+    from quanzi.graph.connect import open_store
+    from quanzi.ingest import ingest_files
+
     store = open_store(settings)
     try:
         with progress_bars() as report:
@@ -158,10 +169,10 @@ def ingest(
 @app.command()
 def analyze(data_dir: DataDir = None) -> None:
     """Run the graph analyses (circles, influence, ...) and write the results to the graph."""
-    from quanzi.graph.connect import open_store  # noqa: PLC0415
-    from quanzi.api.services.analysis import run_analysis  # noqa: PLC0415
-
     settings = _settings(data_dir)
+    from quanzi.api.services.analysis import run_analysis
+    from quanzi.graph.connect import open_store
+
     store = open_store(settings)
     try:
         with progress_bars() as report:
@@ -176,7 +187,9 @@ def analyze(data_dir: DataDir = None) -> None:
 @app.command()
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="Bind address (default QUANZI_API_HOST).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default QUANZI_API_HOST).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default QUANZI_API_PORT).")] = None,
 ) -> None:
     """Serve the HTTP API and the web pages."""
@@ -185,18 +198,18 @@ def serve(
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
-    import socket  # noqa: PLC0415
+    import socket
 
-    import uvicorn  # noqa: PLC0415
-
-    from quanzi.api.app import create_app  # noqa: PLC0415
+    import uvicorn
+    from quanzi.api.app import create_app
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
         except OSError:
             raise QuanziError(
-                f"Port {port} on {host} is taken: stop what uses it, or pass --port / set QUANZI_API_PORT"
+                f"Port {port} on {host} is taken: stop what uses it, "
+                "or pass --port / set QUANZI_API_PORT"
             ) from None
     out.print(f"Quanzi is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
@@ -208,16 +221,18 @@ def demo(
     customers: Annotated[int, typer.Option(help="Size of the generated data set.", min=10)] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     port: Annotated[int | None, typer.Option(help="Port (default QUANZI_API_PORT).")] = None,
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve when loaded.")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve when loaded.")
+    ] = True,
 ) -> None:
     """Start the bundled store, generate and load demo data, analyse it and serve the API."""
-    from quanzi.graph.connect import bundled_store, open_store  # noqa: PLC0415
-    from quanzi.ingest import ingest_files  # noqa: PLC0415
-    from quanzi.ingest.synthetic import GeneratorConfig  # noqa: PLC0415
-    from quanzi.ingest.synthetic import generate as run_generator  # noqa: PLC0415
-    from quanzi.api.services.analysis import run_analysis  # noqa: PLC0415
-
     settings = _settings(data_dir, store="bundled")
+    from quanzi.api.services.analysis import run_analysis
+    from quanzi.graph.connect import bundled_store, open_store
+    from quanzi.ingest import ingest_files
+    from quanzi.ingest.synthetic import GeneratorConfig
+    from quanzi.ingest.synthetic import generate as run_generator
+
     with console.status("Starting the bundled store..."):
         status = bundled_store(settings).start()
     out.print(f"Bundled store running (pid {status.pid}); data in {status.root}")
@@ -225,7 +240,9 @@ def demo(
     store = open_store(settings)
     try:
         with progress_bars() as report:
-            run_generator(demo_dir, GeneratorConfig(customers=customers, seed=seed), progress=report)
+            run_generator(
+                demo_dir, GeneratorConfig(customers=customers, seed=seed), progress=report
+            )
             result = ingest_files(store, [demo_dir], settings, progress=report)
             summary = run_analysis(store, settings, progress=report)
         out.print(result.summary())
@@ -242,5 +259,5 @@ def main() -> None:
     try:
         app()
     except QuanziError as e:
-        console.print(f"[bold red]Error:[/] {e}")
+        console.print(f"[bold red]Error:[/] {e}", soft_wrap=True, markup=True)
         sys.exit(1)

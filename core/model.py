@@ -24,6 +24,7 @@ class Node(StrEnum):
     CIRCLE = "Circle"  # a detected community
     ORDER = "Order"
     SCHEMA_META = "SchemaMeta"  # one node recording the schema version
+    INGEST_BATCH = "IngestBatch"  # one loaded event file (content fingerprint), for idempotency
 
 
 class Rel(StrEnum):
@@ -50,7 +51,9 @@ def check_label(label: str) -> Node:
     try:
         return Node(label)
     except ValueError:
-        raise ValueError(f"unknown node label {label!r}; use one of {[n.value for n in Node]}") from None
+        raise ValueError(
+            f"unknown node label {label!r}; use one of {[n.value for n in Node]}"
+        ) from None
 
 
 def check_rel(rel: str) -> Rel:
@@ -58,4 +61,6 @@ def check_rel(rel: str) -> Rel:
     try:
         return Rel(rel)
     except ValueError:
-        raise ValueError(f"unknown relation type {rel!r}; use one of {[r.value for r in Rel]}") from None
+        raise ValueError(
+            f"unknown relation type {rel!r}; use one of {[r.value for r in Rel]}"
+        ) from None

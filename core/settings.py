@@ -16,7 +16,6 @@ from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from quanzi.errors import ConfigError
 
 __all__ = ["PLACEHOLDER_PASSWORDS", "Role", "Settings", "default_data_dir", "load_settings"]
@@ -67,6 +66,35 @@ class Settings(BaseSettings):
 
     write_batch_size: int = Field(5000, ge=1, le=100_000)
 
+    # -- ingest and identity resolution (quanzi.ingest) --
+    default_phone_region: str = Field(
+        "CN",
+        pattern=r"^[A-Z]{2}$",
+        description="Region (ISO 3166 alpha-2) of phone numbers written without a country code.",
+    )
+    link_threshold: float = Field(
+        0.9,
+        gt=0.0,
+        lt=1.0,
+        description="Match probability at or above which the linker links two records.",
+    )
+    link_train_min_records: int = Field(
+        2000,
+        ge=100,
+        description="Smallest batch the linker's model is trained on; smaller ones use the saved "
+        "or the built-in model.",
+    )
+    ingest_invalid_fields: Literal["reject_row", "drop_field"] = Field(
+        "reject_row",
+        description="What to do with a row whose field cannot be read (a date, a phone): reject "
+        "the row, or load it without that field (reported in the ingest report either way).",
+    )
+    ingest_max_field_chars: int = Field(
+        1000,
+        ge=10,
+        description="Longest value accepted in one input field; longer rows are rejected.",
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholder_password(self) -> Settings:
         if self.store != "neo4j":
@@ -82,7 +110,7 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build :class:`Settings`, turning validation failures into one readable :class:`ConfigError`."""
+    """Build :class:`Settings`; validation failures become one readable :class:`ConfigError`."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as e:

@@ -45,7 +45,7 @@ State = Literal["running", "stopped", "stale"]
 def arcadedb_home() -> Path:
     """The folder of the installed ``arcadedb_embedded`` package (holds ``jre/`` and ``jars/``)."""
     try:
-        import arcadedb_embedded  # noqa: PLC0415 - imported only to find its files
+        import arcadedb_embedded
     except ImportError as e:  # pragma: no cover - it is a hard dependency
         raise ConfigError(
             "The bundled store needs the 'arcadedb-embedded' package: pip install arcadedb-embedded"
@@ -77,7 +77,9 @@ class BundledStatus:
     def uri(self) -> str:
         """The Bolt URI of the running server."""
         if self.bolt_port is None:
-            raise StoreUnavailableError("The bundled store is not running: run `quanzi store start`")
+            raise StoreUnavailableError(
+                "The bundled store is not running: run `quanzi store start`"
+            )
         return f"bolt://127.0.0.1:{self.bolt_port}"
 
 
@@ -98,7 +100,9 @@ def _port_taken(port: int) -> bool:
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
         return ""
 
@@ -311,8 +315,8 @@ class BundledStore:
         on_wait: Callable[[float], None] | None,
     ) -> None:
         """Readiness is a query that succeeds: the port opens before the database exists."""
-        from neo4j import GraphDatabase  # noqa: PLC0415
-        from neo4j.exceptions import DriverError, Neo4jError  # noqa: PLC0415
+        from neo4j import GraphDatabase
+        from neo4j.exceptions import DriverError, Neo4jError
 
         started = time.monotonic()
         last_error = ""

@@ -78,7 +78,7 @@ class Projection:
 
     def to_igraph(self) -> ig.Graph:
         """An ``igraph.Graph`` with vertex attribute ``id`` and edge attribute ``weight``."""
-        import igraph as ig  # noqa: PLC0415
+        import igraph as ig
 
         edges = np.column_stack([self.src, self.dst])
         g = ig.Graph(n=self.vcount, edges=edges, directed=self.directed)
@@ -88,7 +88,7 @@ class Projection:
 
     def to_scipy(self) -> sp.csr_matrix:
         """A ``scipy.sparse`` CSR adjacency matrix (symmetric when undirected)."""
-        import scipy.sparse as sp  # noqa: PLC0415
+        import scipy.sparse as sp
 
         n = self.vcount
         m = sp.coo_matrix((self.weight, (self.src, self.dst)), shape=(n, n))
@@ -98,13 +98,15 @@ class Projection:
 
     def to_networkx(self) -> nx.Graph[Any]:
         """A ``networkx`` graph with store ids as nodes and ``weight`` on edges."""
-        import networkx as nx  # noqa: PLC0415
+        import networkx as nx
 
         g: nx.Graph[Any] = nx.DiGraph() if self.directed else nx.Graph()
         g.add_nodes_from(self.ids)
         ids = self.ids
         g.add_weighted_edges_from(
             (ids[a], ids[b], float(w))
-            for a, b, w in zip(self.src.tolist(), self.dst.tolist(), self.weight.tolist(), strict=True)
+            for a, b, w in zip(
+                self.src.tolist(), self.dst.tolist(), self.weight.tolist(), strict=True
+            )
         )
         return g

@@ -7,12 +7,23 @@ parameter (``$rows``, ``$id``), never inside the text.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from quanzi.model import Node, Rel
 
 __all__ = [
+    "ADD_INTERACTIONS",
     "COUNT_NODES",
     "COUNT_RELS",
+    "CUSTOMERS_BY_LATIN_NAME",
+    "CUSTOMERS_OF_IDENTITIES",
+    "CUSTOMER_PROPERTIES",
+    "CUSTOMER_RECORDS",
     "DELETE_EVERYTHING",
+    "DETACH_IDENTITY",
+    "IDENTITY_LINKS",
+    "MARK_MERGED",
+    "ORDER_TOTALS",
     "PING",
     "SCHEMA_VERSION_READ",
     "SCHEMA_VERSION_WRITE",
@@ -20,12 +31,16 @@ __all__ = [
     "create_index",
     "create_nodes",
     "create_relations",
+    "delete_nodes",
+    "delete_relations_between",
     "delete_relations_from",
     "existing_ids",
     "get_node",
     "merge_nodes",
     "merge_relations",
+    "move_relations",
     "neighbourhood",
+    "node_ids",
     "projection_edges",
     "projection_nodes",
     "set_node_properties",
@@ -117,6 +132,16 @@ def neighbourhood(label: Node, depth: int, rels: list[Rel] | None) -> str:
     )
 
 
+def delete_nodes(label: Node) -> str:
+    """Delete the ``label`` nodes whose id is in ``$ids``, with their relations."""
+    return f"MATCH (n:{label}) WHERE n.id IN $ids DETACH DELETE n"
+
+
+def node_ids(label: Node) -> str:
+    """Ids of every node of ``label`` in one row."""
+    return f"MATCH (n:{label}) RETURN collect(n.id) AS ids"
+
+
 def projection_nodes(label: Node) -> str:
     """Ids of every node of ``label`` in one row."""
     return f"MATCH (n:{label}) RETURN collect(n.id) AS ids"
@@ -125,7 +150,549 @@ def projection_nodes(label: Node) -> str:
 def projection_edges(rel: Rel, start: Node, end: Node, weight: str | None) -> str:
     """Every ``rel`` between ``start`` and ``end`` nodes as one collected list of triples."""
     w = f"coalesce(e.{weight}, 1.0)" if weight else "1.0"
+    return f"MATCH (a:{start})-[e:{rel}]->(b:{end}) RETURN collect([a.id, b.id, {w}]) AS rows"
+
+
+# -- ingest and identity resolution (quanzi.ingest) -------------------------------------------
+
+#: Which customer holds each of ``$ids`` (Identity ids) through HAS_IDENTITY.
+CUSTOMERS_OF_IDENTITIES = (
+    f"UNWIND $ids AS iid MATCH (i:{Node.IDENTITY} {{id: iid}}) "
+    f"MATCH (i)<-[:{Rel.HAS_IDENTITY}]-(c:{Node.CUSTOMER}) "
+    "RETURN i.id AS identity, c.id AS customer, i.content_hash AS content_hash"
+)
+
+#: Customers holding a source record whose Latin name is one of ``$names``.
+CUSTOMERS_BY_LATIN_NAME = (
+    f"UNWIND $names AS nm MATCH (i:{Node.IDENTITY} {{name_latin: nm}}) "
+    f"MATCH (i)<-[:{Rel.HAS_IDENTITY}]-(c:{Node.CUSTOMER}) RETURN DISTINCT c.id AS customer"
+)
+
+#: Every source record (``kind = 'record'``) of the customers ``$ids``, with what resolution
+#: needs to know of the customer.
+CUSTOMER_RECORDS = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[h:{Rel.HAS_IDENTITY}]->"
+    f"(i:{Node.IDENTITY} {{kind: 'record'}}) "
+    "RETURN c.id AS customer, c.first_seen AS first_seen, c.split_from AS split_from, "
+    "properties(i) AS props, properties(h) AS evidence"
+)
+
+#: Properties of the customers ``$ids``.
+CUSTOMER_PROPERTIES = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) RETURN c.id AS id, "
+    "properties(c) AS props"
+)
+
+#: Add interaction counts and weights to INTERACTS_WITH (rows ``{start, end, count, weight,
+#: last_at, kinds}``); creates the relation on first sight.
+ADD_INTERACTIONS = (
+    f"UNWIND $rows AS r MATCH (a:{Node.CUSTOMER} {{id: r.start}}) "
+    f"MATCH (b:{Node.CUSTOMER} {{id: r.end}}) "
+    f"MERGE (a)-[e:{Rel.INTERACTS_WITH}]->(b) "
+    "ON CREATE SET e.count = 0, e.weight = 0.0, e.kinds = [] "
+    "SET e.count = e.count + r.count, e.weight = e.weight + r.weight, "
+    "e.last_at = CASE WHEN e.last_at IS NULL OR e.last_at < r.last_at THEN r.last_at "
+    "ELSE e.last_at END, e.kinds = [k IN e.kinds WHERE NOT k IN r.kinds] + r.kinds"
+)
+
+#: Order totals of the customers ``$ids``, recomputed from their PLACED orders.
+ORDER_TOTALS = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[:{Rel.PLACED}]->(o:{Node.ORDER}) "
+    "RETURN c.id AS id, count(o) AS order_count, sum(coalesce(o.amount, 0.0)) AS total_spent"
+)
+
+#: The HAS_IDENTITY relations of one identity (``$id``), with their customers.
+IDENTITY_LINKS = (
+    f"MATCH (i:{Node.IDENTITY} {{id: $id}}) MATCH (i)<-[h:{Rel.HAS_IDENTITY}]-(c:{Node.CUSTOMER}) "
+    "RETURN c.id AS customer, properties(i) AS identity, properties(h) AS evidence"
+)
+
+#: Detach one identity (``$id``) from one customer (``$customer``).
+DETACH_IDENTITY = (
+    f"MATCH (c:{Node.CUSTOMER} {{id: $customer}}) MATCH (i:{Node.IDENTITY} {{id: $id}}) "
+    f"MATCH (c)-[h:{Rel.HAS_IDENTITY}]->(i) DELETE h"
+)
+
+#: Record that customer ``$loser`` was merged into ``$survivor`` at ``$at``.
+MARK_MERGED = (
+    f"MATCH (l:{Node.CUSTOMER} {{id: $loser}}) MATCH (s:{Node.CUSTOMER} {{id: $survivor}}) "
+    "SET l.merged_into = $survivor, l.merged_at = $at, "
+    "s.merged_ids = [x IN coalesce(s.merged_ids, []) WHERE x <> $loser] + [$loser]"
+)
+
+
+def move_relations(rel: Rel, *, outgoing: bool) -> str:
+    """Move every ``rel`` of customer ``$loser`` onto ``$survivor``.
+
+    A relation the survivor already has to the same node keeps the survivor's properties,
+    except interaction counts and weights, which are added. Relations between the two
+    customers are dropped (they would become loops).
+    """
+    if outgoing:
+        pattern, new = f"(l)-[r:{rel}]->(x)", f"(s)-[n:{rel}]->(x)"
+    else:
+        pattern, new = f"(x)-[r:{rel}]->(l)", f"(x)-[n:{rel}]->(s)"
+    add = ""
+    if rel is Rel.INTERACTS_WITH:
+        add = (
+            " ON MATCH SET n.count = coalesce(n.count, 0) + coalesce(r.count, 0), "
+            "n.weight = coalesce(n.weight, 0.0) + coalesce(r.weight, 0.0), "
+            "n.last_at = CASE WHEN n.last_at IS NULL OR n.last_at < r.last_at THEN r.last_at "
+            "ELSE n.last_at END"
+        )
     return (
-        f"MATCH (a:{start})-[e:{rel}]->(b:{end}) "
-        f"RETURN collect([a.id, b.id, {w}]) AS rows"
+        f"MATCH (l:{Node.CUSTOMER} {{id: $loser}}) MATCH (s:{Node.CUSTOMER} {{id: $survivor}}) "
+        f"MATCH {pattern} WHERE x <> s AND x <> l "
+        f"MERGE {new} ON CREATE SET n = properties(r){add} DELETE r"
     )
+
+
+def delete_relations_between(rel: Rel) -> str:
+    """Delete every ``rel`` between customers ``$loser`` and ``$survivor`` (either way)."""
+    return (
+        f"MATCH (l:{Node.CUSTOMER} {{id: $loser}}) MATCH (s:{Node.CUSTOMER} {{id: $survivor}}) "
+        f"MATCH (l)-[r:{rel}]-(s) DELETE r"
+    )
+
+
+# == HTTP API (quanzi.api) ====================================================================
+# Reads and writes behind the HTTP API's services. Filters and sort keys are whitelisted
+# here by name: callers pass names, never Cypher text, and every value is a parameter.
+
+__all__ += [
+    "API_CAMPAIGNS",
+    "API_CAMPAIGN_CODE_OF",
+    "API_CAMPAIGN_CODE_OWNER",
+    "API_CAMPAIGN_INVITED",
+    "API_CAMPAIGN_REFERRALS",
+    "API_CAMPAIGN_STATS",
+    "API_CHURN_ALERTS",
+    "API_CIRCLE_MEMBER_STATS",
+    "API_CONTACT_POINTS",
+    "API_CUSTOMER_360",
+    "API_CUSTOMER_CONTACTS",
+    "API_ERASURE_CUSTOMER_REFERENCES",
+    "API_ERASURE_IDENTITIES",
+    "API_ERASURE_MERGED_STUBS",
+    "API_ERASURE_ORDERS",
+    "API_ERASURE_REMAINING",
+    "API_FUNNEL_PATHS",
+    "API_ISSUE_INVITE_CODE",
+    "API_OWN_CUSTOMERS",
+    "API_RECORD_INVITATION",
+    "API_SET_CIRCLE_PROPERTIES",
+    "API_TAGGED_ALREADY",
+    "API_TAG_COUNTS",
+    "API_TAG_CUSTOMERS",
+    "API_TIER_COUNTS",
+    "API_TIER_PATHS",
+    "API_UNTAG_CUSTOMERS",
+    "API_UNTAG_GROUP_SIBLINGS",
+    "CUSTOMER_ANCHORS",
+    "CUSTOMER_FILTERS",
+    "CUSTOMER_SORT_KEYS",
+    "api_circles_page",
+    "api_customer_count",
+    "api_customer_ids",
+    "api_customer_page",
+    "api_erase",
+]
+
+#: Filters that start from an indexed node and follow one relation to the customer:
+#: filter name -> (label of the node whose ``id`` is the parameter, relation, active only).
+#: ``active only`` skips relations marked ``active = false`` (a deleted employee, a left group).
+CUSTOMER_ANCHORS: dict[str, tuple[Node, Rel, bool]] = {
+    "phone": (Node.IDENTITY, Rel.HAS_IDENTITY, False),
+    "email": (Node.IDENTITY, Rel.HAS_IDENTITY, False),
+    "tag": (Node.TAG, Rel.TAGGED, False),
+    "circle": (Node.CIRCLE, Rel.IN_CIRCLE, False),
+    "employee": (Node.EMPLOYEE, Rel.SERVED_BY, True),
+    "group": (Node.GROUP, Rel.MEMBER_OF, True),
+    "interest": (Node.INTEREST, Rel.INTERESTED_IN, False),
+}
+
+#: Filters on the customer's own properties: filter name -> predicate on ``c`` reading the
+#: parameter of the same name.
+CUSTOMER_FILTERS: dict[str, str] = {
+    "name": "(toLower(coalesce(c.name, '')) CONTAINS $name "
+    "OR coalesce(c.name_latin, '') CONTAINS $name)",
+    "tier": "c.tier = $tier",
+    "recorded_tier": "c.recorded_tier = $recorded_tier",
+    "funnel_stage": "c.funnel_stage = $funnel_stage",
+    "channel": "$channel IN coalesce(c.channels, [])",
+    "churn_risk_min": "c.churn_risk >= $churn_risk_min",
+    "churn_risk_max": "c.churn_risk <= $churn_risk_max",
+    "influence_min": "c.influence >= $influence_min",
+    "pagerank_min": "c.pagerank >= $pagerank_min",
+    "created_from": "c.first_seen >= $created_from",
+    "created_to": "c.first_seen < $created_to",
+    "active_from": "c.last_active_at >= $active_from",
+    "active_to": "c.last_active_at < $active_to",
+    "ids": "c.id IN $ids",
+    "exclude_ids": "NOT c.id IN $exclude_ids",
+}
+
+#: Sort keys of customer lists: name -> expression (missing values sort as the lowest).
+CUSTOMER_SORT_KEYS: dict[str, str] = {
+    "id": "c.id",
+    "name": "coalesce(c.name, '')",
+    "first_seen": "coalesce(c.first_seen, '')",
+    "last_active_at": "coalesce(c.last_active_at, '')",
+    "churn_risk": "coalesce(c.churn_risk, -1.0)",
+    "influence": "coalesce(c.influence, -1.0)",
+    "pagerank": "coalesce(c.pagerank, -1.0)",
+    "total_spent": "coalesce(c.total_spent, 0.0)",
+}
+
+
+def _anchor_pattern(name: str, alias: str) -> tuple[str, str | None]:
+    label, rel, active = CUSTOMER_ANCHORS[name]
+    pattern = f"(c)-[{alias}:{rel}]->(:{label} {{id: ${name}}})"
+    return pattern, (f"coalesce({alias}.active, true)" if active else None)
+
+
+def _customer_match(filters: Collection[str]) -> tuple[str, list[str]]:
+    """``MATCH`` clause and ``WHERE`` predicates for a set of filter names."""
+    unknown = set(filters) - CUSTOMER_ANCHORS.keys() - CUSTOMER_FILTERS.keys()
+    if unknown:
+        raise ValueError(f"unknown customer filters {sorted(unknown)}")
+    anchors = [f for f in CUSTOMER_ANCHORS if f in filters]
+    where = ["c.merged_into IS NULL"]
+    if anchors:
+        # Start from the most selective kind of node (identities, then tags, circles, ...).
+        label, rel, _ = CUSTOMER_ANCHORS[anchors[0]]
+        match = (
+            f"MATCH (a0:{label} {{id: ${anchors[0]}}}) MATCH (a0)<-[r0:{rel}]-(c:{Node.CUSTOMER})"
+        )
+        if CUSTOMER_ANCHORS[anchors[0]][2]:
+            where.append("coalesce(r0.active, true)")
+    else:
+        match = f"MATCH (c:{Node.CUSTOMER})"
+    for i, name in enumerate(anchors[1:], start=1):
+        pattern, condition = _anchor_pattern(name, f"r{i}")
+        inner = f" WHERE {condition}" if condition else ""
+        where.append(f"EXISTS {{ MATCH {pattern}{inner} }}")
+    where += [CUSTOMER_FILTERS[f] for f in CUSTOMER_FILTERS if f in filters]
+    return match, where
+
+
+def api_customer_page(filters: Collection[str], *, sort: str, descending: bool, after: bool) -> str:
+    """One page of customers matching ``filters``, sorted by ``sort`` then ``id``.
+
+    Parameters: one per filter name, ``$limit``, and with ``after`` the keyset cursor
+    ``$after_key`` / ``$after_id`` (the sort value and id of the last row already seen).
+    """
+    if sort not in CUSTOMER_SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort!r}")
+    match, where = _customer_match(filters)
+    key = CUSTOMER_SORT_KEYS[sort]
+    if after:
+        op = "<" if descending else ">"
+        where.append(f"({key} {op} $after_key OR ({key} = $after_key AND c.id > $after_id))")
+    direction = "DESC" if descending else "ASC"
+    return (
+        f"{match} WHERE {' AND '.join(where)} "
+        f"WITH c, {key} AS sort_key ORDER BY sort_key {direction}, c.id ASC LIMIT $limit "
+        "RETURN properties(c) AS props, sort_key"
+    )
+
+
+def api_customer_ids(filters: Collection[str]) -> str:
+    """Ids of the customers matching ``filters`` (at most ``$limit``), by id."""
+    match, where = _customer_match(filters)
+    return f"{match} WHERE {' AND '.join(where)} RETURN c.id AS id ORDER BY id LIMIT $limit"
+
+
+def api_customer_count(filters: Collection[str]) -> str:
+    """How many customers match ``filters``."""
+    match, where = _customer_match(filters)
+    return f"{match} WHERE {' AND '.join(where)} RETURN count(c) AS n"
+
+
+#: Of the customers ``$ids``, those served (actively) by employee ``$employee``.
+API_OWN_CUSTOMERS = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[r:{Rel.SERVED_BY}]->"
+    f"(:{Node.EMPLOYEE} {{id: $employee}}) WHERE coalesce(r.active, true) "
+    "RETURN collect(DISTINCT c.id) AS ids"
+)
+
+#: Key identities of kinds ``$kinds`` (``phone``, ``email``) of the customers ``$ids``.
+API_CONTACT_POINTS = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[:{Rel.HAS_IDENTITY}]->"
+    f"(i:{Node.IDENTITY}) WHERE i.kind IN $kinds RETURN cid AS id, i.kind AS kind, i.key AS key "
+    "ORDER BY id, kind, key"
+)
+
+#: One customer with every relation except those of types ``$skip``, and the node at the
+#: other end.
+API_CUSTOMER_360 = (
+    f"MATCH (c:{Node.CUSTOMER} {{id: $id}}) "
+    "OPTIONAL MATCH (c)-[r]-(x) WHERE NOT type(r) IN $skip "
+    "RETURN properties(c) AS customer, collect({type: type(r), outgoing: startNode(r) = c, "
+    "label: labels(x)[0], node: properties(x), rel: properties(r)}) AS relations"
+)
+
+#: The customer ``$id``'s strongest ``$limit`` contacts (interactions either way) and
+#: how many contacts they have in all.
+API_CUSTOMER_CONTACTS = (
+    f"MATCH (c:{Node.CUSTOMER} {{id: $id}})-[r:{Rel.INTERACTS_WITH}]-(x:{Node.CUSTOMER}) "
+    "WITH x, sum(coalesce(r.weight, 0.0)) AS weight, sum(coalesce(r.count, 0)) AS count, "
+    "max(r.last_at) AS last_at "
+    "WITH collect({id: x.id, name: x.name, weight: weight, count: count, last_at: last_at}) "
+    "AS contacts "
+    "RETURN size(contacts) AS total, "
+    "[k IN contacts WHERE k.weight > 0 | k] AS contacts"
+)
+
+# -- circles --
+
+#: Set properties ``$props`` on circle ``$id``.
+API_SET_CIRCLE_PROPERTIES = f"MATCH (k:{Node.CIRCLE} {{id: $id}}) SET k += $props"
+
+#: Member count, mean churn risk and tier of every member of the circles ``$ids``.
+API_CIRCLE_MEMBER_STATS = (
+    f"UNWIND $ids AS kid MATCH (k:{Node.CIRCLE} {{id: kid}})<-[:{Rel.IN_CIRCLE}]-"
+    f"(c:{Node.CUSTOMER}) RETURN kid AS id, count(c) AS members, avg(c.churn_risk) AS "
+    "churn_risk_mean, collect(coalesce(c.tier, c.recorded_tier, 'unknown')) AS tiers"
+)
+
+
+def api_circles_page(*, level: bool, kind: bool, after: bool) -> str:
+    """A page of circles, largest first (``size`` written by the analysis), then by id.
+
+    Parameters: ``$limit``; ``$level`` / ``$kind`` when filtered; ``$after_size`` and
+    ``$after_id`` for the keyset cursor.
+    """
+    where = ["true"]
+    if level:
+        where.append("k.level = $level")
+    if kind:
+        where.append("k.kind = $kind")
+    if after:
+        where.append(
+            "(coalesce(k.size, 0) < $after_size OR "
+            "(coalesce(k.size, 0) = $after_size AND k.id > $after_id))"
+        )
+    return (
+        f"MATCH (k:{Node.CIRCLE}) WHERE {' AND '.join(where)} "
+        "WITH k ORDER BY coalesce(k.size, 0) DESC, k.id ASC LIMIT $limit "
+        "RETURN properties(k) AS props"
+    )
+
+
+# -- churn, tiers and funnel --
+
+#: Customers who deleted an employee at or after ``$since`` (and, with ``$employee`` not
+#: null, only that employee), newest first, keyset by (``$before_at``, ``$after_id``).
+API_CHURN_ALERTS = (
+    f"MATCH (c:{Node.CUSTOMER})-[r:{Rel.SERVED_BY}]->(e:{Node.EMPLOYEE}) "
+    "WHERE r.deleted_at IS NOT NULL AND r.deleted_at >= $since "
+    "AND ($employee IS NULL OR e.id = $employee) "
+    "AND (r.deleted_at < $before_at OR (r.deleted_at = $before_at AND c.id > $after_id)) "
+    "WITH c, r, e ORDER BY r.deleted_at DESC, c.id ASC LIMIT $limit "
+    "RETURN properties(c) AS customer, e.id AS employee_id, e.name AS employee_name, "
+    "r.added_at AS added_at, r.deleted_at AS deleted_at"
+)
+
+#: Per distinct sequence of funnel stages reached in [``$start``, ``$end``): how many
+#: customers followed it. Histories are ``"<ISO time> <stage>"`` strings (see ingest).
+API_FUNNEL_PATHS = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.funnel_history IS NOT NULL "
+    "WITH [h IN c.funnel_history WHERE substring(h, 0, 20) >= $start "
+    "AND substring(h, 0, 20) < $end | substring(h, 21)] AS stages "
+    "WHERE size(stages) > 0 RETURN stages, count(*) AS n"
+)
+
+#: The same for recorded tier changes (``tier_history``).
+API_TIER_PATHS = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.tier_history IS NOT NULL "
+    "WITH [h IN c.tier_history WHERE substring(h, 0, 20) >= $start "
+    "AND substring(h, 0, 20) < $end | substring(h, 21)] AS tiers "
+    "WHERE size(tiers) > 0 RETURN tiers, count(*) AS n"
+)
+
+#: Customers per (scored tier, recorded tier, funnel stage).
+API_TIER_COUNTS = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL "
+    "RETURN c.tier AS tier, c.recorded_tier AS recorded_tier, c.funnel_stage AS funnel_stage, "
+    "count(*) AS n"
+)
+
+# -- tags --
+
+#: Every tag with the number of customers carrying it.
+API_TAG_COUNTS = (
+    f"MATCH (t:{Node.TAG}) OPTIONAL MATCH (t)<-[r:{Rel.TAGGED}]-(c:{Node.CUSTOMER}) "
+    "RETURN t.id AS id, properties(t) AS props, count(c) AS customers ORDER BY id"
+)
+
+#: Of the customers ``$ids``, those already tagged ``$tag``.
+API_TAGGED_ALREADY = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[:{Rel.TAGGED}]->"
+    f"(:{Node.TAG} {{id: $tag}}) RETURN collect(c.id) AS ids"
+)
+
+#: Tag the customers ``$ids`` with ``$tag`` (by ``$by`` at ``$at``); idempotent.
+API_TAG_CUSTOMERS = (
+    f"MATCH (t:{Node.TAG} {{id: $tag}}) UNWIND $ids AS cid "
+    f"MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
+    f"MERGE (c)-[r:{Rel.TAGGED}]->(t) ON CREATE SET r.by = $by, r.at = $at"
+)
+
+#: Remove tag ``$tag`` from the customers ``$ids``.
+API_UNTAG_CUSTOMERS = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[r:{Rel.TAGGED}]->"
+    f"(:{Node.TAG} {{id: $tag}}) DELETE r"
+)
+
+#: Remove from the customers ``$ids`` every other tag of tag group ``$group``.
+API_UNTAG_GROUP_SIBLINGS = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[r:{Rel.TAGGED}]->"
+    f"(t:{Node.TAG}) WHERE t.group = $group AND t.id <> $tag DELETE r"
+)
+
+# -- referral campaigns --
+
+#: Every campaign's properties, by id.
+API_CAMPAIGNS = f"MATCH (k:{Node.CAMPAIGN}) RETURN k.id AS id, properties(k) AS props ORDER BY id"
+
+#: Participants, inviters and referrals of every campaign in ``$ids``.
+API_CAMPAIGN_STATS = (
+    f"UNWIND $ids AS kid MATCH (k:{Node.CAMPAIGN} {{id: kid}}) "
+    f"OPTIONAL MATCH (k)<-[p:{Rel.IN_CAMPAIGN}]-(:{Node.CUSTOMER}) "
+    "WITH kid, count(p) AS participants, sum(CASE WHEN p.invite_code IS NULL THEN 0 ELSE 1 END) "
+    "AS codes_issued "
+    f"OPTIONAL MATCH (:{Node.CUSTOMER})-[r:{Rel.REFERRED}]->(:{Node.CUSTOMER}) "
+    "WHERE r.campaign_id = kid "
+    "RETURN kid AS id, participants, codes_issued, count(r) AS referrals"
+)
+
+#: Every referral (inviter, invitee, time, code) of campaign ``$campaign``.
+API_CAMPAIGN_REFERRALS = (
+    f"MATCH (a:{Node.CUSTOMER})-[r:{Rel.REFERRED}]->(b:{Node.CUSTOMER}) "
+    "WHERE r.campaign_id = $campaign "
+    "RETURN a.id AS inviter, b.id AS invitee, r.at AS at, r.invite_code AS code"
+)
+
+#: The invite code customer ``$customer`` holds in campaign ``$campaign``: issued through
+#: the API (on ``IN_CAMPAIGN``) or seen on their referrals (loaded events).
+API_CAMPAIGN_CODE_OF = (
+    f"MATCH (c:{Node.CUSTOMER} {{id: $customer}}) "
+    f"OPTIONAL MATCH (c)-[p:{Rel.IN_CAMPAIGN}]->(:{Node.CAMPAIGN} {{id: $campaign}}) "
+    f"OPTIONAL MATCH (c)-[r:{Rel.REFERRED}]->(:{Node.CUSTOMER}) "
+    "WHERE r.campaign_id = $campaign AND r.invite_code IS NOT NULL "
+    "RETURN p.invite_code AS issued, collect(r.invite_code)[0] AS used"
+)
+
+#: Who holds invite code ``$code`` in campaign ``$campaign``.
+API_CAMPAIGN_CODE_OWNER = (
+    f"MATCH (c:{Node.CUSTOMER})-[p:{Rel.IN_CAMPAIGN}]->(:{Node.CAMPAIGN} {{id: $campaign}}) "
+    "WHERE p.invite_code = $code RETURN c.id AS id "
+    "UNION "
+    f"MATCH (c:{Node.CUSTOMER})-[r:{Rel.REFERRED}]->(:{Node.CUSTOMER}) "
+    "WHERE r.campaign_id = $campaign AND r.invite_code = $code RETURN c.id AS id"
+)
+
+#: Who invited customer ``$customer`` in campaign ``$campaign`` (empty when nobody did).
+API_CAMPAIGN_INVITED = (
+    f"MATCH (a:{Node.CUSTOMER})-[r:{Rel.REFERRED}]->(c:{Node.CUSTOMER} {{id: $customer}}) "
+    "WHERE r.campaign_id = $campaign RETURN a.id AS inviter"
+)
+
+#: Give customer ``$customer`` invite code ``$code`` in campaign ``$campaign``.
+API_ISSUE_INVITE_CODE = (
+    f"MATCH (c:{Node.CUSTOMER} {{id: $customer}}) MATCH (k:{Node.CAMPAIGN} {{id: $campaign}}) "
+    f"MERGE (c)-[p:{Rel.IN_CAMPAIGN}]->(k) "
+    "ON CREATE SET p.role = 'inviter' "
+    "SET p.invite_code = $code, p.code_issued_at = $at"
+)
+
+#: Record that ``$inviter`` invited ``$invitee`` into campaign ``$campaign`` with ``$code``.
+API_RECORD_INVITATION = (
+    f"MATCH (a:{Node.CUSTOMER} {{id: $inviter}}) MATCH (b:{Node.CUSTOMER} {{id: $invitee}}) "
+    f"MATCH (k:{Node.CAMPAIGN} {{id: $campaign}}) "
+    f"MERGE (a)-[r:{Rel.REFERRED}]->(b) "
+    "SET r.campaign_id = $campaign, r.invite_code = $code, r.at = $at "
+    f"MERGE (b)-[p:{Rel.IN_CAMPAIGN}]->(k) ON CREATE SET p.role = 'invitee', p.at = $at"
+)
+
+# -- privacy: erasure of a person --
+
+#: Customers recorded as merged into one of ``$ids`` (their old ids).
+API_ERASURE_MERGED_STUBS = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IN $ids RETURN collect(c.id) AS ids"
+)
+
+#: Identities of the customers ``$ids`` and how many *other* customers hold each.
+API_ERASURE_IDENTITIES = (
+    f"MATCH (c:{Node.CUSTOMER})-[:{Rel.HAS_IDENTITY}]->(i:{Node.IDENTITY}) WHERE c.id IN $ids "
+    f"WITH DISTINCT i OPTIONAL MATCH (i)<-[:{Rel.HAS_IDENTITY}]-(o:{Node.CUSTOMER}) "
+    "WHERE NOT o.id IN $ids RETURN i.id AS id, count(o) AS others"
+)
+
+#: Orders placed by the customers ``$ids`` (linked, or naming them in ``customer_id``).
+API_ERASURE_ORDERS = (
+    f"MATCH (o:{Node.ORDER}) WHERE o.customer_id IN $ids RETURN o.id AS id "
+    "UNION "
+    f"MATCH (c:{Node.CUSTOMER})-[:{Rel.PLACED}]->(o:{Node.ORDER}) WHERE c.id IN $ids "
+    "RETURN o.id AS id"
+)
+
+#: Nodes and relations outside the erased set whose properties still name one of ``$ids``
+#: (customer ids) or ``$records`` (record identity ids).
+API_ERASURE_CUSTOMER_REFERENCES = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE NOT c.id IN $ids AND (c.merged_into IN $ids "
+    "OR any(x IN coalesce(c.merged_ids, []) WHERE x IN $ids) "
+    "OR any(x IN coalesce(c.split_from, []) WHERE x IN $ids)) "
+    "RETURN 'Customer' AS label, c.id AS id "
+    "UNION "
+    f"MATCH (k:{Node.CIRCLE}) WHERE any(x IN coalesce(k.leaders, []) WHERE x IN $ids) "
+    "RETURN 'Circle' AS label, k.id AS id "
+    "UNION "
+    f"MATCH (c:{Node.CUSTOMER})-[h:{Rel.HAS_IDENTITY}]->(i:{Node.IDENTITY}) "
+    "WHERE NOT c.id IN $ids AND (h.matched IN $records "
+    "OR any(x IN coalesce(h.records, []) WHERE x IN $records)) "
+    "RETURN 'HAS_IDENTITY' AS label, i.id AS id"
+)
+
+#: What is left of an erased person: nodes with one of the ids, and references to them.
+API_ERASURE_REMAINING = (
+    "MATCH (n) WHERE n.id IN $all_ids RETURN labels(n)[0] AS label, n.id AS id "
+    "UNION "
+    f"MATCH (o:{Node.ORDER}) WHERE o.customer_id IN $ids RETURN 'Order' AS label, o.id AS id"
+)
+
+
+def api_erase() -> list[str]:
+    """Statements that erase one person, run in one transaction, in order.
+
+    Parameters: ``$ids`` (the customer and its merged-in ids), ``$identities`` (identity
+    ids held by no one else), ``$shared`` (identity ids others hold too: only the links
+    go), ``$records`` (record identity ids), ``$orders`` (order ids).
+    """
+    return [
+        # Circles lose the person from their leaders and their size.
+        f"MATCH (c:{Node.CUSTOMER})-[:{Rel.IN_CIRCLE}]->(k:{Node.CIRCLE}) WHERE c.id IN $ids "
+        "SET k.size = CASE WHEN k.size IS NULL THEN NULL ELSE k.size - 1 END",
+        f"MATCH (k:{Node.CIRCLE}) WHERE any(x IN coalesce(k.leaders, []) WHERE x IN $ids) "
+        "SET k.leaders = [x IN k.leaders WHERE NOT x IN $ids]",
+        # Other customers forget merges and splits that name the person.
+        f"MATCH (c:{Node.CUSTOMER}) WHERE NOT c.id IN $ids "
+        "AND any(x IN coalesce(c.merged_ids, []) WHERE x IN $ids) "
+        "SET c.merged_ids = [x IN c.merged_ids WHERE NOT x IN $ids]",
+        f"MATCH (c:{Node.CUSTOMER}) WHERE NOT c.id IN $ids "
+        "AND any(x IN coalesce(c.split_from, []) WHERE x IN $ids) "
+        "SET c.split_from = [x IN c.split_from WHERE NOT x IN $ids]",
+        # Evidence on other customers' links that points at the person's records.
+        f"MATCH (:{Node.CUSTOMER})-[h:{Rel.HAS_IDENTITY}]->(:{Node.IDENTITY}) "
+        "WHERE h.matched IN $records REMOVE h.matched",
+        f"MATCH (c:{Node.CUSTOMER})-[h:{Rel.HAS_IDENTITY}]->(:{Node.IDENTITY}) "
+        "WHERE NOT c.id IN $ids AND any(x IN coalesce(h.records, []) WHERE x IN $records) "
+        "SET h.records = [x IN h.records WHERE NOT x IN $records]",
+        # Shared identities (a household phone) stay for the others; the links go.
+        f"MATCH (c:{Node.CUSTOMER})-[h:{Rel.HAS_IDENTITY}]->(i:{Node.IDENTITY}) "
+        "WHERE c.id IN $ids AND i.id IN $shared DELETE h",
+        f"MATCH (o:{Node.ORDER}) WHERE o.id IN $orders DETACH DELETE o",
+        f"MATCH (i:{Node.IDENTITY}) WHERE i.id IN $identities DETACH DELETE i",
+        f"MATCH (c:{Node.CUSTOMER}) WHERE c.id IN $ids DETACH DELETE c",
+    ]

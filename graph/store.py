@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, LiteralString, cast
+from typing import Any
 
 import numpy as np
 from neo4j import Driver, ManagedTransaction, Query, RoutingControl
@@ -25,7 +25,6 @@ from neo4j.exceptions import (
     ServiceUnavailable,
     SessionExpired,
 )
-
 from quanzi.errors import (
     ConflictError,
     InputError,
@@ -197,7 +196,7 @@ class GraphStore:
         """Run a read query (``routing_=READ``) and return its records as dicts."""
         try:
             records, _, _ = self.driver.execute_query(
-                Query(cast(LiteralString, query)),
+                Query(query),
                 params,
                 database_=self.database,
                 routing_=RoutingControl.READ,
@@ -215,7 +214,7 @@ class GraphStore:
 
         def work(tx: ManagedTransaction) -> None:
             for text, params in statements:
-                tx.run(cast(LiteralString, text), params).consume()
+                tx.run(text, params).consume()
 
         try:
             with self.driver.session(database=self.database) as session:
@@ -249,7 +248,11 @@ class GraphStore:
         """
         node = check_label(label)
         return self._write_batches(
-            q.merge_nodes(node), _node_rows(rows, node), f"writing {node} nodes", batch_size, progress
+            q.merge_nodes(node),
+            _node_rows(rows, node),
+            f"writing {node} nodes",
+            batch_size,
+            progress,
         )
 
     def upsert_relations(
@@ -268,16 +271,28 @@ class GraphStore:
         """
         r, a, b = check_rel(rel), check_label(start), check_label(end)
         return self._write_batches(
-            q.merge_relations(r, a, b), _rel_rows(rows, r), f"writing {r} relations", batch_size, progress
+            q.merge_relations(r, a, b),
+            _rel_rows(rows, r),
+            f"writing {r} relations",
+            batch_size,
+            progress,
         )
 
     def set_node_properties(
-        self, label: Node | str, rows: Iterable[Mapping[str, Any]], *, progress: Progress | None = None
+        self,
+        label: Node | str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        progress: Progress | None = None,
     ) -> int:
         """Write algorithm results (``{"id", <property>: value, ...}``) onto existing nodes."""
         node = check_label(label)
         return self._write_batches(
-            q.set_node_properties(node), _node_rows(rows, node), f"writing {node} results", None, progress
+            q.set_node_properties(node),
+            _node_rows(rows, node),
+            f"writing {node} results",
+            None,
+            progress,
         )
 
     def replace_relations(
@@ -327,9 +342,32 @@ class GraphStore:
         rows = self.read(q.get_node(node), f"reading {node} {node_id!r}", id=node_id)
         return dict(rows[0]["props"]) if rows else None
 
+    def node_ids(self, label: Node | str) -> list[str]:
+        """Every id of one node kind."""
+        node = check_label(label)
+        rows = self.read(q.node_ids(node), f"reading {node} ids")
+        return list(rows[0]["ids"]) if rows else []
+
+    def read_pairs(
+        self, rel: Rel | str, start: Node | str, end: Node | str
+    ) -> list[tuple[str, str]]:
+        """Every ``(start id, end id)`` joined by ``rel`` (e.g. customer -> group memberships)."""
+        r, a, b = check_rel(rel), check_label(start), check_label(end)
+        rows = self.read(q.projection_edges(r, a, b, None), f"reading {r} relations")
+        return [(x, y) for x, y, _ in rows[0]["rows"]] if rows else []
+
+    def delete_nodes(self, label: Node | str, ids: Sequence[str]) -> None:
+        """Delete nodes by id, with their relations, in one transaction."""
+        node = check_label(label)
+        self.write(q.delete_nodes(node), f"deleting {node} nodes", ids=list(ids))
+
     def counts(self) -> dict[str, int]:
         """Number of nodes per label and of relations per type."""
-        out = {r["label"]: int(r["n"]) for r in self.read(q.COUNT_NODES, "counting nodes") if r["label"]}
+        out = {
+            r["label"]: int(r["n"])
+            for r in self.read(q.COUNT_NODES, "counting nodes")
+            if r["label"]
+        }
         out |= {r["type"]: int(r["n"]) for r in self.read(q.COUNT_RELS, "counting relations")}
         return out
 
@@ -404,4 +442,3 @@ class GraphStore:
             np.asarray(w, dtype=np.float64),
             directed,
         )
-

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from quanzi.errors import ConfigError
 from quanzi.settings import Settings, load_settings
 
@@ -28,8 +27,10 @@ def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("password", ["", "neo4j", "password", " changeme "])
 def test_placeholder_password_refused_for_remote_neo4j(password: str) -> None:
-    with pytest.raises(ConfigError, match="QUANZI_NEO4J_PASSWORD.*placeholder"):
-        load_settings(store="neo4j", neo4j_uri="bolt://db.example.com:7687", neo4j_password=password)
+    with pytest.raises(ConfigError, match=r"QUANZI_NEO4J_PASSWORD.*placeholder"):
+        load_settings(
+            store="neo4j", neo4j_uri="bolt://db.example.com:7687", neo4j_password=password
+        )
 
 
 def test_placeholder_password_allowed_for_local_neo4j() -> None:

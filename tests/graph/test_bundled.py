@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from quanzi.errors import ConfigError
 from quanzi.graph.bundled import BundledStore
 from quanzi.graph.connect import open_store
@@ -64,5 +63,5 @@ def test_taken_port_is_a_clear_error(data_dir: Path) -> None:
 def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(ConfigError, match="not writable.*QUANZI_DATA_DIR"):
+    with pytest.raises(ConfigError, match=r"not writable.*QUANZI_DATA_DIR"):
         BundledStore(blocker / "data").start()

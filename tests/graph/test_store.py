@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from quanzi.errors import ConflictError, InputError, NotFoundError
 from quanzi.graph import queries as q
 from quanzi.graph.schema import SCHEMA_VERSION, ensure_schema, schema_version
@@ -12,7 +11,9 @@ from quanzi.model import Node, Rel
 
 
 def _people(n: int) -> list[dict[str, object]]:
-    return [{"id": f"c{i}", "name": f"Person {i}", "tier": "general", "score": i / 10} for i in range(n)]
+    return [
+        {"id": f"c{i}", "name": f"Person {i}", "tier": "general", "score": i / 10} for i in range(n)
+    ]
 
 
 def test_upsert_is_idempotent(store: GraphStore) -> None:
@@ -76,7 +77,11 @@ def test_neighbourhood_to_depth_two(store: GraphStore) -> None:
     assert one.nodes["g1"]["_label"] == "Group"
     two = store.neighbourhood(Node.CUSTOMER, "c0", depth=2)
     assert set(two.nodes) == {"c1", "c2", "g1"}
-    assert {(r["start"], r["end"]) for r in two.relations} == {("c0", "c1"), ("c1", "c2"), ("c0", "g1")}
+    assert {(r["start"], r["end"]) for r in two.relations} == {
+        ("c0", "c1"),
+        ("c1", "c2"),
+        ("c0", "g1"),
+    }
     only_ties = store.neighbourhood(Node.CUSTOMER, "c0", depth=2, rels=[Rel.INTERACTS_WITH])
     assert set(only_ties.nodes) == {"c1", "c2"}
     alone = store.neighbourhood(Node.CUSTOMER, "c3", depth=1)
@@ -122,7 +127,9 @@ def test_projection_round_trip(store: GraphStore) -> None:
 
 def test_results_write_back(store: GraphStore) -> None:
     store.upsert_nodes(Node.CUSTOMER, _people(3))
-    store.set_node_properties(Node.CUSTOMER, [{"id": "c0", "influence": 0.9}, {"id": "c2", "influence": 0.1}])
+    store.set_node_properties(
+        Node.CUSTOMER, [{"id": "c0", "influence": 0.9}, {"id": "c2", "influence": 0.1}]
+    )
     assert store.get_node(Node.CUSTOMER, "c0")["influence"] == 0.9  # type: ignore[index]
     store.upsert_nodes(Node.CIRCLE, [{"id": "K1"}, {"id": "K2"}])
     members = [{"start": "c0", "end": "K1"}, {"start": "c1", "end": "K1"}]
