@@ -2,42 +2,142 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-
 from quanzi import __version__
 from quanzi.api.errors import install_error_handlers
-from quanzi.api.routers import health
+from quanzi.api.observability import Metrics, ObservabilityMiddleware
+from quanzi.api.routers import (
+    campaigns,
+    churn,
+    circles,
+    customers,
+    health,
+    identity,
+    influencers,
+    jobs,
+    keys,
+    lifecycle,
+    lookalikes,
+    privacy,
+    segments,
+    tags,
+)
+from quanzi.api.services.audit import AuditLog
+from quanzi.api.services.files import api_folder
+from quanzi.api.services.graph_cache import GraphCache
+from quanzi.api.services.jobs import JobManager
+from quanzi.api.services.keys import KeyRing
+from quanzi.api.services.segments import SegmentBook
 from quanzi.graph.connect import open_store
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings, load_settings
 
 __all__ = ["create_app"]
 
+_DESCRIPTION = """
+Graph-native Social CRM intelligence: customers resolved across channels, the circles they
+belong to, who influences whom, prospects who look like your best customers.
+
+**Authentication**: send an API key in the `X-API-Key` header. Roles:
+*viewer* (read; phones and e-mails masked), *sales* (the customers served by the key's
+employee unmasked; tagging, lookalikes, segments, campaigns), *admin* (everything: ingest,
+merges, erasure, keys, audit). `GET /health` and `GET /metrics` need no key.
+
+**Errors** are `application/problem+json`: 401 no or wrong key, 403 role too low, 404 unknown
+id, 307 a merged customer id (follow `Location`), 409 conflict, 422 invalid input (`errors`
+names each field).
+
+**Lists** page by cursor: pass the `next_cursor` of one page as `cursor` for the next.
+"""
+
+_TAGS = [
+    {"name": "customers", "description": "Search, look up and the 360° view of customers."},
+    {"name": "identity", "description": "Ingest contacts and events; explain, merge, split."},
+    {"name": "jobs", "description": "Long operations running in the background."},
+    {"name": "tags", "description": "Tags, tag groups, tagging one by one or in bulk."},
+    {"name": "circles", "description": "Detected communities, their leaders and members."},
+    {"name": "influence", "description": "Top influencers overall or in a scope."},
+    {"name": "lookalikes", "description": "Prospects who look like seed customers."},
+    {"name": "churn", "description": "Customers at risk and employee-deletion alerts."},
+    {"name": "lifecycle", "description": "Tiers and funnel: counts and conversion."},
+    {"name": "campaigns", "description": "Referral campaigns: codes, invitations, reach."},
+    {"name": "segments", "description": "Saved filters and CSV export."},
+    {"name": "privacy", "description": "Erasure of a person and the audit trail."},
+    {"name": "keys", "description": "API keys (admin)."},
+    {"name": "health", "description": "Liveness, store status and Prometheus metrics."},
+]
+
 
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> FastAPI:
-    """Build the app. Without ``store``, the lifespan opens (and closes) the configured one."""
+    """Build the app. Without ``store``, the lifespan opens (and closes) the configured one.
+
+    API keys from ``settings.api_keys`` are hashed here; the app's own files (managed keys,
+    segments, jobs, audit trail) live under ``<data_dir>/api/``.
+    """
     settings = settings or load_settings()
+    folder = api_folder(settings.data_dir)
+    audit = AuditLog(folder / "audit.jsonl")
+    graph_cache = GraphCache()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         own = store is None
         app.state.store = open_store(settings) if own else store
+        app.state.jobs = JobManager(folder / "jobs", on_finish=lambda _: graph_cache.invalidate())
         try:
             yield
         finally:
+            app.state.jobs.shutdown(wait=True)
             if own:
                 app.state.store.close()
 
     app = FastAPI(
         title="Quanzi",
         version=__version__,
-        description="Graph-native Social CRM intelligence: customers, circles, influence, lookalikes.",
+        description=_DESCRIPTION,
+        openapi_tags=_TAGS,
         lifespan=lifespan,
     )
+    app.state.keys = KeyRing(settings.api_keys, folder)
+    app.state.audit = audit
+    app.state.graph_cache = graph_cache
+    app.state.segments = SegmentBook(folder)
+
+    def gauges() -> dict[str, dict[tuple[str, ...], float]]:
+        out: dict[str, dict[tuple[str, ...], float]] = {}
+        manager: JobManager | None = getattr(app.state, "jobs", None)
+        if manager is not None:
+            counts = Counter(j.status for j in manager.list(limit=10_000))
+            out["quanzi_jobs"] = {(s,): float(n) for s, n in counts.items()}
+        age = graph_cache.age_s()
+        if age is not None:
+            out["quanzi_graph_cache_age_seconds"] = {(): age}
+        return out
+
+    metrics = Metrics(gauges)
+    app.state.metrics = metrics
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, audit=audit)
     install_error_handlers(app)
-    app.include_router(health.router)
+    for module in (
+        customers,
+        identity,
+        jobs,
+        tags,
+        circles,
+        influencers,
+        lookalikes,
+        churn,
+        lifecycle,
+        campaigns,
+        segments,
+        privacy,
+        keys,
+        health,
+    ):
+        app.include_router(module.router)
     return app

@@ -1,15 +1,46 @@
-"""FastAPI dependencies as ``Annotated`` aliases."""
+"""FastAPI dependencies as ``Annotated`` aliases: the store, settings, the caller and roles.
+
+Authentication: the ``X-API-Key`` header is hashed and looked up in the app's
+:class:`~quanzi.api.services.keys.KeyRing`. A missing, unknown or revoked key is a 401; a
+key whose role is below the endpoint's is a 403. ``ViewerDep``, ``SalesDep`` and
+``AdminDep`` name the lowest role an endpoint accepts.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
-
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+from quanzi.api.errors import AuthenticationError, PermissionDeniedError
+from quanzi.api.services.access import Principal
+from quanzi.api.services.audit import AuditLog
+from quanzi.api.services.graph_cache import GraphCache
+from quanzi.api.services.jobs import JobManager
+from quanzi.api.services.keys import KeyRing
 from quanzi.graph.store import GraphStore
-from quanzi.settings import Settings
+from quanzi.settings import Role, Settings
 
-__all__ = ["SettingsDep", "StoreDep"]
+__all__ = [
+    "AdminDep",
+    "AuditDep",
+    "GraphCacheDep",
+    "JobsDep",
+    "KeysDep",
+    "SalesDep",
+    "SettingsDep",
+    "StoreDep",
+    "ViewerDep",
+    "require",
+]
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="An API key. Roles: viewer (read, personal data masked), sales (own "
+    "customers unmasked, customer work), admin (everything).",
+)
 
 
 def get_store(request: Request) -> GraphStore:
@@ -24,5 +55,67 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_keys(request: Request) -> KeyRing:
+    """The app's API keys."""
+    keys: KeyRing = request.app.state.keys
+    return keys
+
+
+def get_audit(request: Request) -> AuditLog:
+    """The app's audit trail."""
+    audit: AuditLog = request.app.state.audit
+    return audit
+
+
+def get_jobs(request: Request) -> JobManager:
+    """The app's background jobs."""
+    jobs: JobManager = request.app.state.jobs
+    return jobs
+
+
+def get_graph_cache(request: Request) -> GraphCache:
+    """The app's cached in-memory graph."""
+    cache: GraphCache = request.app.state.graph_cache
+    return cache
+
+
 StoreDep = Annotated[GraphStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+KeysDep = Annotated[KeyRing, Depends(get_keys)]
+AuditDep = Annotated[AuditLog, Depends(get_audit)]
+JobsDep = Annotated[JobManager, Depends(get_jobs)]
+GraphCacheDep = Annotated[GraphCache, Depends(get_graph_cache)]
+
+
+def authenticate(
+    request: Request, keys: KeysDep, api_key: Annotated[str | None, Security(api_key_header)]
+) -> Principal:
+    """The caller behind the ``X-API-Key`` header (401 when there is none or it is wrong)."""
+    if not api_key:
+        raise AuthenticationError(
+            "This endpoint needs an API key in the X-API-Key header; ask an admin for one"
+        )
+    principal = keys.authenticate(api_key)
+    if principal is None:
+        raise AuthenticationError("The API key is unknown or revoked; check it or ask an admin")
+    request.state.principal = principal
+    return principal
+
+
+def require(role: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits callers whose role includes ``role`` (403 otherwise)."""
+
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.allows(role):
+            raise PermissionDeniedError(
+                f"This needs the {role} role; your key ({principal.key_id}) has the "
+                f"{principal.role} role"
+            )
+        return principal
+
+    return check
+
+
+ViewerDep = Annotated[Principal, Depends(require("viewer"))]
+SalesDep = Annotated[Principal, Depends(require("sales"))]
+AdminDep = Annotated[Principal, Depends(require("admin"))]

@@ -1,13 +1,19 @@
-"""Map Quanzi's errors to ``application/problem+json`` responses (RFC 9457)."""
+"""Map Quanzi's errors to ``application/problem+json`` responses (RFC 9457).
+
+Only this module knows HTTP status codes: services raise :mod:`quanzi.errors` errors (and the
+few API-only ones below), and every response that is not a success is a problem document
+with a message a person can act on, never a stack trace.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-
 from quanzi.errors import (
     ConfigError,
     ConflictError,
@@ -16,34 +22,130 @@ from quanzi.errors import (
     QuanziError,
     StoreUnavailableError,
 )
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["install_error_handlers", "problem"]
+__all__ = [
+    "CONFLICT_RESPONSE",
+    "MOVED_RESPONSE",
+    "PROBLEM_RESPONSES",
+    "AuthenticationError",
+    "CustomerMovedError",
+    "PermissionDeniedError",
+    "ServiceUnavailableError",
+    "install_error_handlers",
+    "problem",
+]
 
 log = logging.getLogger("quanzi.api")
 
+#: Input errors raised by services start with the field they are about: ``"phone: ..."``.
+_FIELD_MESSAGE = re.compile(r"^([A-Za-z_][\w.]*): (.+)$", re.DOTALL)
+
+
+class AuthenticationError(QuanziError):
+    """No API key, or one that is unknown or revoked (401)."""
+
+
+class PermissionDeniedError(QuanziError):
+    """The key's role does not allow the operation (403)."""
+
+
+class ServiceUnavailableError(QuanziError):
+    """A part of the service is not available in this deployment (503)."""
+
+
+class CustomerMovedError(QuanziError):
+    """The customer was merged into another one; the client should follow (307).
+
+    Attributes
+    ----------
+    merged_id, survivor_id : str
+        The id asked for and the id of the customer it was merged into.
+    """
+
+    def __init__(self, merged_id: str, survivor_id: str) -> None:
+        super().__init__(
+            f"Customer {merged_id} was merged into {survivor_id}; follow the Location header "
+            "or use the new id"
+        )
+        self.merged_id = merged_id
+        self.survivor_id = survivor_id
+
+
 _STATUS: list[tuple[type[QuanziError], int, str]] = [
+    (AuthenticationError, 401, "Unauthorized"),
+    (PermissionDeniedError, 403, "Forbidden"),
     (NotFoundError, 404, "Not found"),
     (InputError, 422, "Invalid input"),
     (ConflictError, 409, "Conflict"),
     (StoreUnavailableError, 503, "Graph store unavailable"),
+    (ServiceUnavailableError, 503, "Service unavailable"),
     (ConfigError, 500, "Configuration error"),
     (QuanziError, 500, "Quanzi error"),
 ]
 
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
-def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
+#: OpenAPI ``responses`` for the errors every authenticated endpoint can return.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown or revoked API key.", "content": _PROBLEM},
+    403: {"description": "The key's role does not allow this.", "content": _PROBLEM},
+    404: {"description": "Unknown id.", "content": _PROBLEM},
+    422: {"description": "Invalid input; `errors` names the fields.", "content": _PROBLEM},
+}
+
+#: OpenAPI ``responses`` entry of endpoints that refuse a write breaking a rule.
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Refused: it would break a rule (see `detail`).", "content": _PROBLEM}
+}
+
+#: OpenAPI ``responses`` entry of endpoints that take a customer id that may have been merged.
+MOVED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    307: {
+        "description": "The id was merged into another customer: follow `Location`.",
+        "content": _PROBLEM,
+    }
+}
+
+
+def problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
     """A problem+json response."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail} | extra
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
+
+
+def _moved(request: Request, exc: CustomerMovedError) -> JSONResponse:
+    path = request.url.path.replace(f"/{exc.merged_id}", f"/{exc.survivor_id}", 1)
+    location = path + (f"?{request.url.query}" if request.url.query else "")
+    return problem(
+        307,
+        "Customer merged",
+        str(exc),
+        headers={"Location": location},
+        survivor_id=exc.survivor_id,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register handlers so no response ever carries a stack trace."""
 
-    async def quanzi_error(_: Request, exc: Exception) -> JSONResponse:
+    async def quanzi_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, CustomerMovedError):
+            return _moved(request, exc)
         for cls, status, title in _STATUS:
             if isinstance(exc, cls):
-                return problem(status, title, str(exc))
+                headers = (
+                    {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else None
+                )
+                extra: dict[str, object] = {}
+                named = _FIELD_MESSAGE.match(str(exc)) if status == 422 else None
+                if named is not None:
+                    extra["errors"] = [{"field": named[1], "message": named[2]}]
+                return problem(status, title, str(exc), headers=headers, **extra)
         raise exc  # pragma: no cover - every QuanziError matches the last row
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -51,8 +153,16 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
-        fields = ", ".join(e["field"] for e in errors)
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
         return problem(422, "Invalid input", f"Check these fields: {fields}", errors=errors)
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No such endpoint; see /docs for the API"
+        headers = dict(exc.headers) if exc.headers else None
+        return problem(exc.status_code, detail, detail, headers=headers)
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
@@ -60,4 +170,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(QuanziError, quanzi_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

@@ -17,6 +17,7 @@ import typer
 from quanzi.errors import QuanziError
 from quanzi.settings import Settings, load_settings
 from rich.console import Console
+from rich.text import Text
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -259,5 +260,5 @@ def main() -> None:
     try:
         app()
     except QuanziError as e:
-        console.print(f"[bold red]Error:[/] {e}", soft_wrap=True, markup=True)
+        console.print(Text.assemble(("Error: ", "bold red"), str(e)), soft_wrap=True)
         sys.exit(1)

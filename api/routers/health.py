@@ -1,12 +1,12 @@
-"""``GET /health``."""
+"""``GET /health`` and ``GET /metrics`` (no key needed: neither holds personal data)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quanzi.api.deps import SettingsDep, StoreDep
 from quanzi.api.schemas import HealthPublic
 from quanzi.api.services.health import check_health
@@ -24,3 +24,16 @@ def health(store: StoreDep, settings: SettingsDep) -> JSONResponse:
     result = check_health(store, settings.store)
     body = HealthPublic(**asdict(result)).model_dump()
     return JSONResponse(body, status_code=200 if result.store == "up" else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"example": "quanzi_http_requests_total{...} 3.0"}}}
+    },
+)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: request counts and latency by route, jobs by status."""
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

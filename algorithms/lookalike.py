@@ -1,0 +1,660 @@
+"""Lookalike prospecting: customers who resemble a set of seed customers, with reasons.
+
+Given seeds (e.g. a team's 20 best buyers) and a candidate filter (prospects only, a tier,
+a region), :func:`lookalikes` ranks candidates by a weighted mix of
+
+- ``proximity`` — the probability that a short random walk (2 and 3 steps by default)
+  from the candidate ends on a seed: the seeds' personalised walk scores, normalised by the
+  candidate's tie strength so hubs do not win by size alone. Measured on LFR graphs it
+  beat personalised PageRank from the seeds (damping 0.85) by a wide margin: PageRank's
+  mass piles up on the seeds' direct contacts, half of whom lie outside their circle;
+- ``adamic_adar`` — Adamic–Adar over contacts shared with the seeds (rare shared contacts
+  count more);
+- ``embedding`` — cosine similarity to the seeds' mean FastRP embedding
+  (:func:`fastrp_embeddings`): a similar position in the network, even without shared
+  contacts;
+- ``attributes`` — shared circles, groups, interests (IDF-weighted: a value few people
+  have counts more);
+- ``profile`` — cosine similarity of profile features, when a feature matrix is given.
+
+Each part is divided by its best value among the candidates, then the parts are mixed by
+:class:`LookalikeWeights` (on LFR graphs this beat mixing rank percentiles: percentiles
+flatten the large gaps that matter at the top). Each returned candidate is explained
+with :class:`Reason` records (mutual contacts, seeds known directly, shared attribute
+values, similarity).
+
+Nearest neighbours over embeddings are searched exactly: one matrix-vector product over
+the candidates (about 10 ms for 100k customers x 128 dimensions); an approximate index
+would only pay off far beyond that.
+
+:func:`jaccard_baseline` and :func:`degree_baseline` are the simple rankings the benchmark
+compares against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Self
+
+import igraph as ig
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from quanzi.algorithms._matrix import adjacency, vertex_ids
+from quanzi.errors import InputError
+
+__all__ = [
+    "Lookalike",
+    "LookalikeIndex",
+    "LookalikeWeights",
+    "Reason",
+    "degree_baseline",
+    "fastrp_embeddings",
+    "jaccard_baseline",
+    "lookalikes",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+Candidates = Collection[str] | npt.NDArray[np.bool_] | None
+
+_EMBEDDING_DIM = 128
+_ITERATION_WEIGHTS = (0.0, 1.0, 1.0, 1.0)
+
+
+def fastrp_embeddings(
+    g: ig.Graph,
+    *,
+    weight: str | None = "weight",
+    dim: int = _EMBEDDING_DIM,
+    iteration_weights: Sequence[float] = _ITERATION_WEIGHTS,
+    normalization_strength: float = 0.0,
+    seed: int = 0,
+) -> FloatArray:
+    """FastRP node embeddings: sparse random projection, propagated over the ties.
+
+    Each vertex starts from a very sparse random vector (Achlioptas: ``±sqrt(3)`` with
+    probability 1/6 each, else 0); iteration ``i`` averages the previous iteration's vectors
+    over each vertex's neighbours (by tie strength) and scales rows to unit length. The
+    embedding is the weighted sum of the iterations (Chen et al., 2019; the same scheme as
+    Neo4j GDS ``fastRP``).
+
+    Parameters
+    ----------
+    g : igraph.Graph
+        Undirected tie graph.
+    weight : str or None, default "weight"
+        Tie strength.
+    dim : int, default 128
+        Embedding dimension.
+    iteration_weights : sequence of float, default (0.0, 1.0, 1.0, 1.0)
+        Weight of the random start vector, then of each propagation step; its length is
+        one more than the number of steps.
+    normalization_strength : float, default 0.0
+        Scales each start vector by ``degree ** normalization_strength``; negative values
+        damp hubs.
+    seed : int, default 0
+        Seed of the random projection.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, dim)
+        Rows of unit length (zero rows for vertices without ties and no start weight).
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> emb = fastrp_embeddings(ig.Graph.Ring(10), weight=None, dim=16)
+    >>> emb.shape, bool(abs(float((emb[0] ** 2).sum()) - 1.0) < 1e-6)
+    ((10, 16), True)
+    """
+    return _fastrp(
+        adjacency(g, weight, directed=False),
+        dim=dim,
+        iteration_weights=iteration_weights,
+        normalization_strength=normalization_strength,
+        seed=seed,
+    )
+
+
+def _fastrp(
+    matrix: sp.csr_array,
+    *,
+    dim: int,
+    iteration_weights: Sequence[float],
+    normalization_strength: float,
+    seed: int,
+) -> FloatArray:
+    if dim < 1 or len(iteration_weights) < 2:
+        raise InputError("dim must be >= 1 and iteration_weights must have at least 2 entries")
+    n = matrix.shape[0]
+    rng = np.random.default_rng(seed)
+    start = rng.choice(
+        np.array([-np.sqrt(3.0), 0.0, np.sqrt(3.0)], dtype=np.float32),
+        size=(n, dim),
+        p=[1 / 6, 2 / 3, 1 / 6],
+    )
+    matrix = matrix.astype(np.float32)
+    degree = np.asarray(matrix.sum(axis=1)).ravel()
+    if normalization_strength:
+        scale = np.power(degree, normalization_strength, where=degree > 0, out=np.zeros(n))
+        start *= scale.astype(np.float32)[:, None]
+    inverse = np.divide(1.0, degree, out=np.zeros(n), where=degree > 0).astype(np.float32)
+    transition = sp.diags_array(inverse) @ matrix
+    embedding = iteration_weights[0] * start
+    current = start
+    for alpha in iteration_weights[1:]:
+        current = _unit_rows(transition @ current)
+        embedding = embedding + alpha * current
+    return _unit_rows(embedding).astype(np.float64)
+
+
+def _unit_rows(x: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    unit: npt.NDArray[np.floating] = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    return unit
+
+
+@dataclass(frozen=True)
+class LookalikeWeights:
+    """Weights of the parts of the lookalike score (see the module docs for each part).
+
+    Parts whose input is missing (no attributes, no profile) drop out and the rest are
+    rescaled to sum to 1. A weight of 0 skips computing that part.
+    """
+
+    proximity: float = 0.4
+    adamic_adar: float = 0.2
+    embedding: float = 0.2
+    attributes: float = 0.2
+    profile: float = 0.1
+
+    def __post_init__(self) -> None:
+        values = (self.proximity, self.adamic_adar, self.embedding, self.attributes, self.profile)
+        if min(values) < 0 or sum(values) <= 0:
+            raise InputError("lookalike weights must be >= 0 and not all 0")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a candidate looks like the seeds.
+
+    Attributes
+    ----------
+    kind : str
+        ``"knows_seeds"``, ``"mutual_contacts"``, ``"shared_<attribute>"`` (e.g.
+        ``"shared_circle"``, ``"shared_interest"``), ``"similar_position"`` or
+        ``"similar_profile"``.
+    text : str
+        The reason in plain words.
+    evidence : tuple of str
+        The ids or values behind it (seed ids, contact ids, attribute values).
+    strength : float
+        How strong: a count of people, or a cosine similarity.
+    """
+
+    kind: str
+    text: str
+    evidence: tuple[str, ...]
+    strength: float
+
+
+class Lookalike(NamedTuple):
+    """One ranked candidate.
+
+    Attributes
+    ----------
+    id : str
+        Customer id.
+    score : float
+        Combined score in [0, 1]: weighted mean of the parts.
+    parts : dict of str to float
+        Part -> its value relative to the best candidate on that part, in [0, 1].
+    reasons : tuple of Reason
+        Strongest first.
+    """
+
+    id: str
+    score: float
+    parts: dict[str, float]
+    reasons: tuple[Reason, ...]
+
+
+def _positions(
+    index: Mapping[str, int], ids: Collection[str], *, what: str, strict: bool
+) -> IntArray:
+    found = [index[v] for v in ids if v in index]
+    if strict and len(found) != len(ids):
+        missing = sorted(v for v in ids if v not in index)
+        raise InputError(
+            f"{len(missing)} {what} id(s) are not vertices of the graph, e.g. {missing[:5]}; "
+            "pass ids from the graph's 'id' vertex attribute"
+        )
+    return np.unique(np.asarray(found, dtype=np.int64))
+
+
+def _seeds_and_mask(
+    index: Mapping[str, int], n: int, seeds: Collection[str], candidates: Candidates
+) -> tuple[IntArray, BoolArray]:
+    if not seeds:
+        raise InputError("give at least one seed customer")
+    seed_idx = _positions(index, seeds, what="seed", strict=True)
+    if candidates is None:
+        mask = np.ones(n, dtype=np.bool_)
+    elif isinstance(candidates, np.ndarray):
+        if candidates.dtype != np.bool_ or candidates.shape != (n,):
+            raise InputError(f"a candidate mask must be {n} booleans, one per vertex")
+        mask = candidates.copy()
+    else:
+        mask = np.zeros(n, dtype=np.bool_)
+        mask[_positions(index, candidates, what="candidate", strict=False)] = True
+    mask[seed_idx] = False
+    return seed_idx, mask
+
+
+def _id_index(g: ig.Graph) -> dict[str, int]:
+    return {cid: i for i, cid in enumerate(vertex_ids(g))}
+
+
+def _pattern(matrix: sp.csr_array) -> sp.csr_array:
+    """Unweighted, loop-free 0/1 version of a symmetric adjacency matrix."""
+    pattern = sp.csr_array(matrix, copy=True)
+    pattern.setdiag(0)
+    pattern.eliminate_zeros()
+    pattern.data[:] = 1.0
+    return pattern
+
+
+def _top(scores: FloatArray, mask: BoolArray, ids: Sequence[str], k: int) -> IntArray:
+    pool = np.flatnonzero(mask)
+    names = np.asarray(ids, dtype=object)[pool] if len(pool) else np.zeros(0, dtype=object)
+    return pool[np.lexsort((names, -scores[pool]))[:k]].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class _AttributeTable:
+    """One attribute as a customers x values 0/1 matrix, with each value's IDF weight."""
+
+    values: tuple[str, ...]
+    incidence: sp.csr_array
+    idf: FloatArray
+
+    @classmethod
+    def build(cls, index: Mapping[str, int], values_by_id: Mapping[str, Collection[str]]) -> Self:
+        labels = sorted({str(v) for values in values_by_id.values() for v in values})
+        column = {v: j for j, v in enumerate(labels)}
+        rows: list[int] = []
+        cols: list[int] = []
+        for cid, values in values_by_id.items():
+            if cid in index:
+                for v in {str(x) for x in values}:
+                    rows.append(index[cid])
+                    cols.append(column[v])
+        incidence = sp.csr_array(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(index), len(labels))
+        )
+        population = np.asarray(incidence.sum(axis=0)).ravel()
+        holders = max(len({r for r in rows}), 1)
+        idf = np.log1p(
+            np.divide(holders, population, out=np.zeros(len(labels)), where=population > 0)
+        )
+        return cls(tuple(labels), incidence, idf)
+
+
+def _cosine_to_centroid(rows: FloatArray, seed_idx: IntArray) -> FloatArray:
+    centroid = rows[seed_idx].mean(axis=0)
+    norm = float(np.linalg.norm(centroid))
+    if norm == 0:
+        return np.zeros(len(rows), dtype=np.float64)
+    return np.asarray(rows @ (centroid / norm), dtype=np.float64)
+
+
+class LookalikeIndex:
+    """Everything lookalike queries share, computed once per graph.
+
+    A service keeps one index per projection: building it converts the graph and
+    precomputes transition matrices and attribute tables (about a second per million
+    ties), after which each :meth:`query` is a handful of sparse products (well under a
+    second on 100k customers). :func:`lookalikes` builds one for a single query.
+
+    Parameters
+    ----------
+    g : igraph.Graph
+        Undirected tie graph, vertices carrying ``"id"``.
+    weight : str or None, default "weight"
+        Tie strength for the proximity and embedding parts; ties of strength 0 count as
+        absent everywhere.
+    attributes : mapping of str to mapping of str to collection of str, optional
+        Attribute name (``"circle"``, ``"group"``, ``"interest"``) -> customer id -> values.
+    profile : array_like, shape (n, f), optional
+        Numeric profile features per vertex (scaled as you want them compared).
+    embeddings : array_like, shape (n, d), optional
+        Precomputed embeddings; computed with :func:`fastrp_embeddings` when first needed
+        otherwise.
+    seed : int, default 0
+        Seed of the embedding's random projection.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph.Full(4) + ig.Graph.Full(4)
+    >>> g.add_edges([(3, 4)])
+    >>> g.vs["id"] = ["a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
+    >>> index = LookalikeIndex(g, weight=None)
+    >>> sorted(c.id for c in index.query(["b1", "b2"], k=2))
+    ['b3', 'b4']
+    >>> sorted(c.id for c in index.query(["a1"], candidates=["b1", "b2", "b3"], k=1))
+    ['b1']
+    """
+
+    def __init__(
+        self,
+        g: ig.Graph,
+        *,
+        weight: str | None = "weight",
+        attributes: Mapping[str, Mapping[str, Collection[str]]] | None = None,
+        profile: npt.ArrayLike | None = None,
+        embeddings: npt.ArrayLike | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.ids = vertex_ids(g)
+        self._index = {cid: i for i, cid in enumerate(self.ids)}
+        n = len(self.ids)
+        self._matrix = adjacency(g, weight, directed=False)
+        self._pattern = _pattern(self._matrix)
+        strength = np.asarray(self._matrix.sum(axis=1)).ravel()
+        inverse = np.divide(1.0, strength, out=np.zeros(n), where=strength > 0)
+        self._step = sp.csr_array(sp.diags_array(inverse) @ self._matrix)
+        degree = np.asarray(self._pattern.sum(axis=1)).ravel()
+        log_degree = np.log(np.maximum(degree, 1.0))
+        self._inverse_log_degree = np.divide(1.0, log_degree, out=np.zeros(n), where=degree > 1)
+        self._seed = seed
+        self._embeddings: FloatArray | None = None
+        if embeddings is not None:
+            vectors = np.asarray(embeddings, dtype=np.float64)
+            if vectors.ndim != 2 or vectors.shape[0] != n:
+                raise InputError(f"embeddings must have one row per vertex ({n})")
+            self._embeddings = np.asarray(_unit_rows(vectors), dtype=np.float64)
+        self._profile: FloatArray | None = None
+        if profile is not None:
+            matrix = np.asarray(profile, dtype=np.float64)
+            if matrix.ndim != 2 or matrix.shape[0] != n:
+                raise InputError(f"profile must be a matrix with one row per vertex ({n})")
+            self._profile = np.asarray(_unit_rows(matrix), dtype=np.float64)
+        self._attributes = {
+            name: _AttributeTable.build(self._index, values)
+            for name, values in (attributes or {}).items()
+        }
+
+    @property
+    def embeddings(self) -> FloatArray:
+        """Unit-length embeddings of every vertex (FastRP unless given)."""
+        if self._embeddings is None:
+            self._embeddings = _fastrp(
+                self._matrix,
+                dim=_EMBEDDING_DIM,
+                iteration_weights=_ITERATION_WEIGHTS,
+                normalization_strength=0.0,
+                seed=self._seed,
+            )
+        return self._embeddings
+
+    def query(
+        self,
+        seeds: Collection[str],
+        *,
+        candidates: Candidates = None,
+        k: int = 50,
+        weights: LookalikeWeights | None = None,
+        walk_lengths: Sequence[int] = (2, 3),
+        max_reasons: int = 4,
+    ) -> list[Lookalike]:
+        """Rank candidates by likeness to the seeds; see :func:`lookalikes`."""
+        chosen = weights or LookalikeWeights()
+        n = len(self.ids)
+        seed_idx, mask = _seeds_and_mask(self._index, n, seeds, candidates)
+        seed_vector = np.zeros(n, dtype=np.float64)
+        seed_vector[seed_idx] = 1.0
+        seeds_known = self._pattern @ seed_vector
+
+        raw: dict[str, FloatArray] = {}
+        if chosen.proximity > 0:
+            if not walk_lengths or min(walk_lengths) < 1:
+                raise InputError("walk_lengths must be positive step counts")
+            walk = seed_vector
+            proximity = np.zeros(n, dtype=np.float64)
+            for length in range(1, max(walk_lengths) + 1):
+                walk = self._step @ walk
+                if length in walk_lengths:
+                    proximity += walk
+            raw["proximity"] = proximity
+        if chosen.adamic_adar > 0:
+            raw["adamic_adar"] = self._pattern @ (seeds_known * self._inverse_log_degree)
+        if chosen.embedding > 0:
+            raw["embedding"] = _cosine_to_centroid(self.embeddings, seed_idx)
+        seed_counts: dict[str, FloatArray] = {}
+        if chosen.attributes > 0 and self._attributes:
+            total = np.zeros(n, dtype=np.float64)
+            for name, table in self._attributes.items():
+                counts = np.asarray(table.incidence[seed_idx].sum(axis=0)).ravel()
+                seed_counts[name] = counts
+                total += table.incidence @ (counts / len(seed_idx) * table.idf)
+            raw["attributes"] = total
+        if chosen.profile > 0 and self._profile is not None:
+            raw["profile"] = _cosine_to_centroid(self._profile, seed_idx)
+
+        pool = np.flatnonzero(mask)
+        total_weight = sum(float(getattr(chosen, name)) for name in raw)
+        parts: dict[str, FloatArray] = {}
+        score = np.zeros(n, dtype=np.float64)
+        for name, values in raw.items():
+            part = np.zeros(n, dtype=np.float64)
+            best_value = float(values[pool].max()) if len(pool) else 0.0
+            if best_value > 0:
+                part[pool] = np.clip(values[pool] / best_value, 0.0, 1.0)
+            parts[name] = part
+            score += float(getattr(chosen, name)) / total_weight * part
+        best = _top(score, mask & (score > 0), self.ids, k)
+
+        seed_set = set(seed_idx.tolist())
+        results = []
+        for i in best.tolist():
+            reasons = self._reasons(
+                i,
+                seed_set=seed_set,
+                seeds_known=seeds_known,
+                seed_counts=seed_counts,
+                similarity={
+                    "similar_position": float(raw["embedding"][i]) if "embedding" in raw else None,
+                    "similar_profile": float(raw["profile"][i]) if "profile" in raw else None,
+                },
+            )
+            results.append(
+                Lookalike(
+                    id=self.ids[i],
+                    score=float(score[i]),
+                    parts={name: float(part[i]) for name, part in parts.items()},
+                    reasons=tuple(reasons[:max_reasons]),
+                )
+            )
+        return results
+
+    def _reasons(
+        self,
+        i: int,
+        *,
+        seed_set: set[int],
+        seeds_known: FloatArray,
+        seed_counts: Mapping[str, FloatArray],
+        similarity: Mapping[str, float | None],
+    ) -> list[Reason]:
+        ids = self.ids
+        n_seeds = len(seed_set)
+        pattern = self._pattern
+        neighbours = pattern.indices[pattern.indptr[i] : pattern.indptr[i + 1]].tolist()
+        reasons: list[tuple[float, Reason]] = []
+        direct = sorted(ids[j] for j in neighbours if j in seed_set)
+        if direct:
+            text = f"knows {len(direct)} of the {n_seeds} seeds directly"
+            reasons.append(
+                (3.0 + len(direct), Reason("knows_seeds", text, tuple(direct), float(len(direct))))
+            )
+        mutual = sorted(
+            (j for j in neighbours if seeds_known[j] > 0 and j not in seed_set),
+            key=lambda j: (-seeds_known[j], ids[j]),
+        )
+        if mutual:
+            shown = ", ".join(ids[j] for j in mutual[:3])
+            text = f"{len(mutual)} mutual contact(s) with the seeds, e.g. {shown}"
+            evidence = tuple(ids[j] for j in mutual)
+            reasons.append(
+                (2.0 + len(mutual), Reason("mutual_contacts", text, evidence, float(len(mutual))))
+            )
+        for name, counts in seed_counts.items():
+            table = self._attributes[name]
+            row = table.incidence
+            columns = row.indices[row.indptr[i] : row.indptr[i + 1]].tolist()
+            shared = sorted(
+                ((table.values[j], int(counts[j])) for j in columns if counts[j] > 0),
+                key=lambda item: (-item[1], item[0]),
+            )
+            for value, count in shared[:2]:
+                text = f"shares {name} {value} with {count} of the {n_seeds} seeds"
+                reason = Reason(f"shared_{name}", text, (value,), float(count))
+                reasons.append((1.0 + 2.0 * count / n_seeds, reason))
+        for kind, cosine in similarity.items():
+            if cosine is not None and cosine > 0:
+                what = "network position" if kind == "similar_position" else "profile"
+                text = f"{what} similar to the seeds' (cosine {cosine:.2f})"
+                reasons.append((cosine, Reason(kind, text, (), cosine)))
+        reasons.sort(key=lambda item: -item[0])
+        return [reason for _, reason in reasons]
+
+
+def lookalikes(
+    g: ig.Graph,
+    seeds: Collection[str],
+    *,
+    candidates: Candidates = None,
+    k: int = 50,
+    weight: str | None = "weight",
+    weights: LookalikeWeights | None = None,
+    attributes: Mapping[str, Mapping[str, Collection[str]]] | None = None,
+    profile: npt.ArrayLike | None = None,
+    embeddings: npt.ArrayLike | None = None,
+    walk_lengths: Sequence[int] = (2, 3),
+    seed: int = 0,
+    max_reasons: int = 4,
+) -> list[Lookalike]:
+    """Rank candidate customers by how much they look like the seeds, with reasons.
+
+    Builds a :class:`LookalikeIndex` for one query; keep the index to answer many.
+
+    Parameters
+    ----------
+    g : igraph.Graph
+        Undirected tie graph, vertices carrying ``"id"``.
+    seeds : collection of str
+        Seed customer ids; every one must be a vertex.
+    candidates : collection of str or ndarray of bool, optional
+        Who may be returned: ids (unknown ones are ignored) or a mask over the vertices.
+        All non-seeds when omitted. Seeds are never returned.
+    k : int, default 50
+        How many to return.
+    weight : str or None, default "weight"
+        Tie strength for the proximity and embedding parts; ties of strength 0 count as
+        absent everywhere.
+    weights : LookalikeWeights, optional
+        Part weights; :class:`LookalikeWeights()` by default.
+    attributes : mapping of str to mapping of str to collection of str, optional
+        Attribute name (``"circle"``, ``"group"``, ``"interest"``) -> customer id -> values.
+    profile : array_like, shape (n, f), optional
+        Numeric profile features per vertex (scaled as you want them compared).
+    embeddings : array_like, shape (n, d), optional
+        Precomputed embeddings (a service caches them); computed with
+        :func:`fastrp_embeddings` otherwise.
+    walk_lengths : sequence of int, default (2, 3)
+        Random-walk lengths summed in the proximity part. Length 1 (direct contacts) is
+        left out by default: alone it favours one-contact customers who happen to know a
+        seed.
+    seed : int, default 0
+        Seed of the embedding's random projection.
+    max_reasons : int, default 4
+        At most this many reasons per candidate.
+
+    Returns
+    -------
+    list of Lookalike
+        Best first, at most ``k``; ties break by id. Candidates with no evidence at all
+        (score 0) are never returned.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph.Full(4) + ig.Graph.Full(4)
+    >>> g.add_edges([(3, 4)])
+    >>> g.vs["id"] = ["a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
+    >>> best = lookalikes(g, ["a1", "a2"], k=2, weight=None)
+    >>> sorted(c.id for c in best)
+    ['a3', 'a4']
+    >>> best[0].reasons[0].text
+    'knows 2 of the 2 seeds directly'
+    """
+    index = LookalikeIndex(
+        g,
+        weight=weight,
+        attributes=attributes,
+        profile=profile,
+        embeddings=embeddings,
+        seed=seed,
+    )
+    return index.query(
+        seeds,
+        candidates=candidates,
+        k=k,
+        weights=weights,
+        walk_lengths=walk_lengths,
+        max_reasons=max_reasons,
+    )
+
+
+def jaccard_baseline(
+    g: ig.Graph, seeds: Collection[str], *, candidates: Candidates = None, k: int = 50
+) -> list[tuple[str, float]]:
+    """Baseline: rank candidates by summed Jaccard overlap of contacts with each seed.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph([(0, 1), (0, 2), (3, 1), (3, 2), (4, 2)])
+    >>> jaccard_baseline(g, ["0"], k=1)
+    [('3', 1.0)]
+    """
+    seed_idx, mask = _seeds_and_mask(_id_index(g), g.vcount(), seeds, candidates)
+    pattern = _pattern(adjacency(g, None, directed=False))
+    degree = np.asarray(pattern.sum(axis=1)).ravel()
+    shared = pattern @ pattern[:, seed_idx].toarray()
+    union = degree[:, None] + degree[seed_idx][None, :] - shared
+    jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0).sum(axis=1)
+    ids = vertex_ids(g)
+    return [(ids[i], float(jaccard[i])) for i in _top(jaccard, mask, ids, k).tolist()]
+
+
+def degree_baseline(
+    g: ig.Graph, seeds: Collection[str], *, candidates: Candidates = None, k: int = 50
+) -> list[tuple[str, float]]:
+    """Baseline: rank candidates by their number of contacts, ignoring the seeds.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> degree_baseline(ig.Graph.Star(4), ["1"], k=1)
+    [('0', 3.0)]
+    """
+    _, mask = _seeds_and_mask(_id_index(g), g.vcount(), seeds, candidates)
+    degree = np.asarray(_pattern(adjacency(g, None, directed=False)).sum(axis=1)).ravel()
+    ids = vertex_ids(g)
+    return [(ids[i], float(degree[i])) for i in _top(degree, mask, ids, k).tolist()]

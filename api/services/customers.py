@@ -1,0 +1,558 @@
+"""Customers: look-up (following merges), search with cursor pagination, the 360 view."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from quanzi.api.errors import CustomerMovedError
+from quanzi.api.schemas import (
+    Customer360,
+    CustomerFilter,
+    CustomerPage,
+    CustomerProfile,
+    CustomerSummary,
+    IdentityPublic,
+    Score,
+    SegmentFilter,
+    TimelineEvent,
+    iso,
+)
+from quanzi.api.services.access import (
+    Principal,
+    Visibility,
+    mask_field,
+    mask_identity_id,
+    mask_properties,
+)
+from quanzi.api.services.cursor import decode_cursor, encode_cursor
+from quanzi.errors import InputError, NotFoundError
+from quanzi.graph import queries as q
+from quanzi.graph.store import GraphStore
+from quanzi.ingest.normalise import normalise_email, normalise_phone
+from quanzi.model import Node, Rel
+from quanzi.settings import Settings
+
+__all__ = [
+    "MAX_MERGE_HOPS",
+    "SCORE_FIELDS",
+    "count_customers",
+    "customer_360",
+    "customer_ids",
+    "explanation",
+    "filter_params",
+    "find_customer",
+    "parse_sort",
+    "search_customers",
+    "search_rows",
+    "summarise",
+    "survivor_of",
+]
+
+#: Longest chain of merges followed from an old id to the surviving customer.
+MAX_MERGE_HOPS = 20
+
+#: Customer properties shown as scores, with their explanation in ``<name>_reasons`` (a list
+#: of text, or JSON text of a list) or ``<name>explanation`` when the analysis wrote one.
+SCORE_FIELDS = (
+    "influence",
+    "pagerank",
+    "referral_reach",
+    "brokerage",
+    "core",
+    "reach",
+    "core_depth",
+    "churn_risk",
+    "tier",
+    "recorded_tier",
+    "funnel_stage",
+    "rfm_segment",
+    "rfm_score",
+    "circle_id",
+    "subcircle_id",
+)
+
+_SUMMARY_FIELDS = (
+    "name",
+    "name_latin",
+    "channels",
+    "tier",
+    "recorded_tier",
+    "funnel_stage",
+    "churn_risk",
+    "influence",
+    "pagerank",
+    "circle_id",
+    "first_seen",
+    "last_active_at",
+    "order_count",
+    "total_spent",
+)
+_PROFILE_FIELDS = ("gender", "birth_date", "city", "company", "record_count", "merged_ids")
+_HIDDEN = frozenset(
+    {"id", "funnel_history", "tier_history", "merge_reason", "updated_at", "merged_into"}
+)
+_CONTACT_KINDS = ["phone", "email"]
+_DATE_FILTERS = ("created_from", "created_to", "active_from", "active_to")
+
+
+# -- filters and sorting -------------------------------------------------------------------------
+def parse_sort(sort: str) -> tuple[str, bool]:
+    """``"-churn_risk"`` -> ``("churn_risk", True)``; unknown keys raise :class:`InputError`."""
+    key, descending = (sort[1:], True) if sort.startswith("-") else (sort, False)
+    if key not in q.CUSTOMER_SORT_KEYS:
+        raise InputError(
+            f"sort: {sort!r} is not a sort order; use one of {sorted(q.CUSTOMER_SORT_KEYS)}"
+        )
+    return key, descending
+
+
+def filter_params(
+    filters: SegmentFilter, principal: Principal, settings: Settings
+) -> dict[str, Any]:
+    """The store parameters of a filter: one per condition given, normalised.
+
+    Phones and e-mails become identity ids (normalised as ingest does), names lower-case,
+    times ISO text in UTC; ``mine`` becomes the employee of the caller's key.
+    """
+    params: dict[str, Any] = {}
+    for name, value in filters.model_dump(exclude_none=True).items():
+        if name == "mine":
+            continue
+        if name in _DATE_FILTERS:
+            params[name] = iso(value)
+        else:
+            params[name] = value
+    if isinstance(filters, CustomerFilter):
+        if filters.name is not None:
+            params["name"] = filters.name.strip().lower()
+        if filters.phone is not None:
+            try:
+                phone = normalise_phone(filters.phone, settings.default_phone_region)
+            except ValueError as e:
+                raise InputError(f"phone: {e}") from None
+            params["phone"] = f"phone:{phone}"
+        if filters.email is not None:
+            try:
+                email = normalise_email(filters.email)
+            except ValueError as e:
+                raise InputError(f"email: {e}") from None
+            params["email"] = f"email:{email}"
+    if filters.mine:
+        if principal.employee_id is None:
+            raise InputError(
+                "mine: your API key is not bound to an employee; ask an admin for a sales key "
+                "with employee_id, or filter by employee instead"
+            )
+        if filters.employee not in (None, principal.employee_id):
+            raise InputError("employee: conflicts with mine=true; give one of them")
+        params["employee"] = principal.employee_id
+    return params
+
+
+# -- look-up -------------------------------------------------------------------------------------
+def _read_customer(store: GraphStore, customer_id: str) -> dict[str, Any] | None:
+    return store.get_node(Node.CUSTOMER, customer_id)
+
+
+def survivor_of(store: GraphStore, customer_id: str) -> tuple[str, dict[str, Any]]:
+    """The customer an id now stands for, following merges: ``(id, properties)``."""
+    props = _read_customer(store, customer_id)
+    hops = 0
+    while props is not None and props.get("merged_into") and hops < MAX_MERGE_HOPS:
+        props = _read_customer(store, str(props["merged_into"]))
+        hops += 1
+    if props is None:
+        raise NotFoundError(f"No customer with id {customer_id!r}")
+    return str(props["id"]), props
+
+
+def find_customer(store: GraphStore, customer_id: str) -> dict[str, Any]:
+    """A customer's properties; :class:`CustomerMovedError` for a merged id."""
+    survivor, props = survivor_of(store, customer_id)
+    if survivor != customer_id:
+        raise CustomerMovedError(customer_id, survivor)
+    return props
+
+
+# -- summaries -----------------------------------------------------------------------------------
+def _contact_points(store: GraphStore, ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+    out: dict[str, dict[str, list[str]]] = {}
+    if not ids:
+        return out
+    rows = store.read(
+        q.API_CONTACT_POINTS, "reading phones and e-mails", ids=list(ids), kinds=_CONTACT_KINDS
+    )
+    for row in rows:
+        out.setdefault(row["id"], {}).setdefault(row["kind"], []).append(row["key"])
+    return out
+
+
+def _summary_fields(props: Mapping[str, Any]) -> dict[str, Any]:
+    out = {f: props.get(f) for f in _SUMMARY_FIELDS}
+    out["channels"] = list(out["channels"] or [])
+    for number in ("churn_risk", "influence", "pagerank", "total_spent"):
+        value = out[number]
+        if value is not None:
+            out[number] = float(value)
+    if out["order_count"] is not None:
+        out["order_count"] = int(out["order_count"])
+    return out
+
+
+def _summary(
+    props: Mapping[str, Any], contact: Mapping[str, list[str]], shown: bool
+) -> CustomerSummary:
+    def values(kind: str) -> list[str]:
+        return [v if shown else mask_field(kind, v) for v in sorted(contact.get(kind, []))]
+
+    return CustomerSummary(
+        id=str(props["id"]),
+        **_summary_fields(props),
+        phones=values("phone"),
+        emails=values("email"),
+        masked=not shown,
+    )
+
+
+def summarise(
+    store: GraphStore, principal: Principal, rows: Sequence[Mapping[str, Any]]
+) -> list[CustomerSummary]:
+    """List entries for customer property maps, with phones and e-mails masked as needed."""
+    ids = [str(r["id"]) for r in rows]
+    points = _contact_points(store, ids)
+    unmasked = Visibility(store, principal).unmasked(ids)
+    return [_summary(p, points.get(str(p["id"]), {}), str(p["id"]) in unmasked) for p in rows]
+
+
+# -- search --------------------------------------------------------------------------------------
+def search_rows(
+    store: GraphStore,
+    settings: Settings,
+    principal: Principal,
+    filters: SegmentFilter,
+    *,
+    sort: str = "name",
+    limit: int = 50,
+    cursor: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of customer property maps and the cursor of the next page (``None`` at the end).
+
+    ``extra`` adds store filters by name (see ``CUSTOMER_FILTERS`` in
+    :mod:`quanzi.graph.queries`) that the filter schema does not offer, e.g.
+    ``{"pagerank_min": 0.0}``.
+    """
+    key, descending = parse_sort(sort)
+    params = filter_params(filters, principal, settings) | dict(extra or {})
+    names = set(params)
+    if cursor is not None:
+        params["after_key"], params["after_id"] = decode_cursor(cursor, sort)
+    query = q.api_customer_page(names, sort=key, descending=descending, after=cursor is not None)
+    rows = store.read(query, "searching customers", **params, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_cursor(sort, rows[-1]["sort_key"], str(rows[-1]["props"]["id"])) if more else None
+    )
+    return [dict(r["props"]) for r in rows], next_cursor
+
+
+def count_customers(
+    store: GraphStore,
+    settings: Settings,
+    principal: Principal,
+    filters: SegmentFilter,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> int:
+    """How many customers match ``filters``."""
+    params = filter_params(filters, principal, settings) | dict(extra or {})
+    rows = store.read(q.api_customer_count(set(params)), "counting customers", **params)
+    return int(rows[0]["n"]) if rows else 0
+
+
+def search_customers(
+    store: GraphStore,
+    settings: Settings,
+    principal: Principal,
+    filters: SegmentFilter,
+    *,
+    sort: str = "name",
+    limit: int = 50,
+    cursor: str | None = None,
+    include_total: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> CustomerPage:
+    """One page of customers matching ``filters`` in order ``sort`` (ties by id).
+
+    Paging is by keyset: ``next_cursor`` names the last row, so pages stay consistent while
+    customers are added, and deep pages cost no more than the first.
+    """
+    rows, next_cursor = search_rows(
+        store, settings, principal, filters, sort=sort, limit=limit, cursor=cursor, extra=extra
+    )
+    total = (
+        count_customers(store, settings, principal, filters, extra=extra) if include_total else None
+    )
+    return CustomerPage(
+        items=summarise(store, principal, rows), next_cursor=next_cursor, total=total
+    )
+
+
+def customer_ids(
+    store: GraphStore,
+    settings: Settings,
+    principal: Principal,
+    filters: SegmentFilter,
+    *,
+    limit: int = 100_000,
+    extra: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """Ids of the customers matching ``filters`` (and ``extra`` store filters), by id."""
+    params = filter_params(filters, principal, settings) | dict(extra or {})
+    rows = store.read(q.api_customer_ids(set(params)), "selecting customers", **params, limit=limit)
+    return [str(r["id"]) for r in rows]
+
+
+# -- 360 -----------------------------------------------------------------------------------------
+def explanation(props: Mapping[str, Any], name: str) -> list[Any]:
+    """The explanation stored beside score ``name`` (``<name>_reasons`` or
+    ``<name>_explanation``: a list, or JSON text of one), as a list."""
+    raw = props.get(f"{name}_reasons", props.get(f"{name}explanation"))
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            return [raw]
+        return decoded if isinstance(decoded, list) else [decoded]
+    return list(raw) if isinstance(raw, list | tuple) else [raw]
+
+
+def _scores(props: Mapping[str, Any]) -> list[Score]:
+    return [
+        Score(name=name, value=props[name], explanation=explanation(props, name))
+        for name in SCORE_FIELDS
+        if props.get(name) is not None
+    ]
+
+
+def _profile(props: Mapping[str, Any], summary: CustomerSummary, shown: bool) -> CustomerProfile:
+    extra = {f: props.get(f) for f in _PROFILE_FIELDS}
+    extra["merged_ids"] = list(extra["merged_ids"] or [])
+    if not shown:
+        extra["birth_date"] = mask_field("birth_date", extra["birth_date"])
+    known = set(_SUMMARY_FIELDS) | set(_PROFILE_FIELDS) | _HIDDEN
+    other = {k: v for k, v in props.items() if k not in known and not k.endswith("_reasons")}
+    if not shown:
+        other = mask_properties(other)
+    return CustomerProfile.model_validate(summary.model_dump() | extra | {"other": other})
+
+
+def _history(values: Iterable[str] | None, kind: str, what: str) -> list[TimelineEvent]:
+    events = []
+    for entry in values or []:
+        at, _, label = str(entry).partition(" ")
+        events.append(TimelineEvent(at=at, kind=kind, summary=f"{what} {label}"))
+    return events
+
+
+def _identity(rel: Mapping[str, Any], shown: bool) -> IdentityPublic:
+    node = dict(rel["node"])
+    evidence = {k: v for k, v in rel["rel"].items() if k != "rule"}
+    kind = str(node.get("kind") or "record")
+    channel = str(node.get("channel") or kind)
+    skip = {"id", "kind", "channel", "key", "content_hash"}
+    properties = {k: v for k, v in node.items() if k not in skip}
+    identity_id, key = str(node["id"]), node.get("key")
+    if not shown:
+        properties = mask_properties(properties)
+        identity_id, key = mask_identity_id(identity_id), mask_field(kind, key)
+        if "matched" in evidence:
+            evidence["matched"] = mask_identity_id(str(evidence["matched"]))
+    return IdentityPublic(
+        id=identity_id,
+        kind=kind,
+        channel=channel,
+        key=key,
+        rule=rel["rel"].get("rule"),
+        evidence=evidence,
+        properties=properties,
+    )
+
+
+def customer_360(
+    store: GraphStore,
+    principal: Principal,
+    customer_id: str,
+    *,
+    timeline_limit: int = 100,
+    contacts_limit: int = 10,
+    orders_limit: int = 10,
+) -> Customer360:
+    """Everything known about one customer, in two queries.
+
+    Raises :class:`CustomerMovedError` for a merged id and :class:`NotFoundError` for an
+    unknown one.
+    """
+    rows = store.read(
+        q.API_CUSTOMER_360, "reading a customer", id=customer_id, skip=[Rel.INTERACTS_WITH.value]
+    )
+    if not rows:
+        find_customer(store, customer_id)  # raises: moved, or not found
+        raise NotFoundError(f"No customer with id {customer_id!r}")
+    props: dict[str, Any] = dict(rows[0]["customer"])
+    if props.get("merged_into"):
+        find_customer(store, customer_id)
+    relations = [r for r in rows[0]["relations"] if r.get("type")]
+    shown = Visibility(store, principal).shows(customer_id)
+
+    identities: dict[str, list[IdentityPublic]] = {}
+    employees, groups, circles, tags, interests = [], [], [], [], []
+    referred_by: list[dict[str, Any]] = []
+    referred: list[dict[str, Any]] = []
+    campaigns: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
+    timeline: list[TimelineEvent] = []
+    if props.get("first_seen"):
+        timeline.append(
+            TimelineEvent(at=props["first_seen"], kind="first_contact", summary="first seen")
+        )
+    timeline += _history(props.get("funnel_history"), "funnel_stage", "reached funnel stage")
+    timeline += _history(props.get("tier_history"), "tier", "reached tier")
+
+    for rel in relations:
+        kind, node, attrs = rel["type"], dict(rel["node"]), dict(rel["rel"])
+        nid = str(node.get("id"))
+        if kind == Rel.HAS_IDENTITY:
+            identity = _identity(rel, shown)
+            identities.setdefault(identity.channel, []).append(identity)
+            if identity.kind == "record" and node.get("created_at"):
+                timeline.append(
+                    TimelineEvent(
+                        at=node["created_at"],
+                        kind="record",
+                        summary=f"record created in {identity.channel}",
+                        ref=identity.id,
+                    )
+                )
+        elif kind == Rel.SERVED_BY:
+            employees.append(
+                {"id": nid, "name": node.get("name"), "team": node.get("team"), **attrs}
+            )
+            if attrs.get("added_at"):
+                timeline.append(
+                    TimelineEvent(
+                        at=attrs["added_at"],
+                        kind="employee_added",
+                        summary=f"added employee {node.get('name') or nid}",
+                        ref=nid,
+                    )
+                )
+            if attrs.get("deleted_at"):
+                timeline.append(
+                    TimelineEvent(
+                        at=attrs["deleted_at"],
+                        kind="employee_deleted",
+                        summary=f"deleted employee {node.get('name') or nid}",
+                        ref=nid,
+                    )
+                )
+        elif kind == Rel.MEMBER_OF:
+            groups.append({"id": nid, "name": node.get("name"), "kind": node.get("kind"), **attrs})
+            if attrs.get("joined_at"):
+                timeline.append(
+                    TimelineEvent(
+                        at=attrs["joined_at"],
+                        kind="group_join",
+                        summary=f"joined group {node.get('name') or nid}",
+                        ref=nid,
+                    )
+                )
+            if attrs.get("left_at"):
+                timeline.append(
+                    TimelineEvent(
+                        at=attrs["left_at"],
+                        kind="group_leave",
+                        summary=f"left group {node.get('name') or nid}",
+                        ref=nid,
+                    )
+                )
+        elif kind == Rel.IN_CIRCLE:
+            circles.append(
+                {"id": nid, **{k: node.get(k) for k in ("name", "kind", "level", "size")}, **attrs}
+            )
+        elif kind == Rel.TAGGED:
+            tags.append({"id": nid, "name": node.get("name"), "group": node.get("group"), **attrs})
+            if attrs.get("at"):
+                timeline.append(
+                    TimelineEvent(at=attrs["at"], kind="tagged", summary=f"tagged {nid}", ref=nid)
+                )
+        elif kind == Rel.INTERESTED_IN:
+            interests.append({"id": nid, **attrs})
+        elif kind == Rel.PLACED:
+            order = {k: v for k, v in node.items() if k != "customer_id"}
+            orders.append(order)
+            if order.get("placed_at"):
+                amount = order.get("amount")
+                what = f"order {nid}" + (f": {float(amount):.2f}" if amount is not None else "")
+                timeline.append(
+                    TimelineEvent(at=order["placed_at"], kind="order", summary=what, ref=nid)
+                )
+        elif kind == Rel.REFERRED:
+            entry = {"id": nid, "name": node.get("name"), **attrs}
+            (referred if rel["outgoing"] else referred_by).append(entry)
+            if attrs.get("at"):
+                text = (
+                    f"invited {node.get('name') or nid}"
+                    if rel["outgoing"]
+                    else f"invited by {node.get('name') or nid}"
+                )
+                timeline.append(
+                    TimelineEvent(at=attrs["at"], kind="referral", summary=text, ref=nid)
+                )
+        elif kind == Rel.IN_CAMPAIGN:
+            campaigns.append({"id": nid, "name": node.get("name"), **attrs})
+
+    contacts_rows = store.read(q.API_CUSTOMER_CONTACTS, "reading contacts", id=customer_id)
+    contacts = {"total": 0, "strongest": []}
+    if contacts_rows:
+        strongest = sorted(contacts_rows[0]["contacts"], key=lambda c: (-c["weight"], c["id"]))
+        contacts = {
+            "total": int(contacts_rows[0]["total"]),
+            "strongest": strongest[:contacts_limit],
+        }
+
+    orders.sort(key=lambda o: str(o.get("placed_at") or ""), reverse=True)
+    timeline.sort(key=lambda e: (e.at, e.kind), reverse=True)
+    contact: dict[str, list[str]] = {}
+    for rel in relations:
+        node = rel["node"]
+        if rel["type"] == Rel.HAS_IDENTITY and node.get("kind") in _CONTACT_KINDS:
+            contact.setdefault(str(node["kind"]), []).append(str(node["key"]))
+    summary = _summary(props, contact, shown)
+    return Customer360(
+        customer=_profile(props, summary, shown),
+        identities=identities,
+        employees=sorted(employees, key=lambda e: str(e.get("added_at") or "")),
+        groups=sorted(groups, key=lambda g: str(g["id"])),
+        circles=sorted(circles, key=lambda c: str(c["id"])),
+        tags=sorted(tags, key=lambda t: str(t["id"])),
+        interests=sorted(interests, key=lambda i: -float(i.get("weight") or 0.0)),
+        scores=_scores(props),
+        referrals={
+            "referred_by": referred_by,
+            "referred": sorted(referred, key=lambda r: str(r.get("at") or "")),
+            "campaigns": campaigns,
+        },
+        orders={
+            "count": props.get("order_count", len(orders)),
+            "total_spent": props.get("total_spent"),
+            "latest": orders[:orders_limit],
+        },
+        contacts=contacts,
+        timeline=timeline[:timeline_limit],
+    )

@@ -1,0 +1,483 @@
+"""Benchmark Quanzi's algorithms against named peers on LFR graphs, in one run.
+
+    python benchmarks/algorithms.py                    # 10k nodes, mixing 0.3 and 0.5
+    python benchmarks/algorithms.py --nodes 100000 --average-degree 24   # the 1.2M-edge case
+    python benchmarks/algorithms.py --json out.json    # also save every figure
+
+For each mixing parameter it generates an LFR graph (``networkx.LFR_benchmark_graph``) and
+measures, on that same graph:
+
+- circles: Quanzi's ``detect_circles`` (top level) and ``detect_circle_hierarchy`` (finest
+  level) against networkx Louvain and networkit's ParallelLeiden and PLM: NMI and ARI
+  against the planted communities, seconds, and time ratios;
+- PageRank: Quanzi's ``pagerank`` (from the igraph graph and from a CSR matrix) against a
+  plain scipy sparse power iteration, igraph's PRPACK and (small graphs) networkx;
+- brokerage: Quanzi's sampled betweenness against networkit's EstimateBetweenness and
+  ApproxBetweenness (seconds), and Spearman rank correlation with exact betweenness on a
+  small LFR graph with the same mixing;
+- lookalike: held-out members of planted communities, seeded with 20 (and 5) of the
+  others: precision@k and recall@k of ``lookalikes`` against the Jaccard and degree
+  baselines, on that graph and on a sparser LFR graph (``--sparse-degree``);
+- churn: ROC AUC of graph + RFM features against RFM only, on a churn contagion simulated
+  over the same graph (a synthetic check that the graph features carry the signal when
+  churn spreads through ties; not a claim about real customers).
+
+Timings are wall-clock seconds, the best of ``--repeat`` runs for the fast calls. Peers
+get ``--threads`` threads (networkit), Quanzi's code runs on one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+import igraph as ig
+import networkit as nk
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.stats import spearmanr
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, roc_auc_score
+
+from quanzi.algorithms.churn import ChurnModel, churn_graph_features
+from quanzi.algorithms.circles import detect_circle_hierarchy, detect_circles
+from quanzi.algorithms.influence import (
+    BROKERAGE_WORK_BUDGET,
+    MIN_BROKERAGE_SOURCES,
+    brokerage,
+    pagerank,
+)
+from quanzi.algorithms.lookalike import LookalikeIndex, degree_baseline, jaccard_baseline
+
+T = TypeVar("T")
+RESULTS: dict[str, Any] = {}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def timed(fn: Callable[[], T], repeat: int = 1) -> tuple[T, float]:
+    """Run ``fn`` ``repeat`` times; return the last result and the best wall time."""
+    best = float("inf")
+    result: T
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return result, best
+
+
+def table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
+    """Print a plain-text table."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
+        return str(value)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def lfr(
+    n: int,
+    mu: float,
+    average_degree: float,
+    args: argparse.Namespace,
+    seed: int,
+    max_degree: int | None = None,
+) -> tuple[nx.Graph, ig.Graph, np.ndarray, float]:
+    """An LFR graph as networkx and igraph (ids "0".."n-1", weight 1) and its truth."""
+    start = time.perf_counter()
+    for attempt in range(10):
+        try:
+            graph = nx.LFR_benchmark_graph(
+                n,
+                tau1=2.5,
+                tau2=1.5,
+                mu=mu,
+                average_degree=average_degree,
+                max_degree=max_degree or args.max_degree,
+                min_community=args.min_community,
+                max_community=args.max_community,
+                seed=seed + attempt,
+            )
+            break
+        except nx.ExceededMaxIterations:
+            continue
+    else:
+        raise SystemExit(f"LFR generation failed for n={n}, mu={mu}; change the parameters")
+    seconds = time.perf_counter() - start
+    graph.remove_edges_from(list(nx.selfloop_edges(graph)))
+    truth = np.zeros(n, dtype=np.int64)
+    labels: dict[frozenset[int], int] = {}
+    for v, data in graph.nodes(data=True):
+        truth[v] = labels.setdefault(frozenset(data["community"]), len(labels))
+    edges = np.asarray(graph.edges(), dtype=np.int64)
+    g = ig.Graph(n=n, edges=edges.tolist())
+    g.vs["id"] = [str(i) for i in range(n)]
+    g.es["weight"] = 1.0
+    return graph, g, truth, seconds
+
+
+def to_networkit(g: ig.Graph) -> nk.Graph:
+    edges = np.asarray(g.get_edgelist(), dtype=np.uint64)
+    graph = nk.GraphFromCoo(
+        (np.ones(len(edges)), (edges[:, 0], edges[:, 1])), n=g.vcount(), directed=False
+    )
+    graph.removeMultiEdges()
+    return graph
+
+
+def scipy_pagerank(matrix: sp.csr_array, damping: float = 0.85, tol: float = 1e-10) -> np.ndarray:
+    """The plain reference: power iteration on a CSR matrix, uniform teleport."""
+    n = matrix.shape[0]
+    out = np.asarray(matrix.sum(axis=1)).ravel()
+    inverse = np.divide(1.0, out, out=np.zeros(n), where=out > 0)
+    transposed = matrix.T.tocsr()
+    dangling = out == 0
+    x = np.full(n, 1.0 / n)
+    for _ in range(200):
+        new = (
+            damping * (transposed @ (x * inverse)) + (damping * x[dangling].sum() + 1 - damping) / n
+        )
+        done = np.abs(new - x).sum() < tol
+        x = new
+        if done:
+            break
+    return np.asarray(x / x.sum())
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def bench_circles(
+    name: str, graph: nx.Graph, g: ig.Graph, truth: np.ndarray, args: argparse.Namespace
+) -> None:
+    rows = []
+    nkg = to_networkit(g)
+
+    def score(label: str, membership: np.ndarray, seconds: float, count: int) -> dict[str, Any]:
+        return {
+            "method": label,
+            "nmi": float(normalized_mutual_info_score(truth, membership)),
+            "ari": float(adjusted_rand_score(truth, membership)),
+            "circles": count,
+            "seconds": seconds,
+        }
+
+    top, t_top = timed(lambda: detect_circles(g, seed=0), args.repeat)
+    rows.append(score("quanzi circles (top level)", top.membership, t_top, top.n_circles))
+    levels, t_h = timed(lambda: detect_circle_hierarchy(g, seed=0))
+    finest = levels[-1]
+    rows.append(
+        score("quanzi circles (hierarchy, finest)", finest.membership, t_h, finest.n_circles)
+    )
+
+    def nk_run(algo: Any) -> np.ndarray:
+        algo.run()
+        return np.asarray(algo.getPartition().getVector(), dtype=np.int64)
+
+    member, t = timed(lambda: nk_run(nk.community.ParallelLeiden(nkg)), args.repeat)
+    rows.append(score("networkit ParallelLeiden", member, t, len(set(member.tolist()))))
+    member, t = timed(lambda: nk_run(nk.community.PLM(nkg, refine=True)), args.repeat)
+    rows.append(score("networkit PLM", member, t, len(set(member.tolist()))))
+    if g.vcount() <= args.networkx_max_nodes:
+        communities, t = timed(lambda: nx.community.louvain_communities(graph, seed=0))
+        member = np.zeros(g.vcount(), dtype=np.int64)
+        for c, nodes in enumerate(communities):
+            member[list(nodes)] = c
+        rows.append(score("networkx Louvain", member, t, len(communities)))
+    fastest = {r["method"]: r["seconds"] for r in rows}
+    leiden = fastest["networkit ParallelLeiden"]
+    table(
+        f"Circles on {name} ({len(set(truth.tolist()))} planted communities)",
+        ["method", "NMI", "ARI", "circles", "seconds", "x nk Leiden time"],
+        [
+            [r["method"], r["nmi"], r["ari"], r["circles"], r["seconds"], r["seconds"] / leiden]
+            for r in rows
+        ],
+    )
+    RESULTS.setdefault(name, {})["circles"] = rows
+    RESULTS[name]["hierarchy"] = [
+        {
+            "circles": level.n_circles,
+            "nmi": float(normalized_mutual_info_score(truth, level.membership)),
+        }
+        for level in levels
+    ]
+
+
+def bench_pagerank(name: str, graph: nx.Graph, g: ig.Graph, args: argparse.Namespace) -> None:
+    matrix = sp.csr_array(g.get_adjacency_sparse(attribute="weight"))
+    reference, t_ref = timed(lambda: scipy_pagerank(matrix), args.repeat)
+    rows = []
+    ours, t = timed(lambda: pagerank(g), args.repeat)
+    rows.append(["quanzi pagerank (igraph graph in)", t, t / t_ref, np.abs(ours - reference).max()])
+    ours, t = timed(lambda: pagerank(matrix), args.repeat)
+    rows.append(["quanzi pagerank (CSR matrix in)", t, t / t_ref, np.abs(ours - reference).max()])
+    rows.append(["plain scipy power iteration (CSR in)", t_ref, 1.0, 0.0])
+    other, t = timed(lambda: np.asarray(g.pagerank(weights="weight")), args.repeat)
+    rows.append(["igraph PRPACK", t, t / t_ref, np.abs(other - reference).max()])
+    if g.vcount() <= args.networkx_max_nodes:
+        result, t = timed(lambda: nx.pagerank(graph, tol=1e-10))
+        other = np.array([result[v] for v in range(g.vcount())])
+        rows.append(["networkx pagerank", t, t / t_ref, np.abs(other - reference).max()])
+    table(
+        f"PageRank on {name}",
+        ["method", "seconds", "x scipy time", "max |diff|"],
+        rows,
+    )
+    RESULTS[name]["pagerank"] = [
+        dict(zip(["method", "seconds", "ratio", "diff"], r, strict=True)) for r in rows
+    ]
+
+
+def bench_brokerage(name: str, g: ig.Graph, mu: float, args: argparse.Namespace) -> None:
+    nkg = to_networkit(g)
+    rows = []
+    _, t_ours = timed(lambda: brokerage(g, seed=0))
+    budget_k = min(
+        g.vcount(), max(MIN_BROKERAGE_SOURCES, BROKERAGE_WORK_BUDGET // max(g.ecount(), 1))
+    )
+    rows.append([f"quanzi brokerage (k={budget_k} sources)", t_ours, 1.0])
+
+    def estimate() -> Any:
+        algo = nk.centrality.EstimateBetweenness(nkg, budget_k, True, True)
+        algo.run()
+        return algo
+
+    _, t = timed(estimate)
+    rows.append([f"networkit EstimateBetweenness (k={budget_k})", t, t_ours / t])
+    if not args.skip_approx:
+
+        def approx() -> Any:
+            algo = nk.centrality.ApproxBetweenness(nkg, epsilon=args.approx_epsilon, delta=0.1)
+            algo.run()
+            return algo
+
+        _, t = timed(approx)
+        rows.append([f"networkit ApproxBetweenness (eps={args.approx_epsilon})", t, t_ours / t])
+    table(f"Brokerage speed on {name}", ["method", "seconds", "quanzi time / this"], rows)
+
+    # rank agreement with exact betweenness on a small graph of the same kind
+    _, small, _, _ = lfr(args.exact_nodes, mu, args.average_degree, args, seed=7)
+    exact, t_exact = timed(lambda: np.asarray(small.betweenness(directed=False)))
+    small_nk = to_networkit(small)
+    quality = [["exact betweenness (igraph)", t_exact, 1.0]]
+    default, t = timed(lambda: brokerage(small, seed=0))
+    quality.append(["quanzi brokerage (default budget)", t, spearmanr(exact, default).statistic])
+    for k in (256, 512):
+        sampled, t = timed(partial(brokerage, small, n_samples=k, seed=0))
+        quality.append([f"quanzi brokerage (k={k})", t, spearmanr(exact, sampled).statistic])
+        algo = nk.centrality.EstimateBetweenness(small_nk, k, True, True)
+        _, t = timed(algo.run)
+        quality.append(
+            [f"networkit Estimate (k={k})", t, spearmanr(exact, algo.scores()).statistic]
+        )
+    algo = nk.centrality.ApproxBetweenness(small_nk, epsilon=args.approx_epsilon, delta=0.1)
+    _, t = timed(algo.run)
+    quality.append(
+        [
+            f"networkit Approx (eps={args.approx_epsilon})",
+            t,
+            spearmanr(exact, algo.scores()).statistic,
+        ]
+    )
+    table(
+        f"Brokerage vs exact betweenness, LFR {args.exact_nodes} nodes, mixing {mu}",
+        ["method", "seconds", "Spearman"],
+        quality,
+    )
+    RESULTS[name]["brokerage_speed"] = rows
+    RESULTS[name]["brokerage_quality"] = quality
+
+
+def bench_lookalike(name: str, g: ig.Graph, truth: np.ndarray, args: argparse.Namespace) -> None:
+    k = args.k
+    ids = g.vs["id"]
+    levels = detect_circle_hierarchy(g, seed=0)
+    circle_keys: dict[str, list[str]] = {cid: [] for cid in ids}
+    for level in levels:
+        for cid, c in zip(ids, level.membership.tolist(), strict=True):
+            circle_keys[cid].append(level.keys[c])
+    graph_only, t_index = timed(lambda: LookalikeIndex(g, seed=0))
+    _, t_emb = timed(lambda: graph_only.embeddings)
+    with_circles = LookalikeIndex(
+        g, attributes={"circle": circle_keys}, embeddings=graph_only.embeddings, seed=0
+    )
+    sizes = np.bincount(truth)
+    rng = np.random.default_rng(0)
+    rows = []
+    for n_seeds in args.seed_counts:
+        eligible = np.flatnonzero(sizes >= n_seeds + k)
+        chosen = rng.choice(eligible, size=min(args.queries, len(eligible)), replace=False)
+        scores: dict[str, list[tuple[float, float]]] = {}
+        query_seconds: list[float] = []
+        for community in chosen.tolist():
+            members = rng.permutation(np.flatnonzero(truth == community))
+            seeds = [ids[i] for i in members[:n_seeds]]
+            held_out = {ids[i] for i in members[n_seeds:]}
+            found, t = timed(partial(graph_only.query, seeds, k=k))
+            query_seconds.append(t)
+            ranked = {
+                "quanzi lookalike (graph only)": [c.id for c in found],
+                "quanzi lookalike (graph + circles)": [
+                    c.id for c in with_circles.query(seeds, k=k)
+                ],
+                "Jaccard baseline": [cid for cid, _ in jaccard_baseline(g, seeds, k=k)],
+                "degree baseline": [cid for cid, _ in degree_baseline(g, seeds, k=k)],
+            }
+            for method, top in ranked.items():
+                hits = len(set(top[:k]) & held_out)
+                scores.setdefault(method, []).append((hits / k, hits / len(held_out)))
+        best_baseline = max(
+            np.mean([p for p, _ in scores[m]]) for m in ("Jaccard baseline", "degree baseline")
+        )
+        for method, values in scores.items():
+            precision = float(np.mean([p for p, _ in values]))
+            rows.append(
+                [
+                    n_seeds,
+                    method,
+                    precision,
+                    float(np.mean([r for _, r in values])),
+                    precision / best_baseline if best_baseline else float("nan"),
+                ]
+            )
+        rows.append(
+            [n_seeds, "(seconds per quanzi query)", float(np.median(query_seconds)), "", ""]
+        )
+    table(
+        f"Lookalike on {name}: {args.queries} planted communities, precision@{k} / recall@{k} "
+        f"(index built once: {t_index:.2f} s + FastRP embeddings {t_emb:.2f} s)",
+        ["seeds", "method", f"precision@{k}", f"recall@{k}", "x best baseline"],
+        rows,
+    )
+    RESULTS[name]["lookalike"] = rows
+
+
+def bench_churn(name: str, g: ig.Graph, args: argparse.Namespace) -> None:
+    """Simulated churn contagion: some circles dissolve, and churn spreads along ties.
+
+    Wave 1 (observed): a base churn from recency and frequency, plus 30 % churn inside
+    one circle in ten. Wave 2 (the label, among wave-1 survivors): the same base risk
+    plus a push from the share of churned contacts, the circle's churn rate and fading
+    engagement. Features are observed after wave 1.
+    """
+    n = g.vcount()
+    rng = np.random.default_rng(1)
+    recency = rng.exponential(60.0, n)
+    frequency = rng.poisson(3.0, n) + 1.0
+    monetary = frequency * rng.gamma(2.0, 50.0, n)
+    previous = rng.poisson(6.0, n).astype(float)
+    recent = rng.binomial(previous.astype(int), rng.uniform(0.2, 1.0, n)).astype(float)
+    circles = detect_circles(g, seed=0).membership
+
+    def logistic(x: np.ndarray) -> np.ndarray:
+        return np.asarray(1.0 / (1.0 + np.exp(-x)))
+
+    base = -3.0 + recency / 60.0 - 0.15 * frequency
+    dissolving = rng.random(int(circles.max()) + 1) < 0.1
+    first_wave = (rng.random(n) < logistic(base)) | (dissolving[circles] & (rng.random(n) < 0.3))
+    features = churn_graph_features(
+        g,
+        churned=first_wave,
+        circles=circles,
+        engagement_recent=recent,
+        engagement_previous=previous,
+    )
+    push = (
+        4.0 * features["churned_neighbour_share"].to_numpy()
+        + 3.0 * features["circle_churn_rate"].to_numpy()
+        + features["engagement_decay"].to_numpy()
+    )
+    label = rng.random(n) < logistic(base + push - 1.0)
+    rfm = pd.DataFrame({"recency": recency, "frequency": frequency, "monetary": monetary})
+    full = pd.concat([features.reset_index(drop=True), rfm], axis=1)
+    survivors = rng.permutation(np.flatnonzero(~first_wave))
+    train, test = survivors[: len(survivors) // 2], survivors[len(survivors) // 2 :]
+    rows = []
+    for label_name, frame in (("graph + RFM features", full), ("RFM only", rfm)):
+        model, t = timed(partial(ChurnModel(n_threads=1).fit, frame.iloc[train], label[train]))
+        auc = roc_auc_score(label[test], model.risk(frame.iloc[test]))
+        rows.append([label_name, auc, t])
+    table(
+        f"Churn on {name}: simulated contagion, {len(test)} test customers, "
+        f"churn rate {label[test].mean():.2f}",
+        ["model", "ROC AUC", "fit seconds"],
+        rows,
+    )
+    RESULTS[name]["churn"] = rows
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--mixing", type=float, nargs="+", default=[0.3, 0.5])
+    parser.add_argument("--average-degree", type=float, default=20.0)
+    parser.add_argument("--max-degree", type=int, default=100)
+    parser.add_argument("--min-community", type=int, default=20)
+    parser.add_argument("--max-community", type=int, default=200)
+    parser.add_argument("--exact-nodes", type=int, default=2000)
+    parser.add_argument("--approx-epsilon", type=float, default=0.1)
+    parser.add_argument("--skip-approx", action="store_true", help="skip ApproxBetweenness")
+    parser.add_argument("--networkx-max-nodes", type=int, default=20_000)
+    parser.add_argument("--k", type=int, default=50, help="lookalike list length")
+    parser.add_argument("--seed-counts", type=int, nargs="+", default=[20, 5])
+    parser.add_argument("--queries", type=int, default=10, help="lookalike communities")
+    parser.add_argument(
+        "--sparse-degree",
+        type=float,
+        default=8.0,
+        help="also run lookalike on an LFR graph this sparse (0 to skip)",
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="networkit threads")
+    parser.add_argument("--json", help="also write every figure to this file")
+    args = parser.parse_args()
+    nk.setNumberOfThreads(args.threads)
+    nk.engineering.setSeed(0, False)
+    print(
+        f"python {platform.python_version()}, igraph {ig.__version__}, "
+        f"networkit {nk.__version__}, networkx {nx.__version__}; networkit threads {args.threads}"
+    )
+    for mu in args.mixing:
+        graph, g, truth, seconds = lfr(args.nodes, mu, args.average_degree, args, seed=42)
+        name = f"LFR n={args.nodes} mixing={mu} ({g.ecount()} edges)"
+        print(f"\n=== {name}: generated in {seconds:.1f} s")
+        RESULTS[name] = {"generation_seconds": seconds}
+        bench_circles(name, graph, g, truth, args)
+        bench_pagerank(name, graph, g, args)
+        bench_brokerage(name, g, mu, args)
+        bench_lookalike(name, g, truth, args)
+        bench_churn(name, g, args)
+        if args.sparse_degree:
+            # CRM tie graphs are sparse; Jaccard leaves more room there
+            _, sparse, sparse_truth, _ = lfr(
+                args.nodes, mu, args.sparse_degree, args, seed=42, max_degree=50
+            )
+            sparse_name = f"sparse LFR n={args.nodes} mixing={mu} ({sparse.ecount()} edges)"
+            RESULTS[sparse_name] = {}
+            bench_lookalike(sparse_name, sparse, sparse_truth, args)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(RESULTS, handle, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

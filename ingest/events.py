@@ -1,0 +1,215 @@
+"""Interaction events: validated row by row, aggregated, then written as relations.
+
+People are referenced as ``"<source>:<source_record_id>"``: the records of the contact files.
+Events are aggregated per person (source record) while the file streams past, and per customer
+once the references are resolved, so a file of millions of events becomes one relation per
+pair. What each event type writes is listed in ``docs/ingest.md``.
+
+Examples
+--------
+>>> agg = EventAggregate()
+>>> agg.add({"type": "interaction", "time": "2024-01-01T00:00:00Z", "kind": "call",
+...          "from": "crm:1", "to": "wx:2", "count": 3})
+>>> agg.interactions[("crm:1", "wx:2")]
+[3, 6.0, '2024-01-01T00:00:00Z', {'call'}]
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from quanzi.ingest.normalise import normalise_datetime, normalise_text
+from quanzi.ingest.readers import EVENT_TYPES
+
+__all__ = ["INTERACTION_WEIGHTS", "EventAggregate", "EventError"]
+
+#: Weight of one interaction of each kind in ``INTERACTS_WITH.weight``.
+INTERACTION_WEIGHTS = {"message": 1.0, "call": 2.0, "visit": 3.0}
+
+
+class EventError(ValueError):
+    """One event row is malformed; ``field`` names the culprit."""
+
+    def __init__(self, field_name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field_name
+
+
+def _text(event: Mapping[str, Any], name: str, max_chars: int = 1000) -> str:
+    value = event.get(name)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise EventError(
+            name, "missing" if value is None else f"expected text, got {type(value).__name__}"
+        )
+    text = normalise_text(value)
+    if text is None:
+        raise EventError(name, "missing")
+    if len(text) > max_chars:
+        raise EventError(name, f"value of {len(text)} characters is over {max_chars}")
+    return text
+
+
+def _number(event: Mapping[str, Any], name: str, default: float | None = None) -> float:
+    value = event.get(name)
+    if value is None and default is not None:
+        return default
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise EventError(name, f"{value!r} is not a number") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise EventError(name, f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _latest(a: str | None, b: str) -> str:
+    return b if a is None or b > a else a
+
+
+@dataclass
+class EventAggregate:
+    """Events of one or more files, aggregated per source-record reference.
+
+    Each ``add`` validates one event and raises :class:`EventError` when it is malformed.
+    """
+
+    max_chars: int = 1000
+    #: (from, to) -> [count, weight, last_at, kinds]
+    interactions: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    #: (person, group) -> {"joined_at", "left_at"}
+    memberships: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: (person, employee) -> {"added_at", "deleted_at"}
+    served: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: (inviter, invitee) -> {"campaign_id", "invite_code", "at"}
+    referrals: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: order id -> {"person", "amount", "product", "placed_at"}
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: (person, tag) -> {"by", "at"}
+    tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: (person, interest) -> {"weight", "at"}
+    interests: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: person -> {(time, stage)}
+    funnel: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+    #: person -> {(time, tier)}: tiers recorded by the source system
+    tiers: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+    #: person -> latest event time
+    last_active: dict[str, str] = field(default_factory=dict)
+    employees: set[str] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    campaigns: set[str] = field(default_factory=set)
+
+    def people(self) -> set[str]:
+        """Every person reference seen."""
+        return set(self.last_active)
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Validate one event and fold it into the aggregates."""
+        kind = _text(event, "type")
+        if kind not in EVENT_TYPES:
+            raise EventError(
+                "type", f"{kind!r} is not an event type; use one of {sorted(EVENT_TYPES)}"
+            )
+        raw_time = _text(event, "time")
+        try:
+            at = normalise_datetime(raw_time)
+        except ValueError as e:
+            raise EventError("time", str(e)) from None
+        assert at is not None
+        values = {
+            name: _text(event, name, self.max_chars)
+            for name in EVENT_TYPES[kind]
+            if name != "amount"
+        }
+        for person_field in ("from", "to", "customer", "inviter", "invitee"):
+            if person_field in values and ":" not in values[person_field]:
+                raise EventError(
+                    person_field,
+                    f"{values[person_field]!r} is not a '<source>:<source_record_id>' reference",
+                )
+        getattr(self, f"_{kind}")(event, values, at)
+        for person_field in ("from", "to", "customer", "inviter", "invitee"):
+            if person_field in values:
+                person = values[person_field]
+                self.last_active[person] = _latest(self.last_active.get(person), at)
+
+    def _interaction(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        if v["kind"] not in INTERACTION_WEIGHTS:
+            raise EventError("kind", f"{v['kind']!r} is not one of {sorted(INTERACTION_WEIGHTS)}")
+        count = _number(event, "count", 1.0)
+        if count < 1 or not count.is_integer():
+            raise EventError("count", f"expected a whole number of at least 1, got {count}")
+        if v["from"] == v["to"]:
+            raise EventError("to", "a person does not interact with themselves")
+        agg = self.interactions.setdefault((v["from"], v["to"]), [0, 0.0, at, set()])
+        agg[0] += int(count)
+        agg[1] += count * INTERACTION_WEIGHTS[v["kind"]]
+        agg[2] = _latest(agg[2], at)
+        agg[3].add(v["kind"])
+
+    def _group_join(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        state = self.memberships.setdefault((v["customer"], v["group_id"]), {})
+        state["joined_at"] = _latest(state.get("joined_at"), at)
+        self.groups.add(v["group_id"])
+
+    def _group_leave(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        state = self.memberships.setdefault((v["customer"], v["group_id"]), {})
+        state["left_at"] = _latest(state.get("left_at"), at)
+        self.groups.add(v["group_id"])
+
+    def _employee_added(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        state = self.served.setdefault((v["customer"], v["employee_id"]), {})
+        state["added_at"] = _latest(state.get("added_at"), at)
+        self.employees.add(v["employee_id"])
+
+    def _employee_deleted(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        state = self.served.setdefault((v["customer"], v["employee_id"]), {})
+        state["deleted_at"] = _latest(state.get("deleted_at"), at)
+        self.employees.add(v["employee_id"])
+
+    def _referral(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        if v["inviter"] == v["invitee"]:
+            raise EventError("invitee", "a person does not refer themselves")
+        row = {"at": at}
+        for name in ("campaign_id", "invite_code"):
+            if event.get(name) is not None:
+                row[name] = _text(event, name, self.max_chars)
+        if "campaign_id" in row:
+            self.campaigns.add(row["campaign_id"])
+        previous = self.referrals.get((v["inviter"], v["invitee"]))
+        if previous is None or at < previous["at"]:
+            self.referrals[(v["inviter"], v["invitee"])] = row
+
+    def _order(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        amount = _number(event, "amount")
+        if amount < 0:
+            raise EventError("amount", f"an order amount cannot be negative, got {amount}")
+        row: dict[str, Any] = {"person": v["customer"], "amount": amount, "placed_at": at}
+        if event.get("product") is not None:
+            row["product"] = _text(event, "product", self.max_chars)
+        self.orders[v["order_id"]] = row
+
+    def _tag_applied(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        row = {"at": at}
+        if event.get("employee_id") is not None:
+            row["by"] = _text(event, "employee_id", self.max_chars)
+        self.tags[(v["customer"], v["tag"])] = row
+
+    def _interest(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        weight = _number(event, "weight", 1.0)
+        key = (v["customer"], v["interest"])
+        previous = self.interests.get(key)
+        if previous is None or weight > previous["weight"]:
+            self.interests[key] = {"weight": weight, "at": at}
+
+    def _funnel_stage(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        self.funnel[v["customer"]].add((at, v["stage"]))
+
+    def _tier_change(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
+        self.tiers[v["customer"]].add((at, v["tier"]))

@@ -1,0 +1,349 @@
+"""Reading what the graph already knows about a batch, and writing resolved customers.
+
+Writes go through :class:`~quanzi.graph.store.GraphStore`; the Cypher is in
+:mod:`quanzi.graph.queries`. A customer is written whole or not at all: its node, its
+identities and their ``HAS_IDENTITY`` relations travel in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from quanzi.graph import queries as q
+from quanzi.graph.store import GraphStore
+from quanzi.ingest.normalise import has_cjk
+from quanzi.ingest.records import KEY_FIELDS, PROFILE_FIELDS, identity_id, record_identity_id
+from quanzi.ingest.report import IngestProgress
+from quanzi.ingest.resolve import ExistingCustomer, Resolution
+from quanzi.model import Node, Rel
+
+__all__ = [
+    "CUSTOMER_RELATIONS",
+    "Known",
+    "customer_properties",
+    "fetch_known",
+    "merge_into",
+    "now_iso",
+    "write_customers",
+]
+
+#: Relations that hang off a customer and move with it when it is merged: (type, outgoing).
+CUSTOMER_RELATIONS: tuple[tuple[Rel, bool], ...] = (
+    (Rel.HAS_IDENTITY, True),
+    (Rel.SERVED_BY, True),
+    (Rel.MEMBER_OF, True),
+    (Rel.INTERESTED_IN, True),
+    (Rel.TAGGED, True),
+    (Rel.INTERACTS_WITH, True),
+    (Rel.INTERACTS_WITH, False),
+    (Rel.REFERRED, True),
+    (Rel.REFERRED, False),
+    (Rel.IN_CAMPAIGN, True),
+    (Rel.IN_CIRCLE, True),
+    (Rel.PLACED, True),
+)
+
+#: Customer properties owned by ingest (recomputed from the records); all others are left alone.
+_LOOKUP_CHUNK = 5000
+
+
+def now_iso() -> str:
+    """The current time as ISO 8601 UTC."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+@dataclass
+class Known:
+    """What the graph already holds for one batch.
+
+    Attributes
+    ----------
+    customer_of : dict of str to str
+        Record id -> customer id, for the batch's records already loaded.
+    content_hash : dict of str to str
+        Record id -> the content hash stored with it (to skip unchanged records).
+    existing : list of dict
+        Profiles (with ``customer_id``) of every record of every candidate customer.
+    customers : dict of str to ExistingCustomer
+        The candidate customers.
+    """
+
+    customer_of: dict[str, str] = field(default_factory=dict)
+    content_hash: dict[str, str] = field(default_factory=dict)
+    existing: list[dict[str, Any]] = field(default_factory=list)
+    customers: dict[str, ExistingCustomer] = field(default_factory=dict)
+
+
+def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Known:
+    """Look up the batch's records, keys and names in the graph.
+
+    Candidates are the customers that already hold one of the batch's records, share a key
+    identity (phone, e-mail, WeChat id, id number) with it, or hold a record with the same
+    Latin-letter name; all of their records are read, so the linker can compare against them.
+    """
+    known = Known()
+    record_ids = [record_identity_id(str(p["record_id"])) for p in profiles]
+    candidates: set[str] = set()
+    for chunk in _chunks(record_ids, _LOOKUP_CHUNK):
+        for row in store.read(q.CUSTOMERS_OF_IDENTITIES, "looking up records", ids=list(chunk)):
+            rid = str(row["identity"]).removeprefix("record:")
+            known.customer_of[rid] = row["customer"]
+            known.content_hash[rid] = row["content_hash"]
+            candidates.add(row["customer"])
+    fresh = [
+        p for p in profiles if known.content_hash.get(str(p["record_id"])) != p["content_hash"]
+    ]
+    keys = sorted({identity_id(k, str(p[k])) for p in fresh for k in KEY_FIELDS if p.get(k)})
+    for chunk in _chunks(keys, _LOOKUP_CHUNK):
+        rows = store.read(q.CUSTOMERS_OF_IDENTITIES, "looking up identities", ids=list(chunk))
+        candidates.update(r["customer"] for r in rows)
+    names = sorted({str(p["name_latin"]) for p in fresh if p.get("name_latin")})
+    for chunk in _chunks(names, _LOOKUP_CHUNK):
+        rows = store.read(q.CUSTOMERS_BY_LATIN_NAME, "looking up names", names=list(chunk))
+        candidates.update(r["customer"] for r in rows)
+    for chunk in _chunks(sorted(candidates), _LOOKUP_CHUNK):
+        for row in store.read(q.CUSTOMER_RECORDS, "reading candidate customers", ids=list(chunk)):
+            props = {f: row["props"].get(f) for f in PROFILE_FIELDS}
+            props["tags"] = list(props["tags"] or [])
+            props["customer_id"] = row["customer"]
+            known.existing.append(props)
+            known.customers.setdefault(
+                row["customer"],
+                ExistingCustomer(
+                    row["customer"], row["first_seen"], frozenset(row["split_from"] or ())
+                ),
+            )
+    return known
+
+
+def _most_common(values: Iterable[str | None]) -> str | None:
+    counted = Counter(v for v in values if v)
+    if not counted:
+        return None
+    return max(counted.items(), key=lambda kv: (kv[1], has_cjk(kv[0]), kv[0]))[0]
+
+
+def customer_properties(customer_id: str, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The properties ingest keeps on a customer, computed from all of its records.
+
+    >>> a = {"name": "张伟", "source": "wechat", "created_at": "2024-01-02T00:00:00Z"}
+    >>> b = {"name": "Zhang Wei", "source": "crm"}
+    >>> props = customer_properties("cus_1", [a, b])
+    >>> props["channels"], props["name"], props["first_seen"]
+    (['crm', 'wechat'], '张伟', '2024-01-02T00:00:00Z')
+    """
+    ordered = sorted(records, key=lambda r: str(r.get("created_at") or "9999"))
+    created = [str(r["created_at"]) for r in ordered if r.get("created_at")]
+    props: dict[str, Any] = {
+        "id": customer_id,
+        "name": _most_common(r.get("name") for r in ordered),
+        "name_latin": _most_common(r.get("name_latin") for r in ordered),
+        "gender": _most_common(r.get("gender") for r in ordered),
+        "birth_date": _most_common(r.get("birth_date") for r in ordered),
+        "city": _most_common(r.get("city") for r in ordered),
+        "company": _most_common(r.get("company") for r in ordered),
+        "channels": sorted({str(r["source"]) for r in ordered if r.get("source")}),
+        "record_count": len(ordered),
+        "first_seen": created[0] if created else None,
+    }
+    return {k: v for k, v in props.items() if v is not None}
+
+
+def _identity_rows(profile: Mapping[str, Any]) -> dict[str, Any]:
+    rid = str(profile["record_id"])
+    row: dict[str, Any] = {
+        "id": record_identity_id(rid),
+        "kind": "record",
+        "channel": profile["source"],
+        "key": profile["source_record_id"],
+    }
+    for f in PROFILE_FIELDS:
+        value = profile.get(f)
+        if value is not None and value != []:
+            row[f] = value
+    return row
+
+
+def write_customers(
+    store: GraphStore,
+    resolution: Resolution,
+    profiles: Mapping[str, Mapping[str, Any]],
+    fresh: set[str],
+    *,
+    batch_size: int,
+    progress: IngestProgress | None = None,
+) -> Counter[str]:
+    """Write every customer the resolution touched, with its identities and evidence.
+
+    Parameters
+    ----------
+    store : GraphStore
+    resolution : Resolution
+    profiles : mapping of str to dict
+        Every record the resolution saw (new and existing), by record id.
+    fresh : set of str
+        Record ids whose ``Identity`` node must be (re)written.
+    batch_size : int
+        About how many identities go into one transaction.
+    progress : callable, optional
+
+    Returns
+    -------
+    collections.Counter
+        Nodes and relations written, by label or type.
+    """
+    at = now_iso()
+    members: dict[str, list[str]] = {}
+    for rid, cid in resolution.assignment.items():
+        members.setdefault(cid, []).append(rid)
+    touched = {resolution.assignment[r] for r in fresh} | set(resolution.merged.values())
+    order = sorted(touched)
+    counts: Counter[str] = Counter()
+    done = 0
+    chunk: list[str] = []
+    size = 0
+    for cid in order:
+        chunk.append(cid)
+        size += len(members[cid])
+        if size >= batch_size:
+            counts += _write_chunk(store, chunk, members, resolution, profiles, fresh, at)
+            done += len(chunk)
+            if progress is not None:
+                progress("load customers", done, len(order))
+            chunk, size = [], 0
+    if chunk:
+        counts += _write_chunk(store, chunk, members, resolution, profiles, fresh, at)
+        done += len(chunk)
+    if progress is not None:
+        progress("load customers", done, len(order))
+    return counts
+
+
+def _write_chunk(
+    store: GraphStore,
+    chunk: Sequence[str],
+    members: Mapping[str, list[str]],
+    resolution: Resolution,
+    profiles: Mapping[str, Mapping[str, Any]],
+    fresh: set[str],
+    at: str,
+) -> Counter[str]:
+    customers: list[dict[str, Any]] = []
+    identities: dict[str, dict[str, Any]] = {}
+    has_identity: list[dict[str, Any]] = []
+    for cid in chunk:
+        records = [profiles[r] for r in members[cid]]
+        props = customer_properties(cid, records)
+        props["updated_at"] = at
+        customers.append(props)
+        seen_keys: dict[str, list[str]] = {}
+        for profile in records:
+            rid = str(profile["record_id"])
+            for k in KEY_FIELDS:
+                if profile.get(k):
+                    seen_keys.setdefault(identity_id(k, str(profile[k])), []).append(rid)
+            if rid not in fresh:
+                continue
+            identities[record_identity_id(rid)] = _identity_rows(profile)
+            evidence = resolution.evidence.get(rid, {"rule": "first record"})
+            rel = {
+                "start": cid,
+                "end": record_identity_id(rid),
+                "linked_at": at,
+                **{k: v for k, v in evidence.items() if v is not None},
+            }
+            if "matched" in rel:
+                rel["matched"] = record_identity_id(str(rel["matched"]))
+            has_identity.append(rel)
+        for key_id, rids in seen_keys.items():
+            kind, _, key = key_id.partition(":")
+            identities.setdefault(key_id, {"id": key_id, "kind": kind, "channel": kind, "key": key})
+            has_identity.append(
+                {
+                    "start": cid,
+                    "end": key_id,
+                    "rule": "observed",
+                    "records": sorted(record_identity_id(r) for r in rids),
+                    "linked_at": at,
+                }
+            )
+    store.write_many(
+        [
+            (q.merge_nodes(Node.CUSTOMER), {"rows": [_split(r) for r in customers]}),
+            (q.merge_nodes(Node.IDENTITY), {"rows": [_split(r) for r in identities.values()]}),
+            (
+                q.merge_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY),
+                {"rows": [_split_rel(r) for r in has_identity]},
+            ),
+        ],
+        "writing customers and their identities",
+    )
+    return Counter(
+        {"Customer": len(customers), "Identity": len(identities), "HAS_IDENTITY": len(has_identity)}
+    )
+
+
+def _split(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "props": {k: v for k, v in row.items() if k != "id" and v is not None}}
+
+
+def _split_rel(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "start": row["start"],
+        "end": row["end"],
+        "props": {k: v for k, v in row.items() if k not in ("start", "end") and v is not None},
+    }
+
+
+def merge_into(store: GraphStore, loser: str, survivor: str, *, reason: str) -> None:
+    """Merge customer ``loser`` into ``survivor`` in one transaction.
+
+    Every relation moves to the survivor (interaction counts add up), properties the survivor
+    lacks are copied from the loser, and the loser keeps only ``merged_into`` / ``merged_at``
+    so that its old id can still be followed.
+    """
+    rows = store.read(q.CUSTOMER_PROPERTIES, "reading customers to merge", ids=[loser, survivor])
+    props = {r["id"]: dict(r["props"]) for r in rows}
+    missing = [c for c in (loser, survivor) if c not in props]
+    if missing:
+        from quanzi.errors import NotFoundError
+
+        raise NotFoundError(f"No customer with id {missing[0]!r}")
+    copied = {
+        k: v
+        for k, v in props[loser].items()
+        if k not in props[survivor] and k not in ("id", "merged_into", "merged_at", "merged_ids")
+    }
+    inherited = sorted(
+        set(props[survivor].get("merged_ids") or []) | set(props[loser].get("merged_ids") or [])
+    )
+    copied["merged_ids"] = inherited
+    copied["merge_reason"] = json.dumps({loser: reason}, ensure_ascii=False)
+    if props[survivor].get("merge_reason"):
+        previous = json.loads(str(props[survivor]["merge_reason"]))
+        copied["merge_reason"] = json.dumps(previous | {loser: reason}, ensure_ascii=False)
+    statements: list[tuple[str, dict[str, Any]]] = [
+        (q.delete_relations_between(rel), {"loser": loser, "survivor": survivor})
+        for rel in (Rel.INTERACTS_WITH, Rel.REFERRED)
+    ]
+    statements += [
+        (q.move_relations(rel, outgoing=out), {"loser": loser, "survivor": survivor})
+        for rel, out in CUSTOMER_RELATIONS
+    ]
+    statements += [
+        (q.set_node_properties(Node.CUSTOMER), {"rows": [{"id": survivor, "props": copied}]}),
+        (q.MARK_MERGED, {"loser": loser, "survivor": survivor, "at": now_iso()}),
+    ]
+    store.write_many(statements, f"merging customer {loser} into {survivor}")

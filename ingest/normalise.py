@@ -1,0 +1,431 @@
+"""Normalisation of contact fields with maintained libraries, before any comparison.
+
+Every function takes the raw text of one field and returns its normal form, ``None`` for an
+empty value, or raises ``ValueError`` with a reason a user can act on. Results are cached, since
+the same phone numbers, names and dates repeat across channels.
+
+Examples
+--------
+>>> normalise_phone("0086 138-0013-8000")
+'+8613800138000'
+>>> normalise_email(" John.Smith+news@GMail.com ")
+'johnsmith@gmail.com'
+>>> normalise_name("張 偉") == normalise_name("张伟")
+True
+>>> latin_name("张小明"), latin_name("Xiaoming ZHANG")
+('xiaoming zhang', 'xiaoming zhang')
+>>> normalise_date("1990/7/4")
+'1990-07-04'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+from functools import lru_cache
+
+import opencc
+import phonenumbers
+from pypinyin import lazy_pinyin
+
+__all__ = [
+    "city_key",
+    "has_cjk",
+    "latin_name",
+    "normalise_company",
+    "normalise_date",
+    "normalise_datetime",
+    "normalise_email",
+    "normalise_gender",
+    "normalise_id_number",
+    "normalise_name",
+    "normalise_phone",
+    "normalise_postcode",
+    "normalise_text",
+    "split_chinese_name",
+]
+
+_CACHE = 1 << 18
+_SPACES = re.compile(r"\s+")
+# Name punctuation: the middle dots of transliterated names, hyphens, commas, dots, apostrophes.
+_NAME_PUNCT = re.compile(r"[·•・\-‐‑,.'’\"()（）]+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+
+_T2S = opencc.OpenCC("t2s")
+_CN_MOBILE = re.compile(r"^(?:\+86|0086|86)?(1[3-9]\d{9})$")
+_NOT_DIGIT_OR_PLUS = re.compile(r"[^\d+]")
+
+#: Providers whose mailboxes ignore a ``+tag`` suffix (and, for Gmail, dots) in the local part.
+PLUS_ADDRESSING = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "icloud.com",
+        "me.com",
+        "fastmail.com",
+        "proton.me",
+        "protonmail.com",
+    }
+)
+_DOTS_IGNORED = frozenset({"gmail.com", "googlemail.com"})
+
+#: Two-character Chinese surnames, so that the given name is what follows them.
+COMPOUND_SURNAMES = frozenset(
+    [
+        "欧阳",
+        "司马",
+        "上官",
+        "诸葛",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "长孙",
+        "宇文",
+        "司徒",
+        "夏侯",
+        "轩辕",
+        "令狐",
+        "钟离",
+        "闾丘",
+        "独孤",
+        "南宫",
+        "西门",
+        "端木",
+        "百里",
+        "呼延",
+        "万俟",
+        "澹台",
+        "公冶",
+        "太史",
+        "申屠",
+        "赫连",
+        "拓跋",
+        "第五",
+    ]
+)
+#: Surnames read differently from the same character in ordinary words.
+_SURNAME_PINYIN = {
+    "单": "shan",
+    "曾": "zeng",
+    "解": "xie",
+    "仇": "qiu",
+    "朴": "piao",
+    "查": "zha",
+    "区": "ou",
+    "乐": "yue",
+    "覃": "qin",
+    "翟": "zhai",
+    "盖": "ge",
+    "缪": "miao",
+    "秘": "bi",
+    "长孙": "zhangsun",
+    "万俟": "moqi",
+    "尉迟": "yuchi",
+    "重": "chong",
+    "种": "chong",
+    "任": "ren",
+    "华": "hua",
+    "沈": "shen",
+    "柏": "bai",
+    "燕": "yan",
+}
+
+
+def normalise_text(raw: str | None) -> str | None:
+    """NFKC, trimmed, inner whitespace collapsed; ``None`` when nothing is left.
+
+    >>> normalise_text("  ＡＢＣ   Street ")
+    'ABC Street'
+    """
+    if raw is None:
+        return None
+    text = str(raw)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = _SPACES.sub(" ", text).strip()
+    return text or None
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a Chinese character.
+
+    >>> has_cjk("Li 李"), has_cjk("Li")
+    (True, False)
+    """
+    return _CJK.search(text) is not None
+
+
+@lru_cache(maxsize=_CACHE)
+def normalise_phone(raw: str, region: str = "CN") -> str | None:
+    """A phone number in E.164, read in ``region`` when it has no country code.
+
+    Raises ``ValueError`` when the text is not a possible phone number.
+
+    >>> normalise_phone("(138) 0013 8000"), normalise_phone("+1 415-555-2671")
+    ('+8613800138000', '+14155552671')
+    """
+    text = normalise_text(raw)
+    if text is None:
+        return None
+    if region == "CN" or text.startswith(("+86", "0086", "86")):
+        # The common case, a mainland mobile number in any of its written forms, without the
+        # cost of a full parse.
+        match = _CN_MOBILE.match(_NOT_DIGIT_OR_PLUS.sub("", text))
+        if match:
+            return "+86" + match[1]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as e:
+        raise ValueError(f"{text!r} is not a phone number ({e})") from None
+    if not phonenumbers.is_possible_number(number):
+        # A Chinese mobile written with the bare country code and no "+" (8613800138000).
+        if text.startswith("86") and region != "CN":
+            return normalise_phone("+" + text, region)
+        raise ValueError(
+            f"{text!r} is not a possible phone number in region {region}; "
+            "write it with its country code (+86 ...)"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=_CACHE)
+def normalise_email(raw: str) -> str | None:
+    """A lower-case e-mail address, with ``+tags`` (and Gmail dots) removed where ignored.
+
+    Raises ``ValueError`` when the text is not an e-mail address.
+
+    >>> normalise_email("Li.Na+crm@Outlook.com")
+    'li.na@outlook.com'
+    """
+    text = normalise_text(raw)
+    if text is None:
+        return None
+    text = text.replace(" ", "").lower()
+    if not _EMAIL.match(text):
+        raise ValueError(f"{text!r} is not an e-mail address (name@domain)")
+    local, domain = text.rsplit("@", 1)
+    if domain in PLUS_ADDRESSING:
+        local = local.split("+", 1)[0]
+    if domain in _DOTS_IGNORED:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    if not local:
+        raise ValueError(f"{text!r} has an empty mailbox name")
+    return f"{local}@{domain}"
+
+
+@lru_cache(maxsize=_CACHE)
+def normalise_name(raw: str) -> str | None:
+    """A comparable form of a person's name: NFKC, simplified Chinese, lower case, one space.
+
+    Chinese names lose their inner spaces, so ``"张 伟"``, ``"張偉"`` and ``"张伟"`` are equal.
+
+    >>> normalise_name("  Mary-Ann   O'Neil "), normalise_name("陳 麗華")
+    ('mary ann o neil', '陈丽华')
+    """
+    text = normalise_text(raw)
+    if text is None:
+        return None
+    text = _NAME_PUNCT.sub(" ", text)
+    if has_cjk(text):
+        text = _T2S.convert(text)
+        text = "".join(text.split()) if all(has_cjk(t) for t in text.split()) else text
+    text = _SPACES.sub(" ", text).strip().casefold()
+    return text or None
+
+
+def split_chinese_name(name: str) -> tuple[str, str]:
+    """Split a simplified Chinese full name into ``(surname, given name)``.
+
+    >>> split_chinese_name("欧阳娜娜"), split_chinese_name("王芳")
+    (('欧阳', '娜娜'), ('王', '芳'))
+    """
+    if len(name) >= 3 and name[:2] in COMPOUND_SURNAMES:
+        return name[:2], name[2:]
+    return name[:1], name[1:]
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_pinyin(char: str) -> str:
+    return "".join(lazy_pinyin(char))
+
+
+def _pinyin(text: str) -> str:
+    # Character by character (cached): names are read character by character anyway.
+    return "".join(_char_pinyin(c) if has_cjk(c) else c for c in text)
+
+
+@lru_cache(maxsize=_CACHE)
+def latin_name(raw: str) -> str | None:
+    """The name in Latin letters, tokens sorted, so pinyin and Chinese forms compare equal.
+
+    Chinese names become pinyin written as surname and given name (``张小明`` ->
+    ``zhang xiaoming``), using the surname readings (``曾`` is ``zeng``); tokens are sorted so
+    that the order of surname and given name does not matter.
+
+    >>> latin_name("曾小凡") == latin_name("Xiaofan Zeng")
+    True
+    """
+    name = normalise_name(raw)
+    if name is None:
+        return None
+    if has_cjk(name):
+        parts = []
+        for token in name.split():
+            if all(has_cjk(c) for c in token):
+                surname, given = split_chinese_name(token)
+                first = _SURNAME_PINYIN.get(surname) or _pinyin(surname)
+                parts += [first, _pinyin(given)] if given else [first]
+            else:
+                parts.append(_pinyin(token))
+        name = " ".join(parts)
+    name = unicodedata.normalize("NFKD", name)
+    name = "".join(c for c in name if not unicodedata.combining(c))  # ü -> u, é -> e
+    tokens = sorted(t for t in _NON_ALNUM.sub(" ", name.lower()).split() if t)
+    return " ".join(tokens) or None
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d", "%d/%m/%Y", "%d.%m.%Y")
+_CN_DATE = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$")
+
+
+@lru_cache(maxsize=_CACHE)
+def normalise_date(raw: str) -> str | None:
+    """A calendar date as ``YYYY-MM-DD``.
+
+    Reads ISO dates (with or without a time), ``YYYYMMDD``, ``YYYY/M/D``, ``D/M/YYYY`` and
+    ``YYYY年M月D日``; raises ``ValueError`` for anything else or a year before 1900.
+
+    >>> normalise_date("19560409"), normalise_date("2001年2月3日")
+    ('1956-04-09', '2001-02-03')
+    """
+    text = normalise_text(raw)
+    if text is None:
+        return None
+    found: date | None = None
+    if m := _CN_DATE.match(text):
+        try:
+            found = date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            found = None
+    else:
+        head = text.split("T", 1)[0].split(" ", 1)[0]
+        for fmt in _DATE_FORMATS:
+            try:
+                found = datetime.strptime(head, fmt).date()
+                break
+            except ValueError:
+                continue
+    if found is None or found.year < 1900 or found.year > 2200:
+        raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+    return found.isoformat()
+
+
+@lru_cache(maxsize=_CACHE)
+def normalise_datetime(raw: str) -> str | None:
+    """A point in time as ISO 8601 in UTC (``2024-05-01T08:30:00Z``); naive times are UTC.
+
+    >>> normalise_datetime("2024-05-01 16:30:00+08:00")
+    '2024-05-01T08:30:00Z'
+    """
+    text = normalise_text(raw)
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(normalise_date(text) or "")
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a date-time; write it as ISO 8601 (2024-05-01T08:30:00Z)"
+            ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_GENDERS = {
+    "m": "m",
+    "male": "m",
+    "man": "m",
+    "男": "m",
+    "f": "f",
+    "female": "f",
+    "woman": "f",
+    "女": "f",
+    "u": None,
+    "unknown": None,
+    "未知": None,
+    "other": "x",
+    "x": "x",
+}
+
+
+def normalise_gender(raw: str) -> str | None:
+    """``"m"``, ``"f"``, ``"x"`` (other) or ``None`` (unknown).
+
+    >>> normalise_gender("Female"), normalise_gender("男"), normalise_gender("")
+    ('f', 'm', None)
+    """
+    text = normalise_text(raw)
+    if text is None:
+        return None
+    key = text.casefold()
+    if key not in _GENDERS:
+        raise ValueError(f"{text!r} is not a gender; use m, f, other or unknown")
+    return _GENDERS[key]
+
+
+def normalise_id_number(raw: str) -> str | None:
+    """A national id or social security number: upper case, letters and digits only.
+
+    >>> normalise_id_number(" 11010519491231002x ")
+    '11010519491231002X'
+    """
+    text = normalise_text(raw)
+    if text is None:
+        return None
+    return _NON_ALNUM.sub("", text).upper() or None
+
+
+def normalise_postcode(raw: str) -> str | None:
+    """A postcode, upper case without spaces.
+
+    >>> normalise_postcode("sw1a 1aa")
+    'SW1A1AA'
+    """
+    return normalise_id_number(raw)
+
+
+@lru_cache(maxsize=_CACHE)
+def normalise_company(raw: str) -> str | None:
+    """A company name for comparison: like :func:`normalise_name`, legal suffixes kept.
+
+    >>> normalise_company("  騰訊 科技 ")
+    '腾讯科技'
+    """
+    return normalise_name(raw)
+
+
+_CITY_SUFFIX = re.compile(r"(市|省|区|县|city)$")
+
+
+@lru_cache(maxsize=_CACHE)
+def city_key(raw: str) -> str:
+    """A city name for comparison: Latin letters, without the 市 / 省 / "city" suffix.
+
+    >>> city_key("深圳市") == city_key("Shenzhen") == city_key("深圳")
+    True
+    """
+    text = normalise_name(raw) or ""
+    text = _CITY_SUFFIX.sub("", text).strip() or text
+    return (latin_name(text) or text).replace(" ", "")

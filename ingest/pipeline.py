@@ -1,0 +1,541 @@
+"""The ingest pipeline: read, normalise, resolve, load; then events.
+
+Examples
+--------
+Load the generator's files into a store (not run here: it needs a running store)::
+
+    from quanzi.graph.connect import open_store
+    from quanzi.ingest import ingest_files
+    from quanzi.settings import Settings
+
+    settings = Settings()
+    store = open_store(settings)
+    report = ingest_files(store, [Path("data/")], settings)
+    print(report.summary())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from quanzi.graph import queries as q
+from quanzi.graph.store import GraphStore
+from quanzi.ingest.events import EventAggregate, EventError
+from quanzi.ingest.linker import link_records
+from quanzi.ingest.load import fetch_known, merge_into, now_iso, write_customers
+from quanzi.ingest.readers import ColumnMapping, Table, expand_paths, open_table
+from quanzi.ingest.records import normalise_contact, record_identity_id
+from quanzi.ingest.report import IngestProgress, IngestReport, Reject
+from quanzi.ingest.resolve import resolve
+from quanzi.model import Node, Rel
+from quanzi.settings import Settings
+
+__all__ = ["ingest_contacts", "ingest_files", "ingest_records"]
+
+_KIND_ORDER = {"employees": 0, "groups": 1, "campaigns": 2, "contacts": 3, "events": 4, "truth": 5}
+_REFERENCE_FIELDS: dict[str, tuple[Node, str, tuple[str, ...]]] = {
+    "employees": (Node.EMPLOYEE, "employee_id", ("name", "team", "email")),
+    "groups": (Node.GROUP, "group_id", ("name", "kind", "owner_employee_id", "interest")),
+    "campaigns": (Node.CAMPAIGN, "campaign_id", ("name", "start", "end")),
+}
+
+
+@contextmanager
+def _timed(report: IngestReport, step: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.time(step, time.perf_counter() - started)
+
+
+def ingest_files(
+    store: GraphStore,
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    mappings: Mapping[Path, ColumnMapping] | None = None,
+    progress: IngestProgress | None = None,
+) -> IngestReport:
+    """Load contact, event and reference files (or folders of them) into the graph.
+
+    Files are recognised by their columns (or by a mapping) and loaded in dependency order:
+    employees, groups and campaigns, then contacts (normalised and resolved into customers),
+    then events. Ground-truth files of the synthetic generator are recognised and skipped.
+
+    Parameters
+    ----------
+    store : GraphStore
+        An open store.
+    paths : sequence of Path
+        Files (``.csv``, ``.tsv``, ``.jsonl``, ``.parquet``) or folders of them.
+    settings : Settings
+        Phone region, linker threshold, field size limit, write batch size.
+    mappings : mapping of Path to ColumnMapping, optional
+        Column mappings for files that are not in Quanzi's own format.
+    progress : callable, optional
+        ``progress(step, done, total)``.
+
+    Returns
+    -------
+    IngestReport
+        Counts, rejected rows and timings.
+
+    Raises
+    ------
+    InputError
+        A path does not exist, a file is empty, of an unknown format, or holds columns that
+        match no kind of file. Nothing has been written then.
+    """
+    mappings = {Path(p).resolve(): m for p, m in (mappings or {}).items()}
+    files = expand_paths([Path(p) for p in paths])
+    tables = [open_table(f, mappings.get(f.resolve())) for f in files]
+    tables.sort(key=lambda t: _KIND_ORDER[t.kind])
+    report = IngestReport()
+    _ensure_ingest_indexes(store)
+    contacts: list[tuple[int, dict[str, Any], str]] = []
+    for table in tables:
+        if table.kind == "truth":
+            report.skipped_files.append(str(table.path))
+        elif table.kind in _REFERENCE_FIELDS:
+            with _timed(report, "reference"):
+                _load_reference(store, table, report)
+    contact_tables = [t for t in tables if t.kind == "contacts"]
+    if contact_tables:
+        with _timed(report, "read"):
+            for table in contact_tables:
+                for row_no, row in table.rows():
+                    contacts.append((row_no, row, str(table.path)))
+                    if progress is not None and len(contacts) % 50_000 == 0:
+                        progress("read contacts", len(contacts), None)
+        if progress is not None:
+            progress("read contacts", len(contacts), len(contacts))
+        ingest_records(store, contacts, settings, report=report, progress=progress)
+    for table in tables:
+        if table.kind == "events":
+            _load_events(store, table, settings, report, progress)
+    return report
+
+
+def ingest_contacts(
+    store: GraphStore,
+    rows: Sequence[Mapping[str, Any]],
+    settings: Settings,
+    *,
+    origin: str = "<api>",
+    progress: IngestProgress | None = None,
+) -> IngestReport:
+    """Load contact records given as dicts (an API body), numbered from 1.
+
+    Examples
+    --------
+    Not run here (needs a store)::
+
+        report = ingest_contacts(store, [{"source": "crm", "source_record_id": "1",
+                                          "full_name": "张伟", "phone": "13800138000"}], settings)
+    """
+    report = IngestReport()
+    _ensure_ingest_indexes(store)
+    numbered = [(i, dict(r), origin) for i, r in enumerate(rows, start=1)]
+    ingest_records(store, numbered, settings, report=report, progress=progress)
+    return report
+
+
+def ingest_records(
+    store: GraphStore,
+    rows: Sequence[tuple[int, dict[str, Any], str]],
+    settings: Settings,
+    *,
+    report: IngestReport,
+    progress: IngestProgress | None = None,
+) -> None:
+    """Normalise, resolve and load ``(row, record, file)`` triples, adding to ``report``."""
+    with _timed(report, "normalise"):
+        profiles: dict[str, dict[str, Any]] = {}
+        first_row: dict[str, tuple[str, int]] = {}
+        for i, (row_no, row, origin) in enumerate(rows, start=1):
+            report.counts["contacts_read"] += 1
+            if "__error__" in row:
+                report.reject(origin, row_no, "*", f"the row {row['__error__']}")
+                continue
+            profile, problems = normalise_contact(
+                row,
+                region=settings.default_phone_region,
+                max_chars=settings.ingest_max_field_chars,
+                drop_invalid=settings.ingest_invalid_fields == "drop_field",
+            )
+            for field_name, reason in problems:
+                if profile is None:
+                    report.reject(origin, row_no, field_name, reason)
+                else:
+                    report.dropped_fields.append(Reject(origin, row_no, field_name, reason))
+            if profile is None:
+                continue
+            rid = str(profile["record_id"])
+            if rid in first_row:
+                if profiles[rid]["content_hash"] != profile["content_hash"]:
+                    where = first_row[rid]
+                    report.reject(
+                        origin,
+                        row_no,
+                        "source_record_id",
+                        f"duplicate record {rid!r}, first seen in {where[0]} row {where[1]}; "
+                        "the first one was loaded",
+                    )
+                continue
+            first_row[rid] = (origin, row_no)
+            profiles[rid] = profile
+            if progress is not None and i % 50_000 == 0:
+                progress("normalise", i, len(rows))
+        if progress is not None:
+            progress("normalise", len(rows), len(rows))
+    report.counts["contacts_valid"] += len(profiles)
+    if not profiles:
+        return
+
+    with _timed(report, "lookup"):
+        known = fetch_known(store, list(profiles.values()))
+    fresh = [p for rid, p in profiles.items() if known.content_hash.get(rid) != p["content_hash"]]
+    report.counts["contacts_unchanged"] += len(profiles) - len(fresh)
+    if not fresh:
+        return
+    fresh_ids = {str(p["record_id"]) for p in fresh}
+    existing = [p for p in known.existing if str(p["record_id"]) not in fresh_ids]
+    # A changed record stays with its customer: it takes part as a member of that customer.
+    for p in fresh:
+        rid = str(p["record_id"])
+        if rid in known.customer_of:
+            existing.append(dict(p, customer_id=known.customer_of[rid]))
+
+    with _timed(report, "link"):
+        links, link_counts = link_records(fresh, existing, settings, progress=progress)
+        report.counts.update(link_counts)
+        resolution = resolve(fresh, links, existing=existing, customers=known.customers)
+    report.counts["links_used"] += len(resolution.links_used)
+    report.counts["links_refused"] += len(resolution.links_refused)
+
+    with _timed(report, "load"):
+        for loser, survivor in sorted(resolution.merged.items()):
+            reason = next(
+                (
+                    lk.rule
+                    for lk in resolution.links_used
+                    if {resolution.assignment.get(lk.left), resolution.assignment.get(lk.right)}
+                    == {survivor}
+                ),
+                "linked records",
+            )
+            merge_into(store, loser, survivor, reason=reason)
+        all_profiles: dict[str, dict[str, Any]] = {str(p["record_id"]): p for p in existing}
+        all_profiles.update({str(p["record_id"]): p for p in fresh})
+        written = write_customers(
+            store,
+            resolution,
+            all_profiles,
+            fresh_ids,
+            batch_size=settings.write_batch_size,
+            progress=progress,
+        )
+        _write_contact_tags(store, fresh, resolution.assignment)
+    report.counts["customers_created"] += len(resolution.new_customers)
+    report.counts["customers_merged"] += len(resolution.merged)
+    report.counts["records_loaded"] += len(fresh)
+    for key, value in written.items():
+        report.counts[f"written_{key}"] += value
+
+
+def _ensure_ingest_indexes(store: GraphStore) -> None:
+    for prop in ("kind", "name_latin"):
+        store.write(q.create_index(Node.IDENTITY, prop), f"creating the Identity.{prop} index")
+
+
+def _write_contact_tags(
+    store: GraphStore, profiles: Sequence[Mapping[str, Any]], assignment: Mapping[str, str]
+) -> None:
+    tagged: dict[tuple[str, str], str] = {}
+    for p in profiles:
+        for tag in p.get("tags") or []:
+            key = (assignment[str(p["record_id"])], tag)
+            at = str(p.get("created_at") or "")
+            if key not in tagged or at < tagged[key]:
+                tagged[key] = at
+    if not tagged:
+        return
+    store.upsert_nodes(Node.TAG, ({"id": t, "name": t} for t in sorted({t for _, t in tagged})))
+    store.upsert_relations(
+        Rel.TAGGED,
+        Node.CUSTOMER,
+        Node.TAG,
+        (
+            {"start": c, "end": t, "by": "import", "at": at or None}
+            for (c, t), at in sorted(tagged.items())
+        ),
+    )
+
+
+def _load_reference(store: GraphStore, table: Table, report: IngestReport) -> None:
+    label, key, fields = _REFERENCE_FIELDS[table.kind]
+    rows: dict[str, dict[str, Any]] = {}
+    for row_no, row in table.rows():
+        if "__error__" in row:
+            report.reject(str(table.path), row_no, "*", f"the row {row['__error__']}")
+            continue
+        node_id = row.get(key)
+        if not isinstance(node_id, str | int) or not str(node_id).strip():
+            report.reject(str(table.path), row_no, key, "missing")
+            continue
+        props: dict[str, Any] = {"id": str(node_id).strip()}
+        for name in fields:
+            value = row.get(name)
+            if value is not None and value != "":
+                props[name] = str(value).strip()
+        rows[props["id"]] = props
+    report.counts[table.kind] += store.upsert_nodes(label, rows.values())
+
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "events:" + digest.hexdigest()
+
+
+def _load_events(
+    store: GraphStore,
+    table: Table,
+    settings: Settings,
+    report: IngestReport,
+    progress: IngestProgress | None,
+) -> None:
+    fingerprint = _fingerprint(table.path)
+    if store.get_node(Node.INGEST_BATCH, fingerprint) is not None:
+        report.skipped_files.append(str(table.path))
+        report.counts["event_files_already_loaded"] += 1
+        return
+    agg = EventAggregate(max_chars=settings.ingest_max_field_chars)
+    origin = str(table.path)
+    rows_of: dict[str, int] = {}
+    with _timed(report, "events read"):
+        for row_no, event in table.rows():
+            report.counts["events_read"] += 1
+            if "__error__" in event:
+                report.reject(origin, row_no, "*", f"the row {event['__error__']}")
+                continue
+            try:
+                agg.add(event)
+            except EventError as e:
+                report.reject(origin, row_no, e.field, str(e))
+                continue
+            for person_field in ("from", "to", "customer", "inviter", "invitee"):
+                ref = event.get(person_field)
+                if isinstance(ref, str):
+                    rows_of.setdefault(ref.strip(), row_no)
+            if progress is not None and report.counts["events_read"] % 100_000 == 0:
+                progress("read events", report.counts["events_read"], None)
+    with _timed(report, "events load"):
+        people = sorted(agg.people())
+        customer_of: dict[str, str] = {}
+        for start in range(0, len(people), 5000):
+            ids = [record_identity_id(p) for p in people[start : start + 5000]]
+            for r in store.read(q.CUSTOMERS_OF_IDENTITIES, "resolving event references", ids=ids):
+                customer_of[str(r["identity"]).removeprefix("record:")] = r["customer"]
+        unknown = [p for p in people if p not in customer_of]
+        for ref in unknown:
+            report.reject(
+                origin,
+                rows_of.get(ref, 0),
+                "customer",
+                f"{ref!r} is no loaded contact record; load its contact file first",
+            )
+        counts = _write_events(store, agg, customer_of, settings)
+        report.counts.update(counts)
+        store.upsert_nodes(
+            Node.INGEST_BATCH,
+            [
+                {
+                    "id": fingerprint,
+                    "file": table.path.name,
+                    "kind": "events",
+                    "loaded_at": now_iso(),
+                }
+            ],
+        )
+    if progress is not None:
+        progress("load events", report.counts["events_read"], report.counts["events_read"])
+
+
+def _write_events(
+    store: GraphStore, agg: EventAggregate, customer_of: Mapping[str, str], settings: Settings
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    c = customer_of.get
+
+    store.upsert_nodes(Node.EMPLOYEE, ({"id": e} for e in sorted(agg.employees)))
+    store.upsert_nodes(Node.GROUP, ({"id": g} for g in sorted(agg.groups)))
+    store.upsert_nodes(Node.CAMPAIGN, ({"id": x} for x in sorted(agg.campaigns)))
+
+    pairs: dict[tuple[str, str], list[Any]] = {}
+    for (a, b), (n, w, last, kinds) in agg.interactions.items():
+        ca, cb = c(a), c(b)
+        if ca is None or cb is None or ca == cb:
+            counts["interactions_dropped"] += 1
+            continue
+        agg_pair = pairs.setdefault((ca, cb), [0, 0.0, last, set()])
+        agg_pair[0] += n
+        agg_pair[1] += w
+        agg_pair[2] = max(agg_pair[2], last)
+        agg_pair[3] |= kinds
+    rows = [
+        {"start": a, "end": b, "count": n, "weight": w, "last_at": last, "kinds": sorted(k)}
+        for (a, b), (n, w, last, k) in sorted(pairs.items())
+    ]
+    for start in range(0, len(rows), settings.write_batch_size):
+        store.write(
+            q.ADD_INTERACTIONS,
+            "writing interactions",
+            rows=rows[start : start + settings.write_batch_size],
+        )
+    counts["INTERACTS_WITH"] += len(rows)
+
+    counts["MEMBER_OF"] += store.upsert_relations(
+        Rel.MEMBER_OF,
+        Node.CUSTOMER,
+        Node.GROUP,
+        _stateful(agg.memberships, c, "joined_at", "left_at"),
+    )
+    counts["SERVED_BY"] += store.upsert_relations(
+        Rel.SERVED_BY,
+        Node.CUSTOMER,
+        Node.EMPLOYEE,
+        _stateful(agg.served, c, "added_at", "deleted_at"),
+    )
+    referred: list[dict[str, Any]] = []
+    for (a, b), props in sorted(agg.referrals.items()):
+        ca, cb = c(a), c(b)
+        if ca is not None and cb is not None and ca != cb:
+            referred.append({"start": ca, "end": cb, **props})
+    counts["REFERRED"] += store.upsert_relations(
+        Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER, referred
+    )
+    in_campaign: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in referred:
+        if "campaign_id" in row:
+            in_campaign.setdefault((row["start"], row["campaign_id"]), {"role": "inviter"})
+            in_campaign[(row["end"], row["campaign_id"])] = {"role": "invitee", "at": row["at"]}
+    counts["IN_CAMPAIGN"] += store.upsert_relations(
+        Rel.IN_CAMPAIGN,
+        Node.CUSTOMER,
+        Node.CAMPAIGN,
+        ({"start": a, "end": b, **p} for (a, b), p in sorted(in_campaign.items())),
+    )
+
+    orders = [
+        {"id": oid, "customer_id": c(o["person"]), **{k: v for k, v in o.items() if k != "person"}}
+        for oid, o in sorted(agg.orders.items())
+        if c(o["person"])
+    ]
+    counts["Order"] += store.upsert_nodes(Node.ORDER, orders)
+    counts["PLACED"] += store.upsert_relations(
+        Rel.PLACED,
+        Node.CUSTOMER,
+        Node.ORDER,
+        ({"start": o["customer_id"], "end": o["id"], "at": o["placed_at"]} for o in orders),
+    )
+
+    tags = {(c(p), t): v for (p, t), v in sorted(agg.tags.items()) if c(p)}
+    store.upsert_nodes(Node.TAG, ({"id": t, "name": t} for t in sorted({t for _, t in tags})))
+    counts["TAGGED"] += store.upsert_relations(
+        Rel.TAGGED,
+        Node.CUSTOMER,
+        Node.TAG,
+        ({"start": a, "end": b, **v} for (a, b), v in tags.items()),
+    )
+    interests: dict[tuple[str, str], dict[str, Any]] = {}
+    for (p, i), v in sorted(agg.interests.items()):
+        cp = c(p)
+        if cp and ((cp, i) not in interests or v["weight"] > interests[(cp, i)]["weight"]):
+            interests[(cp, i)] = v
+    store.upsert_nodes(
+        Node.INTEREST, ({"id": i, "name": i} for i in sorted({i for _, i in interests}))
+    )
+    counts["INTERESTED_IN"] += store.upsert_relations(
+        Rel.INTERESTED_IN,
+        Node.CUSTOMER,
+        Node.INTEREST,
+        ({"start": a, "end": b, **v} for (a, b), v in interests.items()),
+    )
+    counts["customers_updated"] += _update_customer_activity(store, agg, customer_of)
+    return counts
+
+
+def _stateful(
+    states: Mapping[tuple[str, str], Mapping[str, str]],
+    c: Any,
+    start: str,
+    end: str,
+) -> list[dict[str, Any]]:
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for (p, other), state in sorted(states.items()):
+        cp = c(p)
+        if cp is None:
+            continue
+        row = merged.setdefault((cp, other), {"start": cp, "end": other})
+        for key in (start, end):
+            if key in state and (key not in row or state[key] > row[key]):
+                row[key] = state[key]
+    for row in merged.values():
+        row["active"] = end not in row or (start in row and row[start] > row[end])
+    return list(merged.values())
+
+
+def _update_customer_activity(
+    store: GraphStore, agg: EventAggregate, customer_of: Mapping[str, str]
+) -> int:
+    last: dict[str, str] = {}
+    for person, at in agg.last_active.items():
+        cid = customer_of.get(person)
+        if cid is not None and (cid not in last or at > last[cid]):
+            last[cid] = at
+    histories: dict[str, dict[str, set[tuple[str, str]]]] = {}
+    for name, per_person in (("funnel", agg.funnel), ("tier", agg.tiers)):
+        per_customer: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        for person, values in per_person.items():
+            cid = customer_of.get(person)
+            if cid is not None:
+                per_customer[cid] |= values
+        histories[name] = per_customer
+    ids = sorted(last)
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        current = {
+            r["id"]: r["props"]
+            for r in store.read(q.CUSTOMER_PROPERTIES, "reading customer activity", ids=chunk)
+        }
+        totals = {r["id"]: r for r in store.read(q.ORDER_TOTALS, "reading order totals", ids=chunk)}
+        for cid in chunk:
+            props = current.get(cid, {})
+            row: dict[str, Any] = {"id": cid}
+            previous = props.get("last_active_at")
+            row["last_active_at"] = max(last[cid], previous) if previous else last[cid]
+            for name, current_name in (("funnel", "funnel_stage"), ("tier", "recorded_tier")):
+                if cid not in histories[name]:
+                    continue
+                stored = props.get(f"{name}_history") or []
+                history = {(h.split(" ", 1)[0], h.split(" ", 1)[-1]) for h in stored}
+                ordered = sorted(history | histories[name][cid])
+                row[f"{name}_history"] = [f"{t} {s}" for t, s in ordered]
+                row[current_name] = ordered[-1][1]
+                row[f"{current_name}_at"] = ordered[-1][0]
+            if cid in totals:
+                row["order_count"] = int(totals[cid]["order_count"])
+                row["total_spent"] = float(totals[cid]["total_spent"])
+            rows.append(row)
+    return store.set_node_properties(Node.CUSTOMER, rows)

@@ -1,0 +1,318 @@
+"""Readers for CSV, JSON Lines and Parquet files, with an optional column mapping.
+
+A reader yields ``(row, record)`` pairs: ``row`` is the line of the record in the file (the
+header of a CSV file is line 1) or, for Parquet, its 1-based position; ``record`` maps Quanzi's
+field names to raw values. Which kind of file it is (contacts, events, employees, groups,
+campaigns) is told by a mapping file or recognised from the columns.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "crm.csv"
+>>> _ = path.write_text("Mobile,Name,Id\\n138 0013 8000,张伟,7\\n", encoding="utf-8")
+>>> mapping = ColumnMapping(
+...     columns={"Mobile": "phone", "Name": "full_name", "Id": "source_record_id"}, source="crm"
+... )
+>>> table = open_table(path, mapping)
+>>> table.kind, next(iter(table.rows()))[1]["phone"]
+('contacts', '138 0013 8000')
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import tomllib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from quanzi.errors import InputError
+
+__all__ = [
+    "CONTACT_FIELDS",
+    "EVENT_TYPES",
+    "ColumnMapping",
+    "FileKind",
+    "Table",
+    "expand_paths",
+    "load_mapping",
+    "open_table",
+]
+
+FileKind = Literal["contacts", "events", "employees", "groups", "campaigns", "truth"]
+_KINDS: tuple[FileKind, ...] = ("contacts", "events", "employees", "groups", "campaigns", "truth")
+
+#: The fields of a contact record; any other column is kept in ``attributes``.
+CONTACT_FIELDS = (
+    "source",
+    "source_record_id",
+    "full_name",
+    "given_name",
+    "surname",
+    "phone",
+    "email",
+    "wechat_unionid",
+    "wechat_openid",
+    "id_number",
+    "birth_date",
+    "street",
+    "city",
+    "state",
+    "postcode",
+    "gender",
+    "company",
+    "created_at",
+    "tags",
+    "attributes",
+)
+
+#: Event types and the fields each needs besides ``type`` and ``time``.
+EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    "interaction": ("kind", "from", "to"),
+    "group_join": ("customer", "group_id"),
+    "group_leave": ("customer", "group_id"),
+    "employee_added": ("customer", "employee_id"),
+    "employee_deleted": ("customer", "employee_id"),
+    "referral": ("inviter", "invitee"),
+    "order": ("customer", "order_id", "amount"),
+    "tag_applied": ("customer", "tag"),
+    "interest": ("customer", "interest"),
+    "funnel_stage": ("customer", "stage"),
+    "tier_change": ("customer", "tier"),
+}
+
+SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
+
+# Columns that tell a file's kind when no mapping names it, checked in this order.
+_SIGNATURES: tuple[tuple[FileKind, frozenset[str]], ...] = (
+    ("events", frozenset({"type", "time"})),
+    ("truth", frozenset({"source", "source_record_id", "person_id"})),
+    ("truth", frozenset({"person_id", "circle_id"})),
+    ("contacts", frozenset({"source_record_id"})),
+    ("employees", frozenset({"employee_id", "team"})),
+    ("groups", frozenset({"group_id", "owner_employee_id"})),
+    ("campaigns", frozenset({"campaign_id", "start"})),
+)
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """How to read a user's own export without editing it.
+
+    Attributes
+    ----------
+    columns : dict of str to str
+        Their column name -> Quanzi's field name (``{"Mobile": "phone"}``).
+    kind : str or None
+        What the file holds; recognised from the columns when ``None``.
+    source : str or None
+        The channel of every record, for contact files without a ``source`` column.
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    kind: FileKind | None = None
+    source: str | None = None
+
+
+def load_mapping(path: Path) -> ColumnMapping:
+    """Read a mapping file (TOML or JSON) with keys ``columns``, ``kind`` and ``source``.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "map.toml"
+    >>> _ = p.write_text('kind = "contacts"\\nsource = "shop"\\n[columns]\\nTel = "phone"\\n')
+    >>> load_mapping(p)
+    ColumnMapping(columns={'Tel': 'phone'}, kind='contacts', source='shop')
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: cannot read the mapping file ({e})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a mapping file holds a table with 'columns', 'kind', 'source'")
+    unknown = set(data) - {"columns", "kind", "source"}
+    columns = data.get("columns", {})
+    kind = data.get("kind")
+    source = data.get("source")
+    if unknown:
+        raise InputError(f"{path}: unknown keys {sorted(unknown)}; use columns, kind, source")
+    if not isinstance(columns, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+    ):
+        raise InputError(f"{path}: 'columns' maps their column names to Quanzi field names")
+    if kind is not None and kind not in _KINDS:
+        raise InputError(f"{path}: kind {kind!r} is not one of {list(_KINDS)}")
+    if source is not None and not isinstance(source, str):
+        raise InputError(f"{path}: 'source' is the channel name, as text")
+    return ColumnMapping(columns=dict(columns), kind=kind, source=source)
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Files to read: each file as given, each folder's readable files in name order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SUFFIXES)
+            if not found:
+                raise InputError(f"{path}: no .csv, .jsonl or .parquet files in this folder")
+            out += found
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    return out
+
+
+@dataclass
+class Table:
+    """One input file, opened: its kind, its columns and a way to iterate its rows."""
+
+    path: Path
+    kind: FileKind
+    columns: list[str]
+    mapping: ColumnMapping
+
+    def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield ``(row, record)`` with mapped field names; CSV empty strings become ``None``."""
+        fmt = SUFFIXES[self.path.suffix]
+        rename = self.mapping.columns
+        source = self.mapping.source
+        raw: Iterator[tuple[int, dict[str, Any]]]
+        if fmt == "csv":
+            raw = _csv_rows(self.path)
+        elif fmt == "jsonl":
+            raw = _jsonl_rows(self.path)
+        else:
+            raw = _parquet_rows(self.path)
+        for row, record in raw:
+            mapped = {rename.get(k, k): v for k, v in record.items()}
+            if source is not None and not mapped.get("source"):
+                mapped["source"] = source
+            yield row, mapped
+
+
+def open_table(path: Path, mapping: ColumnMapping | None = None) -> Table:
+    """Open ``path``, check its format and tell what it holds.
+
+    Raises :class:`~quanzi.errors.InputError` for an unknown format, an empty file or columns
+    that match no kind of file.
+    """
+    mapping = mapping or ColumnMapping()
+    fmt = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"{path}: unknown format {path.suffix!r}; Quanzi reads .csv, .jsonl and .parquet"
+        )
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: the file is empty")
+        columns = _columns(path, fmt)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read it ({e.strerror})") from None
+    mapped = [mapping.columns.get(c, c) for c in columns]
+    if mapping.source is not None and "source" not in mapped:
+        mapped.append("source")
+    kind = mapping.kind or _recognise(path, set(mapped))
+    return Table(path, kind, mapped, mapping)
+
+
+def _recognise(path: Path, columns: set[str]) -> FileKind:
+    for kind, needed in _SIGNATURES:
+        if needed <= columns:
+            return kind
+    raise InputError(
+        f"{path}: cannot tell what this file holds from its columns {sorted(columns)[:12]}; "
+        "contacts need source_record_id, events need type and time (see docs/ingest.md), "
+        "or name the kind and the columns in a mapping file"
+    )
+
+
+def _columns(path: Path, fmt: str) -> list[str]:
+    if fmt == "csv":
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            try:
+                header = next(csv.reader(f, delimiter=_delimiter(path)), None)
+            except (csv.Error, UnicodeDecodeError) as e:
+                raise InputError(f"{path}: not a readable CSV file ({e})") from None
+        if not header or not any(h.strip() for h in header):
+            raise InputError(f"{path}: the file has no header row")
+        return [h.strip() for h in header]
+    if fmt == "jsonl":
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        first = json.loads(line)
+                    except ValueError as e:
+                        raise InputError(f"{path}: line 1 is not JSON ({e})") from None
+                    if not isinstance(first, dict):
+                        raise InputError(f"{path}: each line must be one JSON object")
+                    return list(first)
+        raise InputError(f"{path}: the file is empty")
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception as e:
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    return list(schema.names)
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    csv.field_size_limit(sys.maxsize)  # oversize values are rejected per field, with a reason
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=_delimiter(path))
+        header = [h.strip() for h in next(reader)]
+        width = len(header)
+        line = reader.line_num + 1
+        for values in reader:
+            if not values or not any(v.strip() for v in values):
+                line = reader.line_num + 1
+                continue
+            if len(values) != width:
+                yield line, {"__error__": f"has {len(values)} values for {width} columns"}
+            else:
+                yield (
+                    line,
+                    {k: (v if v != "" else None) for k, v in zip(header, values, strict=True)},
+                )
+            line = reader.line_num + 1
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as e:
+                yield line_no, {"__error__": f"is not JSON ({e})"}
+                continue
+            if not isinstance(record, dict):
+                yield line_no, {"__error__": "is not a JSON object"}
+                continue
+            yield line_no, record
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
+        for record in batch.to_pylist():
+            row += 1
+            yield row, record

@@ -1,0 +1,311 @@
+"""Circles: known answers on small graphs, invariants on random ones."""
+
+from __future__ import annotations
+
+import itertools
+
+import igraph as ig
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quanzi.algorithms.circles import (
+    LayerWeights,
+    Partition,
+    build_tie_graph,
+    circle_kind,
+    describe_circles,
+    detect_circle_hierarchy,
+    detect_circles,
+    match_circles,
+    top_attributes,
+)
+from quanzi.errors import InputError
+
+
+def random_graph(n: int, p: float, seed: int) -> ig.Graph:
+    rng = np.random.default_rng(seed)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < p]
+    g = ig.Graph(n=n, edges=pairs)
+    g.vs["id"] = [f"c{i}" for i in range(n)]
+    g.es["weight"] = rng.uniform(0.5, 2.0, size=len(pairs)).tolist()
+    return g
+
+
+def planted(n_blocks: int, size: int, seed: int) -> ig.Graph:
+    """Dense blocks (p=0.8) with sparse noise between them (p=0.02)."""
+    rng = np.random.default_rng(seed)
+    n = n_blocks * size
+    pairs = [
+        (i, j)
+        for i in range(n)
+        for j in range(i + 1, n)
+        if rng.random() < (0.8 if i // size == j // size else 0.02)
+    ]
+    g = ig.Graph(n=n, edges=pairs)
+    g.vs["id"] = [f"c{i}" for i in range(n)]
+    g.es["weight"] = 1.0
+    return g
+
+
+def assert_covers_once(part: Partition, n: int) -> None:
+    assert part.membership.shape == (n,)
+    assert sorted(set(part.membership.tolist())) == list(range(part.n_circles))
+    assert int(part.sizes().sum()) == n
+    assert len(set(part.keys)) == part.n_circles
+    members = [m for ms in part.circles().values() for m in ms]
+    assert sorted(members) == sorted(part.ids)
+
+
+# ------------------------------------------------------------------ known answers
+
+
+def test_two_cliques_joined_by_one_edge_are_two_circles(cliques: ig.Graph) -> None:
+    circles = detect_circles(cliques).circles()
+    assert sorted(map(sorted, circles.values())) == [
+        ["a0", "a1", "a2", "a3", "a4"],
+        ["b0", "b1", "b2", "b3", "b4"],
+    ]
+
+
+@pytest.mark.parametrize("objective", ["modularity", "cpm"])
+def test_both_objectives_find_the_cliques(cliques: ig.Graph, objective: str) -> None:
+    resolution = 0.5 if objective == "cpm" else 1.0
+    part = detect_circles(cliques, objective=objective, resolution=resolution)  # type: ignore[arg-type]
+    assert part.n_circles == 2
+
+
+def test_multiplex_layers_find_the_cliques(cliques: ig.Graph) -> None:
+    g = build_tie_graph(cliques, groups={"g": ["a0", "a1", "a2"]})
+    part = detect_circles(g, layers={"tie": 1.0, "group": 0.5})
+    assert part.n_circles == 2
+
+
+def test_circles_are_numbered_from_the_largest() -> None:
+    g = ig.Graph.Full(3) + ig.Graph.Full(6)
+    g.vs["id"] = [str(i) for i in range(9)]
+    part = detect_circles(g, weight=None)
+    assert part.sizes().tolist() == [6, 3]
+    assert part.membership[0] == 1
+
+
+def test_edgeless_graph_gives_singletons() -> None:
+    g = ig.Graph(3)
+    g.vs["id"] = ["x", "y", "z"]
+    part = detect_circles(g, weight=None)
+    assert part.n_circles == 3
+    assert part.modularity == 0.0
+
+
+def test_directed_graph_is_refused() -> None:
+    with pytest.raises(InputError, match="undirected"):
+        detect_circles(ig.Graph([(0, 1)], directed=True), weight=None)
+
+
+def test_same_seed_same_circles() -> None:
+    g = random_graph(120, 0.05, seed=3)
+    first = detect_circles(g, seed=7)
+    again = detect_circles(g, seed=7)
+    assert np.array_equal(first.membership, again.membership)
+
+
+def test_planted_blocks_are_recovered() -> None:
+    g = planted(4, 25, seed=1)
+    part = detect_circles(g)
+    assert part.n_circles == 4
+    assert all(len(set(part.membership[b * 25 : (b + 1) * 25].tolist())) == 1 for b in range(4))
+
+
+def test_hierarchy_splits_a_large_circle_into_its_blocks() -> None:
+    # Four blocks; the top level sees two halves because the halves are tightly linked.
+    g = planted(4, 20, seed=2)
+    g.add_edges([(i, 20 + i) for i in range(20)] + [(40 + i, 60 + i) for i in range(20)])
+    g.es["weight"] = 1.0
+    levels = detect_circle_hierarchy(g, max_circle_size=30)
+    assert levels[-1].n_circles == 4
+    for upper, lower in itertools.pairwise(levels):
+        # every sub-circle lies inside its parent
+        assert np.array_equal(lower.parent[lower.membership], upper.membership)
+
+
+# ------------------------------------------------------------------ the tie graph
+
+
+def test_tie_graph_layers_sum_to_weight() -> None:
+    ties = ig.Graph([(0, 1), (1, 2)], vertex_attrs={"id": ["a", "b", "c"]})
+    ties.es["weight"] = [2.0, 1.0]
+    g = build_tie_graph(
+        ties,
+        groups={"g": ["a", "b", "d"]},
+        interests={"golf": ["a", "b"]},
+        layer_weights=LayerWeights(tie=1.0, group=0.5, interest=0.2),
+    )
+    assert g.vs["id"] == ["a", "b", "c", "d"]
+    ab = g.es[g.get_eid(0, 1)]
+    # tie 2.0; group of 3 -> 1/(3-1) = 0.5, times 0.5; interest of 2 -> 1, times 0.2
+    assert ab["tie"] == pytest.approx(2.0)
+    assert ab["group"] == pytest.approx(0.25)
+    assert ab["interest"] == pytest.approx(0.2)
+    total = sum(ab[name] for name in ("tie", "group", "interest", "employee"))
+    assert ab["weight"] == pytest.approx(total)
+    assert not g.is_directed()
+
+
+def test_tie_graph_folds_directed_ties_and_drops_loops() -> None:
+    ties = ig.Graph([(0, 1), (1, 0), (0, 0)], directed=True, vertex_attrs={"id": ["a", "b"]})
+    g = build_tie_graph(ties, weight=None)
+    assert g.ecount() == 1
+    assert g.es["weight"] == [2.0]
+
+
+def test_tie_graph_skips_oversized_affiliations_and_unknown_customers() -> None:
+    g = build_tie_graph(
+        None,
+        groups={"huge": [f"c{i}" for i in range(10)], "small": ["c0", "c1", "stranger"]},
+        customers=[f"c{i}" for i in range(10)],
+        max_affiliation_size=5,
+    )
+    assert g.vcount() == 10
+    assert g.ecount() == 1
+    assert g.es["group"] == [pytest.approx(0.5)]
+
+
+def test_negative_layer_weight_is_refused() -> None:
+    with pytest.raises(InputError):
+        LayerWeights(group=-1.0)
+
+
+# ------------------------------------------------------------------ stable ids
+
+
+def test_matching_keeps_names_of_relabelled_circles() -> None:
+    previous = {"golfers": ["a", "b", "c"], "wine": ["d", "e"]}
+    new = {"0": ["d", "e", "f"], "1": ["a", "b", "c"]}
+    match = match_circles(previous, new)
+    assert match.mapping == {"0": "wine", "1": "golfers"}
+    assert match.similarity["1"] == 1.0
+    assert match.unmatched_new == []
+    assert match.unmatched_previous == []
+
+
+def test_matching_prefers_the_best_total_overlap() -> None:
+    # greedy would give "0" to "p" (0.5) and leave "1" poorly matched; the optimum swaps
+    previous = {"p": ["a", "b", "c", "d"], "q": ["e", "f"]}
+    new = {"0": ["a", "b", "e", "f"], "1": ["c", "d"]}
+    match = match_circles(previous, new)
+    assert match.mapping == {"0": "q", "1": "p"}
+
+
+def test_matching_accepts_a_partition(cliques: ig.Graph) -> None:
+    part = detect_circles(cliques)
+    previous = {"left": [f"a{i}" for i in range(5)], "right": [f"b{i}" for i in range(4)]}
+    match = match_circles(previous, part)
+    assert set(match.mapping.values()) == {"left", "right"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    previous=st.lists(st.integers(0, 6), min_size=1, max_size=40),
+    new=st.lists(st.integers(0, 6), min_size=1, max_size=40),
+    threshold=st.floats(0.0, 1.0),
+)
+def test_matching_is_a_bijection_on_matched_pairs(
+    previous: list[int], new: list[int], threshold: float
+) -> None:
+    size = min(len(previous), len(new))
+    prev_circles: dict[str, list[str]] = {}
+    new_circles: dict[str, list[str]] = {}
+    for member in range(size):
+        prev_circles.setdefault(f"p{previous[member]}", []).append(str(member))
+        new_circles.setdefault(str(new[member]), []).append(str(member))
+    match = match_circles(prev_circles, new_circles, min_similarity=threshold)
+    assert len(set(match.mapping.values())) == len(match.mapping)
+    assert set(match.mapping) | set(match.unmatched_new) == set(new_circles)
+    assert not set(match.mapping) & set(match.unmatched_new)
+    assert set(match.mapping.values()) | set(match.unmatched_previous) == set(prev_circles)
+    assert all(s >= threshold for s in match.similarity.values())
+
+
+# ------------------------------------------------------------------ invariants
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    p=st.floats(0.0, 0.3),
+    seed=st.integers(0, 1000),
+    max_size=st.integers(2, 30),
+)
+def test_every_level_covers_every_customer_exactly_once(
+    n: int, p: float, seed: int, max_size: int
+) -> None:
+    g = random_graph(n, p, seed)
+    levels = detect_circle_hierarchy(g, max_circle_size=max_size, seed=seed)
+    for level in levels:
+        assert_covers_once(level, n)
+    for upper, lower in itertools.pairwise(levels):
+        assert np.array_equal(lower.parent[lower.membership], upper.membership)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_circles_do_not_depend_on_the_order_of_affiliations(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    groups = {f"g{i}": [f"c{j}" for j in rng.choice(30, 5, replace=False)] for i in range(8)}
+    shuffled = dict(reversed(list(groups.items())))
+    one = build_tie_graph(None, groups=groups)
+    two = build_tie_graph(None, groups=shuffled)
+    assert one.vs["id"] == two.vs["id"]
+    assert sorted(one.get_edgelist()) == sorted(two.get_edgelist())
+    assert np.array_equal(detect_circles(one).membership, detect_circles(two).membership)
+
+
+# ------------------------------------------------------------------ descriptions
+
+
+def test_kind_comes_from_the_dominant_layer(cliques: ig.Graph) -> None:
+    b_ties = [e.index for e in cliques.es if e.source >= 5]
+    ties = cliques.subgraph_edges(b_ties, delete_vertices=False)
+    g = build_tie_graph(ties, groups={"chat": [f"a{i}" for i in range(5)]})
+    part = detect_circles(g)
+    kind_of = {
+        members[0][0]: description.kind
+        for description, members in zip(
+            describe_circles(g, part), part.circles().values(), strict=True
+        )
+    }
+    assert kind_of == {"a": "group", "b": "friend"}
+
+
+def test_description_fields() -> None:
+    ties = ig.Graph.Full(3)
+    ties.vs["id"] = ["a", "b", "c"]
+    g = build_tie_graph(ties, weight=None)
+    part = detect_circles(g)
+    (d,) = describe_circles(
+        g,
+        part,
+        influence={"a": 0.9, "b": 0.1},
+        attributes={"interest": {"a": ["golf"], "b": ["golf", "wine"]}, "tier": {"a": ["loyal"]}},
+        scores={"churn_risk": {"a": 0.2, "b": 0.4}},
+        n_leaders=1,
+    )
+    assert (d.size, d.kind, d.leaders) == (3, "friend", [("a", 0.9)])
+    assert d.top_attributes["interest"] == [("golf", 2), ("wine", 1)]
+    assert d.top_attributes["tier"] == [("loyal", 1)]
+    assert d.means["churn_risk"] == pytest.approx(0.3)
+    assert sum(d.layer_shares.values()) == pytest.approx(1.0)
+
+
+def test_unconnected_circle_kind() -> None:
+    assert circle_kind({"tie": 0.0})[0] == "unconnected"
+    assert top_attributes(["x"], {}) == []
+
+
+def test_random_circles_are_not_split_further() -> None:
+    # a random graph has no circles inside its circles: Leiden's level-0 split is all there is
+    g = random_graph(300, 0.05, seed=11)
+    levels = detect_circle_hierarchy(g, max_circle_size=20)
+    assert len(levels) == 1
+    assert len(detect_circle_hierarchy(g, max_circle_size=20, significance=-1.0)) > 1

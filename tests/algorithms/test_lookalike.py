@@ -1,0 +1,137 @@
+"""Lookalike prospecting: known answers, reasons, and the candidate-filter invariants."""
+
+from __future__ import annotations
+
+import igraph as ig
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quanzi.algorithms.lookalike import (
+    LookalikeIndex,
+    LookalikeWeights,
+    degree_baseline,
+    fastrp_embeddings,
+    jaccard_baseline,
+    lookalikes,
+)
+from quanzi.errors import InputError
+
+
+def random_graph(n: int, m: int, seed: int) -> ig.Graph:
+    rng = np.random.default_rng(seed)
+    edges = rng.integers(0, n, size=(m, 2))
+    g = ig.Graph(n=n, edges=edges[edges[:, 0] != edges[:, 1]].tolist())
+    g.vs["id"] = [f"c{i}" for i in range(n)]
+    g.es["weight"] = rng.uniform(0.5, 2.0, size=g.ecount()).tolist()
+    return g
+
+
+def test_seeds_in_one_clique_find_the_rest_of_it(cliques: ig.Graph) -> None:
+    found = lookalikes(cliques, ["a0", "a1", "a2"], k=2)
+    assert {c.id for c in found} == {"a3", "a4"}
+    assert found[0].score >= found[1].score
+
+
+def test_reasons_name_seeds_contacts_and_shared_values(cliques: ig.Graph) -> None:
+    attributes = {"interest": {"a0": ["golf"], "a1": ["golf"], "b0": ["golf", "wine"]}}
+    found = lookalikes(cliques, ["a0", "a1"], k=10, attributes=attributes)
+    by_id = {c.id: c for c in found}
+    kinds = {r.kind for r in by_id["a2"].reasons}
+    assert {"knows_seeds", "mutual_contacts"} <= kinds
+    knows = next(r for r in by_id["a2"].reasons if r.kind == "knows_seeds")
+    assert knows.evidence == ("a0", "a1")
+    shared = next(r for r in by_id["b0"].reasons if r.kind == "shared_interest")
+    assert shared.evidence == ("golf",)
+    assert shared.text == "shares interest golf with 2 of the 2 seeds"
+    assert all(0.0 <= p <= 1.0 for c in found for p in c.parts.values())
+
+
+def test_candidate_filter_by_ids_and_by_mask(cliques: ig.Graph) -> None:
+    found = lookalikes(cliques, ["a0"], candidates=["b1", "b2", "unknown"], k=5)
+    assert {c.id for c in found} == {"b1", "b2"}
+    mask = np.zeros(10, dtype=bool)
+    mask[[0, 3]] = True  # a0 is a seed: never returned
+    assert [c.id for c in lookalikes(cliques, ["a0"], candidates=mask)] == ["a3"]
+
+
+def test_unknown_seed_is_refused(cliques: ig.Graph) -> None:
+    with pytest.raises(InputError, match="seed"):
+        lookalikes(cliques, ["a0", "zz"])
+    with pytest.raises(InputError):
+        lookalikes(cliques, [])
+    with pytest.raises(InputError, match="mask"):
+        lookalikes(cliques, ["a0"], candidates=np.ones(3, dtype=bool))
+
+
+def test_profile_and_precomputed_embeddings(cliques: ig.Graph) -> None:
+    profile = np.zeros((10, 2))
+    profile[:, 0] = 1.0
+    profile[7] = [0.0, 1.0]  # b2 resembles the seed on profile
+    profile[0] = [0.0, 1.0]
+    emb = fastrp_embeddings(cliques, dim=8)
+    only_profile = LookalikeWeights(0, 0, 0, 0, profile=1.0)
+    found = lookalikes(cliques, ["a0"], k=1, profile=profile, embeddings=emb, weights=only_profile)
+    assert found[0].id == "b2"
+    assert found[0].reasons[-1].kind == "similar_profile"
+    with pytest.raises(InputError, match="profile"):
+        lookalikes(cliques, ["a0"], profile=np.ones(3))
+
+
+def test_fastrp_is_deterministic_and_local() -> None:
+    ring = ig.Graph.Ring(40)
+    one = fastrp_embeddings(ring, weight=None, dim=64, seed=3)
+    assert np.array_equal(one, fastrp_embeddings(ring, weight=None, dim=64, seed=3))
+    assert np.allclose(np.linalg.norm(one, axis=1), 1.0)
+    # neighbours on the ring are more alike than opposite vertices
+    assert one[0] @ one[1] > one[0] @ one[20]
+
+
+def test_lookalike_is_deterministic() -> None:
+    g = random_graph(300, 900, seed=1)
+    seeds = [f"c{i}" for i in range(10)]
+    assert lookalikes(g, seeds, seed=2) == lookalikes(g, seeds, seed=2)
+
+
+def test_baselines(cliques: ig.Graph) -> None:
+    jaccard = jaccard_baseline(cliques, ["a0", "a1"], k=3)
+    assert {cid for cid, _ in jaccard} == {"a2", "a3", "a4"}
+    assert degree_baseline(cliques, ["a0"], k=2) == [("a4", 5.0), ("b0", 5.0)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_seeds=st.integers(1, 8),
+    k=st.integers(1, 40),
+    keep=st.floats(0.0, 1.0),
+)
+def test_lookalike_never_returns_a_seed_or_a_non_candidate(
+    seed: int, n_seeds: int, k: int, keep: float
+) -> None:
+    g = random_graph(60, 150, seed)
+    rng = np.random.default_rng(seed)
+    ids = g.vs["id"]
+    seeds = [str(x) for x in rng.choice(ids, n_seeds, replace=False)]
+    candidates = {str(x) for x in ids if rng.random() < keep}
+    found = lookalikes(g, seeds, candidates=candidates, k=k, weight="weight")
+    returned = [c.id for c in found]
+    assert not set(returned) & set(seeds)
+    assert set(returned) <= candidates
+    assert len(returned) == len(set(returned)) <= min(k, len(candidates - set(seeds)))
+    assert all(c.score > 0 for c in found)
+    scores = [c.score for c in found]
+    assert scores == sorted(scores, reverse=True)
+    for baseline in (jaccard_baseline, degree_baseline):
+        ranked = [cid for cid, _ in baseline(g, seeds, candidates=candidates, k=k)]
+        assert not set(ranked) & set(seeds)
+        assert set(ranked) <= candidates
+
+
+def test_an_index_answers_many_queries_like_single_calls() -> None:
+    g = random_graph(200, 600, seed=4)
+    attributes = {"group": {f"c{i}": [f"g{i % 7}"] for i in range(0, 200, 2)} | {"zz": ["g1"]}}
+    index = LookalikeIndex(g, attributes=attributes, seed=1)
+    for seeds in (["c1", "c2", "c3"], ["c10", "c20"]):
+        assert index.query(seeds, k=15) == lookalikes(g, seeds, k=15, attributes=attributes, seed=1)

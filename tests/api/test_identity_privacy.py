@@ -1,0 +1,333 @@
+"""Ingest through the API (body and file upload jobs), and erasure of a person."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from quanzi.graph.store import GraphStore
+
+from tests.api.conftest import Api
+
+pytestmark = pytest.mark.store
+
+ANNA = [
+    {
+        "source": "crm",
+        "source_record_id": "A-1",
+        "full_name": "林安娜",
+        "phone": "138 0013 8000",
+        "email": "anna.lin@example.com",
+        "birth_date": "1990-02-03",
+        "created_at": "2024-01-01T00:00:00Z",
+    },
+    {
+        "source": "wechat",
+        "source_record_id": "WX-1",
+        "full_name": "林安娜",
+        "phone": "+86 138 0013 8000",
+        "wechat_unionid": "oAnnaUnionid0000000000000001",
+        "wechat_openid": "oA1b2AnnaOpenid0000000000001",
+        "created_at": "2024-02-01T00:00:00Z",
+    },
+]
+# Anna's husband shares her phone: a different person.
+BO = {
+    "source": "crm",
+    "source_record_id": "B-1",
+    "full_name": "周博",
+    "phone": "13800138000",
+    "email": "bo.zhou@example.com",
+    "birth_date": "1985-07-08",
+    "gender": "M",
+    "created_at": "2024-01-05T00:00:00Z",
+}
+EVENTS = [
+    {
+        "type": "employee_added",
+        "time": "2024-02-02T00:00:00Z",
+        "customer": "crm:A-1",
+        "employee_id": "E1",
+    },
+    {
+        "type": "interaction",
+        "time": "2024-02-03T00:00:00Z",
+        "kind": "call",
+        "from": "crm:A-1",
+        "to": "crm:B-1",
+        "count": 2,
+    },
+    {
+        "type": "order",
+        "time": "2024-02-04T00:00:00Z",
+        "customer": "wechat:WX-1",
+        "order_id": "O000000001",
+        "amount": 99.5,
+        "product": "Tea Set",
+    },
+    {
+        "type": "tag_applied",
+        "time": "2024-02-05T00:00:00Z",
+        "customer": "crm:A-1",
+        "tag": "VIP",
+        "employee_id": "E1",
+    },
+    {
+        "type": "interest",
+        "time": "2024-02-06T00:00:00Z",
+        "customer": "crm:A-1",
+        "interest": "tea",
+        "weight": 0.8,
+    },
+    {
+        "type": "referral",
+        "time": "2024-02-07T00:00:00Z",
+        "inviter": "crm:A-1",
+        "invitee": "crm:B-1",
+        "campaign_id": "C1",
+        "invite_code": "ANNA2345",
+    },
+]
+
+
+def _wait(api: Api, job: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while job["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+        job = api.get(f"/jobs/{job['id']}").json()
+    return job
+
+
+def _customer_of(api: Api, record: str) -> str:
+    body = api.get(f"/customers?name={record}").json()
+    return str(body["items"][0]["id"])
+
+
+def test_ingest_contacts_in_the_body(api: Api) -> None:
+    response = api.post("/identity/contacts", role="sales", json={"records": [*ANNA, BO]})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["ok"] is True
+    assert report["counts"]["contacts_read"] == 3
+    people = api.get("/customers?phone=13800138000&sort=name").json()["items"]
+    assert sorted(p["name"] for p in people) == ["周博", "林安娜"]
+    anna = next(p for p in people if p["name"] == "林安娜")
+    assert sorted(anna["channels"]) == ["crm", "wechat"]
+    # Sending the same records again changes nothing.
+    again = api.post("/identity/contacts", role="sales", json={"records": ANNA}).json()
+    assert again["counts"]["contacts_unchanged"] == 2
+
+
+def test_ingest_rejects_name_the_row_and_field(api: Api) -> None:
+    bad = dict(BO, source_record_id="B-2", phone="12", email="nope")
+    report = api.post("/identity/contacts", role="sales", json={"records": [bad]}).json()
+    assert report["ok"] is False
+    assert report["rejects_total"] >= 1
+    assert report["rejects"][0]["row"] == 1
+    assert report["rejects"][0]["field"] in ("phone", "email")
+    missing = api.post("/identity/contacts", role="sales", json={"records": [{"source": "crm"}]})
+    assert missing.status_code == 422
+    assert "body.records.0.source_record_id" in [e["field"] for e in missing.json()["errors"]]
+    assert api.post("/identity/contacts", role="sales", json={"records": []}).status_code == 422
+
+
+def test_upload_files_as_a_job_with_rejects_report(api: Api) -> None:
+    contacts = (
+        "source,source_record_id,full_name,phone,email,created_at\n"
+        "crm,F-1,孙丽,139 0013 9000,sun.li@example.com,2024-03-01T00:00:00Z\n"
+        "crm,F-2,钱坤,not-a-phone,qian.kun@example.com,2024-03-02T00:00:00Z\n"
+    )
+    employees = "employee_id,name,team,email\nE1,王芳,Sales-East,fang.wang@staff.example.cn\n"
+    files = [
+        ("files", ("contacts.csv", contacts.encode(), "text/csv")),
+        ("files", ("employees.csv", employees.encode(), "text/csv")),
+    ]
+    response = api.client.post("/identity/uploads", headers=api.admin, files=files)
+    assert response.status_code == 202, response.text
+    job = _wait(api, response.json())
+    assert job["status"] == "succeeded", job
+    assert job["kind"] == "ingest"
+    assert job["result"]["counts"]["contacts_read"] == 2
+    assert job["rejects"] == 1
+    rejects = api.get(job["rejects_url"])
+    assert rejects.status_code == 200
+    assert rejects.text.splitlines()[0] == "file,row,field,reason"
+    assert "contacts.csv,3,phone" in rejects.text
+    assert "/jobs/" not in rejects.text  # no server paths
+    assert api.get("/customers?name=孙丽").json()["items"]
+    # The uploaded files are gone once the job ended.
+    uploads = api.settings.data_dir / "api" / "jobs" / "uploads"
+    assert not any(uploads.rglob("*.csv"))
+    # Other keys do not see the admin's job.
+    assert api.get(f"/jobs/{job['id']}", role="viewer").status_code == 404
+    assert [j["id"] for j in api.get("/jobs").json()] == [job["id"]]
+
+
+def test_upload_refuses_unreadable_files(api: Api) -> None:
+    bad_type = [("files", ("notes.txt", b"hello", "text/plain"))]
+    response = api.client.post("/identity/uploads", headers=api.admin, files=bad_type)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "files"
+    unknown = [("files", ("x.csv", b"a,b\n1,2\n", "text/csv"))]
+    response = api.client.post("/identity/uploads", headers=api.admin, files=unknown)
+    assert response.status_code == 422
+    assert "cannot tell" in response.json()["detail"]
+    assert api.get("/jobs").json() == []
+    assert api.get("/jobs/job_000000000000").status_code == 404
+
+
+def test_analysis_runs_as_a_job(graph: Api) -> None:
+    response = graph.post("/jobs/analysis")
+    assert response.status_code == 202, response.text
+    job = _wait(graph, response.json())
+    assert job["status"] == "succeeded", job
+    assert job["kind"] == "analysis"
+    assert job["result"]["customers"] >= 6
+    circles = graph.get("/circles").json()["items"]
+    assert circles
+    assert sum(c["members"] for c in circles if c["level"] == 0) >= 6
+    assert graph.get("/influencers?k=3").json()["items"]
+
+
+def _everything(store: GraphStore) -> str:
+    nodes = store.read("MATCH (n) RETURN labels(n)[0] AS label, properties(n) AS p", "test")
+    rels = store.read("MATCH ()-[r]->() RETURN type(r) AS type, properties(r) AS p", "test")
+    return json.dumps([nodes, rels], ensure_ascii=False)
+
+
+def test_erasure_leaves_nothing_of_the_person(api: Api, store: GraphStore) -> None:
+    assert api.post("/identity/contacts", json={"records": [*ANNA, BO]}).json()["ok"]
+    job = _wait(api, api.post("/identity/events", json={"events": EVENTS}).json())
+    assert job["status"] == "succeeded", job
+    anna = _customer_of(api, "林安娜")
+    bo = _customer_of(api, "周博")
+    assert anna != bo
+    # What the analysis would write: a circle led by Anna, scores.
+    store.upsert_nodes("Circle", [{"id": "K1", "size": 2, "leaders": [anna, bo]}])
+    store.upsert_relations(
+        "IN_CIRCLE",
+        "Customer",
+        "Circle",
+        [{"start": anna, "end": "K1"}, {"start": bo, "end": "K1"}],
+    )
+    store.set_node_properties("Customer", [{"id": anna, "churn_risk": 0.4, "influence": 0.8}])
+    before = _everything(store)
+    for value in (anna, "anna.lin@example.com", "oAnnaUnionid0000000000000001", "A-1", "林安娜"):
+        assert value in before
+
+    forbidden = api.post(
+        "/privacy/erasures", role="sales", json={"customer_id": anna, "reason": "x"}
+    )
+    assert forbidden.status_code == 403
+    response = api.post("/privacy/erasures", json={"customer_id": anna, "reason": "request #1"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["verified"] is True
+    assert report["remaining"] == []
+    assert report["erased"]["customers"] >= 1
+    assert report["erased"]["orders"] == 1
+    assert report["erased"]["shared_identity_links"] == 1  # the household phone stays for Bo
+
+    after = _everything(store)
+    for value in (
+        anna,
+        "anna.lin@example.com",
+        "oAnnaUnionid0000000000000001",
+        "oA1b2AnnaOpenid",
+        "A-1",
+        "WX-1",
+        "林安娜",
+        "1990-02-03",
+        "O000000001",
+        "ANNA2345",
+    ):
+        assert value not in after, value
+    # Bo is untouched, keeps the shared phone, and the circle lost Anna.
+    bo_view = api.get(f"/customers/{bo}/360").json()
+    assert bo_view["customer"]["phones"] == ["+8613800138000"]
+    assert bo_view["referrals"]["referred_by"] == []
+    assert api.get("/circles/K1").json()["circle"]["leaders"] == [bo]
+    assert api.get(f"/customers/{anna}").status_code == 404
+    assert api.get("/customers?phone=13800138000").json()["items"][0]["id"] == bo
+    audit = api.get(f"/audit?customer_id={anna}").json()["items"]
+    erasure = next(e for e in audit if e["action"] == "erasure")
+    assert erasure["detail"]["reason"] == "request #1"
+    assert "林安娜" not in json.dumps(audit, ensure_ascii=False)
+    assert (
+        api.post("/privacy/erasures", json={"customer_id": anna, "reason": "again"}).status_code
+        == 404
+    )
+
+
+def test_explain_merge_and_split(api: Api) -> None:
+    other = {
+        "source": "store",
+        "source_record_id": "S-9",
+        "full_name": "Lin Anna",
+        "phone": "+852 9123 4567",
+        "created_at": "2024-04-01T00:00:00Z",
+    }
+    assert api.post("/identity/contacts", json={"records": [*ANNA, other]}).json()["ok"]
+    explained = api.get("/identity/explain?a=crm:A-1&b=wechat:WX-1", role="sales")
+    assert explained.status_code == 200, explained.text
+    body = explained.json()
+    assert body["same_customer"] is True
+    assert body["path"]
+    assert body["path"][0]["rule"]
+    anna = body["customers"][0]
+    store_customer = api.get("/customers?phone=%2B85291234567").json()["items"][0]["id"]
+    assert store_customer != anna
+    separate = api.get("/identity/explain?a=crm:A-1&b=store:S-9").json()
+    assert separate["same_customer"] is False
+    assert separate["path"] == []
+    # Phone keys in an explanation are masked for a viewer-level view of the customer.
+    masked = api.get("/identity/explain?a=phone:%2B8613800138000&b=crm:A-1", role="sales").json()
+    assert "+8613800138000" not in json.dumps(masked)
+
+    merged = api.post(
+        "/identity/merge", json={"customer_ids": [anna, store_customer], "reason": "called"}
+    )
+    assert merged.status_code == 200, merged.text
+    result = merged.json()
+    assert result["survivor_id"] == anna  # seen first
+    moved = api.get(f"/customers/{store_customer}", follow_redirects=False)
+    assert moved.status_code == 307
+    assert moved.headers["location"] == f"/customers/{anna}"
+    assert api.post("/identity/merge", json={"customer_ids": [anna, anna]}).status_code == 409
+    assert api.post("/identity/merge", json={"customer_ids": [anna]}).status_code == 422
+    assert (
+        api.post("/identity/merge", role="sales", json={"customer_ids": [anna, "x"]}).status_code
+        == 403
+    )
+
+    split = api.post("/identity/split", json={"identity": "wechat:WX-1", "reason": "wrong link"})
+    assert split.status_code == 200, split.text
+    new = split.json()["new_customer_id"]
+    assert split.json()["customer_id"] == anna
+    assert new != anna
+    assert api.get(f"/customers/{new}").json()["channels"] == ["wechat"]
+    assert "wechat" not in api.get(f"/customers/{anna}").json()["channels"]
+    assert api.post("/identity/split", json={"identity": "phone:+8613800138000"}).status_code == 422
+    assert api.post("/identity/split", json={"identity": "crm:none"}).status_code == 404
+    audit = [e["action"] for e in api.get("/audit?limit=20").json()["items"]]
+    assert "merge" in audit
+    assert "split" in audit
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ingest.manual.split_identity gives the split-off record the id of the customer it "
+    "was merged from, whose node still carries merged_into, so the new id redirects back",
+)
+def test_split_after_merge_gives_a_reachable_customer(api: Api) -> None:
+    other = dict(BO, source_record_id="S-1", full_name="Lin Anna", phone="+852 9123 4567")
+    other.pop("email")
+    api.post("/identity/contacts", json={"records": [ANNA[0], other]})
+    a = api.get("/customers?phone=13800138000").json()["items"][0]["id"]
+    b = api.get("/customers?phone=%2B85291234567").json()["items"][0]["id"]
+    api.post("/identity/merge", json={"customer_ids": [a, b]})
+    new = api.post("/identity/split", json={"identity": "crm:S-1"}).json()["new_customer_id"]
+    assert api.get(f"/customers/{new}", follow_redirects=False).status_code == 200

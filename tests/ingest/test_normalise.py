@@ -1,0 +1,132 @@
+"""Normalisation: phones, e-mails, names (simplified = traditional, pinyin), dates."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from quanzi.ingest.normalise import (
+    city_key,
+    latin_name,
+    normalise_date,
+    normalise_datetime,
+    normalise_email,
+    normalise_gender,
+    normalise_name,
+    normalise_phone,
+)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+86 138 0013 8000",
+        "0086-138-0013-8000",
+        "0086 13800138000",
+        "138-0013-8000",
+        "(138) 0013 8000",
+        "13800138000",
+        "+8613800138000",
+        "８６１３８００１３８０００",
+    ],
+)
+def test_chinese_mobile_in_every_form_is_one_e164(raw: str) -> None:
+    assert normalise_phone(raw, "CN") == "+8613800138000"
+
+
+def test_phone_region_is_configurable() -> None:
+    assert normalise_phone("(415) 555-2671", "US") == "+14155552671"
+    assert normalise_phone("+852 9685 2983", "CN") == "+85296852983"
+
+
+@pytest.mark.parametrize("raw", ["abc", "12", "+86 1"])
+def test_unreadable_phone_raises_with_reason(raw: str) -> None:
+    with pytest.raises(ValueError, match="phone"):
+        normalise_phone(raw, "CN")
+
+
+def test_empty_values_are_none() -> None:
+    assert normalise_phone("  ", "CN") is None
+    assert normalise_email("") is None
+    assert normalise_name(" \t") is None
+
+
+def test_email_case_and_plus_addressing() -> None:
+    assert normalise_email(" Li.Na@QQ.com ") == "li.na@qq.com"
+    assert normalise_email("li.na+crm@outlook.com") == "li.na@outlook.com"
+    assert normalise_email("J.Smith+x@googlemail.com") == "jsmith@gmail.com"
+    # Providers that do not ignore "+tags" keep them.
+    assert normalise_email("a+b@163.com") == "a+b@163.com"
+    with pytest.raises(ValueError, match="e-mail"):
+        normalise_email("not-an-address")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("張偉", "张伟"), ("陳 麗華", "陈丽华"), ("  Mary-Ann  ", "mary ann"), ("ＬＩ Ｎａ", "li na")],
+)
+def test_names_compare_equal_across_scripts_and_spacing(a: str, b: str) -> None:
+    assert normalise_name(a) == normalise_name(b)
+
+
+@pytest.mark.parametrize(
+    ("chinese", "latin"),
+    [
+        ("张小明", "Zhang Xiaoming"),
+        ("张小明", "Xiaoming ZHANG"),
+        ("曾国藩", "Zeng Guofan"),
+        ("欧阳娜娜", "Ouyang Nana"),
+        ("單雄信", "Shan Xiongxin"),
+    ],
+)
+def test_pinyin_transliterations_meet_the_chinese_name(chinese: str, latin: str) -> None:
+    assert latin_name(chinese) == latin_name(latin)
+
+
+def test_city_key_ignores_script_and_suffix() -> None:
+    assert city_key("深圳市") == city_key("Shenzhen") == city_key("深圳") == "shenzhen"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1990-07-04", "1990-07-04"),
+        ("19900704", "1990-07-04"),
+        ("1990/7/4", "1990-07-04"),
+        ("1990年7月4日", "1990-07-04"),
+        ("1990-07-04T10:00:00Z", "1990-07-04"),
+    ],
+)
+def test_dates(raw: str, expected: str) -> None:
+    assert normalise_date(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["19900231", "next tuesday", "1850-01-01"])
+def test_unreadable_date_raises(raw: str) -> None:
+    with pytest.raises(ValueError, match="date"):
+        normalise_date(raw)
+
+
+def test_datetimes_become_utc() -> None:
+    assert normalise_datetime("2024-05-01 16:30:00+08:00") == "2024-05-01T08:30:00Z"
+    assert normalise_datetime("2024-05-01") == "2024-05-01T00:00:00Z"
+
+
+def test_gender_vocabulary() -> None:
+    assert [normalise_gender(g) for g in ("女", "M", "male", "unknown")] == ["f", "m", "m", None]
+    with pytest.raises(ValueError, match="gender"):
+        normalise_gender("banana")
+
+
+@given(st.integers(min_value=13000000000, max_value=19999999999))
+def test_phone_normalisation_is_idempotent(number: int) -> None:
+    once = normalise_phone(str(number), "CN")
+    assert once is not None
+    assert normalise_phone(once, "CN") == once
+
+
+@given(st.text(max_size=12))
+def test_name_normalisation_is_idempotent(text: str) -> None:
+    once = normalise_name(text)
+    if once is not None:
+        assert normalise_name(once) == once

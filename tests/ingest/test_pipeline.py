@@ -1,0 +1,308 @@
+"""End to end against the real bundled store: load, reload, incremental, merges, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from quanzi.errors import InputError, StoreError
+from quanzi.graph import queries as q
+from quanzi.graph.store import GraphStore
+from quanzi.ingest import ingest_contacts, ingest_files
+from quanzi.ingest.synthetic import GeneratorConfig, generate
+from quanzi.model import Node, Rel
+from quanzi.settings import Settings
+
+from .conftest import WriteContacts, WriteEvents
+
+pytestmark = pytest.mark.store
+
+ZHANG = {
+    "source": "crm",
+    "source_record_id": "1",
+    "full_name": "张伟",
+    "phone": "13800138000",
+    "created_at": "2023-01-01T00:00:00Z",
+    "tags": "vip;early",
+}
+ZHANG_WX = {
+    "source": "wechat",
+    "source_record_id": "2",
+    "full_name": "張偉",
+    "phone": "+86 138 0013 8000",
+    "wechat_unionid": "u-zw",
+    "created_at": "2023-05-01T00:00:00Z",
+}
+LI_FAMILY = {
+    "source": "shop",
+    "source_record_id": "3",
+    "full_name": "李娜",
+    "phone": "0086-138-0013-8000",
+    "created_at": "2023-02-01T00:00:00Z",
+}
+
+
+def _customer_of(store: GraphStore, record: str) -> str:
+    rows = store.read(q.CUSTOMERS_OF_IDENTITIES, "test", ids=[f"record:{record}"])
+    assert len(rows) == 1, rows
+    return str(rows[0]["customer"])
+
+
+def test_generator_files_load_end_to_end(
+    store: GraphStore, tmp_path: Path, ingest_settings: Settings
+) -> None:
+    generated = generate(tmp_path / "gen", GeneratorConfig(customers=60, seed=3))
+    steps: list[str] = []
+    report = ingest_files(
+        store, [tmp_path / "gen"], ingest_settings, progress=lambda s, d, t: steps.append(s)
+    )
+    counts = store.counts()
+    assert report.counts["contacts_read"] == generated.counts["contacts"]
+    assert counts[Node.CUSTOMER] == report.counts["customers_created"] > 0
+    for rel in (Rel.HAS_IDENTITY, Rel.INTERACTS_WITH, Rel.SERVED_BY, Rel.PLACED, Rel.TAGGED):
+        assert counts.get(rel, 0) > 0, rel
+    assert {"normalise", "link", "load customers"} <= set(steps)
+    assert len(report.skipped_files) == 2  # the ground-truth files
+    assert not [r for r in report.rejects if r.field != "customer"], report.rejects[:3]
+    customer = store.get_node(Node.CUSTOMER, _customer_of(store, next(iter(_records(tmp_path)))))
+    assert customer is not None
+    assert {"name", "channels", "first_seen", "record_count"} <= set(customer)
+
+    # Reloading the same files changes nothing.
+    before = store.counts()
+    again = ingest_files(store, [tmp_path / "gen"], ingest_settings)
+    assert store.counts() == before
+    assert again.counts["contacts_unchanged"] == report.counts["contacts_valid"]
+    assert again.counts["event_files_already_loaded"] == 1
+
+
+def _records(tmp_path: Path) -> list[str]:
+    lines = (tmp_path / "gen" / "contacts.csv").read_text(encoding="utf-8").splitlines()[1:]
+    return [":".join(line.split(",")[:2]) for line in lines]
+
+
+def test_evidence_is_stored_on_every_link(
+    store: GraphStore, write_contacts: WriteContacts, ingest_settings: Settings
+) -> None:
+    ingest_files(store, [write_contacts("c.csv", [ZHANG, ZHANG_WX, LI_FAMILY])], ingest_settings)
+    zhang = _customer_of(store, "crm:1")
+    assert _customer_of(store, "wechat:2") == zhang
+    assert _customer_of(store, "shop:3") != zhang  # the family phone
+    links = store.read(q.IDENTITY_LINKS, "test", id="record:wechat:2")
+    evidence = links[0]["evidence"]
+    assert evidence["rule"] in {"same phone and name", "probabilistic"}
+    assert evidence["matched"] == "record:crm:1"
+    assert evidence["agreed"]
+    phone = store.read(q.IDENTITY_LINKS, "test", id="phone:+8613800138000")
+    assert {r["customer"] for r in phone} == {zhang, _customer_of(store, "shop:3")}
+    tags = store.read(
+        "MATCH (c:Customer {id: $id})-[:TAGGED]->(t:Tag) RETURN t.id AS tag", "test", id=zhang
+    )
+    assert {t["tag"] for t in tags} == {"vip", "early"}
+
+
+def test_incremental_batch_joins_the_existing_customer(
+    store: GraphStore, write_contacts: WriteContacts, ingest_settings: Settings
+) -> None:
+    ingest_files(store, [write_contacts("a.csv", [ZHANG])], ingest_settings)
+    zhang = _customer_of(store, "crm:1")
+    report = ingest_files(store, [write_contacts("b.csv", [ZHANG_WX])], ingest_settings)
+    assert report.counts["customers_created"] == 0
+    assert _customer_of(store, "wechat:2") == zhang
+    assert store.counts()[Node.CUSTOMER] == 1
+
+
+def test_a_bridging_record_merges_customers_and_keeps_user_data(
+    store: GraphStore, write_contacts: WriteContacts, ingest_settings: Settings
+) -> None:
+    old = {
+        "source": "crm",
+        "source_record_id": "10",
+        "full_name": "王芳",
+        "phone": "13911112222",
+        "created_at": "2022-01-01T00:00:00Z",
+    }
+    young = {
+        "source": "mail",
+        "source_record_id": "11",
+        "full_name": "王芳",
+        "email": "wf@163.com",
+        "created_at": "2024-01-01T00:00:00Z",
+    }
+    other = {
+        "source": "crm",
+        "source_record_id": "12",
+        "full_name": "王芳",
+        "email": "wang.fang@sina.com",
+        "created_at": "2024-02-01T00:00:00Z",
+    }
+    ingest_files(store, [write_contacts("a.csv", [old, young, other])], ingest_settings)
+    c_old, c_young = _customer_of(store, "crm:10"), _customer_of(store, "mail:11")
+    assert c_old != c_young
+    # What a user attached to the younger customer: a note and a funnel stage.
+    store.set_node_properties(Node.CUSTOMER, [{"id": c_young, "note": "call back", "stage": "won"}])
+    bridge = {
+        "source": "shop",
+        "source_record_id": "13",
+        "full_name": "王芳",
+        "phone": "139-1111-2222",
+        "email": "WF@163.com",
+    }
+    report = ingest_files(store, [write_contacts("b.csv", [bridge])], ingest_settings)
+    assert report.counts["customers_merged"] == 1
+    assert _customer_of(store, "mail:11") == _customer_of(store, "shop:13") == c_old
+    survivor = store.get_node(Node.CUSTOMER, c_old)
+    loser = store.get_node(Node.CUSTOMER, c_young)
+    assert survivor is not None
+    assert loser is not None
+    assert survivor["note"] == "call back"
+    assert survivor["stage"] == "won"
+    assert c_young in survivor["merged_ids"]
+    assert loser["merged_into"] == c_old
+
+
+def test_events_aggregate_and_reload_idempotently(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    contacts = write_contacts("c.csv", [ZHANG, ZHANG_WX, LI_FAMILY])
+    t = "2024-01-0{}T10:00:00Z"
+    events = write_events(
+        "e.jsonl",
+        [
+            {
+                "type": "interaction",
+                "time": t.format(1),
+                "kind": "call",
+                "from": "crm:1",
+                "to": "shop:3",
+                "count": 2,
+            },
+            {
+                "type": "interaction",
+                "time": t.format(2),
+                "kind": "message",
+                "from": "wechat:2",
+                "to": "shop:3",
+            },
+            {
+                "type": "order",
+                "time": t.format(3),
+                "customer": "wechat:2",
+                "order_id": "o1",
+                "amount": 99.5,
+                "product": "tea",
+            },
+            {"type": "funnel_stage", "time": t.format(4), "customer": "crm:1", "stage": "lead"},
+            {"type": "funnel_stage", "time": t.format(5), "customer": "crm:1", "stage": "won"},
+            {
+                "type": "referral",
+                "time": t.format(6),
+                "inviter": "crm:1",
+                "invitee": "shop:3",
+                "campaign_id": "C1",
+                "invite_code": "X9",
+            },
+            {
+                "type": "interaction",
+                "time": t.format(7),
+                "kind": "visit",
+                "from": "nobody:1",
+                "to": "crm:1",
+            },
+            {"type": "teleport", "time": t.format(8), "customer": "crm:1"},
+        ],
+    )
+    report = ingest_files(store, [contacts, events], ingest_settings)
+    zhang, li = _customer_of(store, "crm:1"), _customer_of(store, "shop:3")
+    rows = store.read(
+        "MATCH (a:Customer {id: $a})-[e:INTERACTS_WITH]->(b:Customer {id: $b}) "
+        "RETURN properties(e) AS p",
+        "test",
+        a=zhang,
+        b=li,
+    )
+    assert rows[0]["p"]["count"] == 3
+    assert rows[0]["p"]["weight"] == 2 * 2.0 + 1.0
+    assert sorted(rows[0]["p"]["kinds"]) == ["call", "message"]
+    customer = store.get_node(Node.CUSTOMER, zhang)
+    assert customer is not None
+    assert customer["funnel_stage"] == "won"
+    assert customer["order_count"] == 1
+    assert customer["total_spent"] == 99.5
+    assert {(r.field, r.row) for r in report.rejects} == {("customer", 7), ("type", 8)}
+    before = store.counts()
+    ingest_files(store, [contacts, events], ingest_settings)
+    assert store.counts() == before
+    rows = store.read(
+        "MATCH (:Customer {id: $a})-[e:INTERACTS_WITH]->(:Customer {id: $b}) RETURN e.count AS n",
+        "test",
+        a=zhang,
+        b=li,
+    )
+    assert rows[0]["n"] == 3
+
+
+def test_bad_rows_are_rejected_and_the_others_load(
+    store: GraphStore, write_contacts: WriteContacts, ingest_settings: Settings
+) -> None:
+    rows = [
+        ZHANG,
+        {"source": "crm", "source_record_id": "", "full_name": "无编号"},
+        {"source": "crm", "source_record_id": "8", "full_name": "x", "birth_date": "1990-13-40"},
+        {"source": "crm", "source_record_id": "9", "full_name": "y", "phone": "12"},
+        {"source": "crm", "source_record_id": "10", "full_name": "z" * 5000},
+    ]
+    path = write_contacts("c.csv", rows)
+    report = ingest_files(store, [path], ingest_settings)
+    got = {(r.row, r.field) for r in report.rejects}
+    assert got == {(3, "source_record_id"), (4, "birth_date"), (5, "phone"), (6, "full_name")}
+    assert all(r.file == str(path) and r.reason for r in report.rejects)
+    assert store.counts()[Node.CUSTOMER] == 1
+    out = report.write_rejects(path.parent / "rejects.csv")
+    assert out.read_text(encoding="utf-8").startswith("file,row,field,reason")
+
+
+def test_records_from_an_api_body(store: GraphStore, ingest_settings: Settings) -> None:
+    report = ingest_contacts(store, [ZHANG, {"source": "crm"}], ingest_settings)
+    assert report.counts["records_loaded"] == 1
+    assert report.rejects[0].file == "<api>"
+    assert report.rejects[0].row == 2
+
+
+def test_unreadable_files_raise_before_anything_is_written(
+    store: GraphStore, tmp_path: Path, ingest_settings: Settings
+) -> None:
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="empty"):
+        ingest_files(store, [tmp_path / "empty.csv"], ingest_settings)
+    assert store.counts().get(Node.CUSTOMER, 0) == 0
+
+
+def test_a_failing_batch_leaves_no_half_written_customer(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    ingest_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Break the last statement of the customer transaction (HAS_IDENTITY) on the real store:
+    # the Customer and Identity rows written before it in the same batch must roll back.
+    from quanzi.ingest import load
+
+    real = load.q.merge_relations
+
+    def broken(rel: Rel, start: Node, end: Node) -> str:
+        return (
+            real(rel, start, end) + " RETURN nonsense("
+            if rel is Rel.HAS_IDENTITY
+            else real(rel, start, end)
+        )
+
+    monkeypatch.setattr(load.q, "merge_relations", broken)
+    with pytest.raises(StoreError):
+        ingest_files(store, [write_contacts("c.csv", [ZHANG, LI_FAMILY])], ingest_settings)
+    counts = store.counts()
+    assert counts.get(Node.CUSTOMER, 0) == 0
+    assert counts.get(Node.IDENTITY, 0) == 0

@@ -1,0 +1,143 @@
+"""Readers: CSV, JSON Lines, Parquet, mapping files, and the errors for unreadable files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from quanzi.errors import InputError
+from quanzi.ingest.readers import expand_paths, load_mapping, open_table
+from quanzi.ingest.records import normalise_contact
+
+
+def test_csv_rows_carry_line_numbers_and_none_for_empty(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "source,source_record_id,full_name,phone\ncrm,1,张伟,\n\ncrm,2,李娜,13800138000\n",
+        encoding="utf-8",
+    )
+    table = open_table(path)
+    rows = list(table.rows())
+    assert table.kind == "contacts"
+    assert [r for r, _ in rows] == [2, 4]
+    assert rows[0][1]["phone"] is None
+
+
+def test_csv_row_with_wrong_number_of_values_is_marked(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("source,source_record_id,full_name\ncrm,1\ncrm,2,x\n", encoding="utf-8")
+    rows = list(open_table(path).rows())
+    assert "__error__" in rows[0][1]
+    assert rows[1][1]["full_name"] == "x"
+
+
+def test_jsonl_and_parquet_read_the_same_records(tmp_path: Path) -> None:
+    records = [
+        {"source": "crm", "source_record_id": "1", "full_name": "张伟", "phone": 13800138000}
+    ]
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8"
+    )
+    parquet = tmp_path / "c.parquet"
+    pq.write_table(pa.Table.from_pylist(records), parquet)
+    a = [normalise_contact(r)[0] for _, r in open_table(jsonl).rows()]
+    b = [normalise_contact(r)[0] for _, r in open_table(parquet).rows()]
+    assert a == b
+    assert a[0] is not None
+    assert a[0]["phone"] == "+8613800138000"
+
+
+def test_mapping_file_renames_columns_and_sets_the_source(tmp_path: Path) -> None:
+    mapping_path = tmp_path / "map.toml"
+    mapping_path.write_text(
+        'kind = "contacts"\nsource = "shop"\n[columns]\nTel = "phone"\nName = "full_name"\n'
+        'Id = "source_record_id"\n',
+        encoding="utf-8",
+    )
+    mapping = load_mapping(mapping_path)
+    data = tmp_path / "export.csv"
+    data.write_text("Id,Name,Tel,VIP level\n7,王芳,138 0013 8000,gold\n", encoding="utf-8")
+    table = open_table(data, mapping)
+    ((_, row),) = list(table.rows())
+    profile, problems = normalise_contact(row)
+    assert problems == []
+    assert profile is not None
+    assert profile["record_id"] == "shop:7"
+    # Unknown columns are kept, not dropped.
+    assert json.loads(profile["attributes"]) == {"VIP level": "gold"}
+
+
+def test_mapping_file_errors_are_clear(tmp_path: Path) -> None:
+    bad = tmp_path / "map.json"
+    bad.write_text('{"kind": "people"}', encoding="utf-8")
+    with pytest.raises(InputError, match="kind 'people'"):
+        load_mapping(bad)
+
+
+def test_empty_file_unknown_format_and_unknown_columns(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="empty"):
+        open_table(empty)
+    xlsx = tmp_path / "book.xlsx"
+    xlsx.write_bytes(b"PK")
+    with pytest.raises(InputError, match="unknown format"):
+        open_table(xlsx)
+    odd = tmp_path / "odd.csv"
+    odd.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot tell what this file holds"):
+        open_table(odd)
+    with pytest.raises(InputError, match="no such file"):
+        expand_paths([tmp_path / "missing.csv"])
+
+
+def test_a_folder_expands_to_its_files(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("source,source_record_id\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    assert expand_paths([tmp_path]) == [tmp_path / "a.csv"]
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "reason"),
+    [
+        ({"source_record_id": "1", "full_name": "x"}, "source", "missing"),
+        ({"source": "crm", "full_name": "x"}, "source_record_id", "missing"),
+        (
+            {
+                "source": "crm",
+                "source_record_id": "1",
+                "full_name": "x",
+                "birth_date": "1990-02-31",
+            },
+            "birth_date",
+            "not a date",
+        ),
+        ({"source": "crm", "source_record_id": "1", "phone": "12"}, "phone", "phone"),
+        (
+            {"source": "crm", "source_record_id": "1", "full_name": ["a"]},
+            "full_name",
+            "expected text",
+        ),
+        ({"source": "crm", "source_record_id": "1", "full_name": "x" * 2000}, "full_name", "over"),
+        ({"source": "crm", "source_record_id": "1", "city": "x"}, "*", "nothing to identify"),
+    ],
+)
+def test_malformed_rows_are_rejected_with_field_and_reason(
+    row: dict[str, object], field: str, reason: str
+) -> None:
+    profile, problems = normalise_contact(row)
+    assert profile is None
+    assert any(f == field and reason in why for f, why in problems), problems
+
+
+def test_drop_field_policy_loads_the_row_without_the_bad_field() -> None:
+    row = {"source": "crm", "source_record_id": "1", "full_name": "x", "birth_date": "19900231"}
+    profile, problems = normalise_contact(row, drop_invalid=True)
+    assert profile is not None
+    assert profile["birth_date"] is None
+    assert problems
+    assert problems[0][0] == "birth_date"

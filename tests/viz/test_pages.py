@@ -1,0 +1,144 @@
+"""The pages over HTTP (no browser): sign-in, what each page holds, and what it refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+Refs = Callable[[str], list[str]]
+
+
+@pytest.fixture
+def http(site: Any) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=site.base_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(site: Any) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=site.base_url, timeout=60, headers={"X-API-Key": site.admin_key}
+    ) as client:
+        yield client
+
+
+def _first(client: httpx.Client, path: str, **params: Any) -> dict[str, Any]:
+    items = client.get(path, params=params).json()["items"]
+    assert items, f"{path} returned nothing"
+    first: dict[str, Any] = items[0]
+    return first
+
+
+def test_pages_need_a_key_and_sign_in_sets_a_strict_cookie(site: Any, http: httpx.Client) -> None:
+    to_login = http.get("/ui/circles")
+    assert to_login.status_code == 303
+    assert to_login.headers["location"] == "/ui/login?next=%2Fui%2Fcircles"
+
+    wrong = http.post("/ui/login", data={"key": "nope", "next": "/ui/"})
+    assert wrong.status_code == 401
+    assert "unknown or revoked" in wrong.text
+
+    good = http.post("/ui/login", data={"key": site.admin_key, "next": "https://evil.example/"})
+    assert good.status_code == 303
+    assert good.headers["location"] == "/ui/"
+    cookie = good.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/ui" in cookie
+    assert http.get("/ui/circles").status_code == 200  # the cookie now signs the pages in
+
+    assert http.post("/ui/logout").status_code == 303
+    assert http.get("/ui/circles").status_code == 303
+
+
+def test_every_page_renders_and_references_nothing_outside(
+    admin: httpx.Client, external_refs: Refs
+) -> None:
+    customer = _first(admin, "/customers", sort="-influence")["id"]
+    circle = _first(admin, "/circles")["id"]
+    campaign = admin.get("/campaigns").json()[0]["id"]
+    pages = [
+        "/ui/",
+        "/ui/circles?sort=churn",
+        "/ui/circles/map",
+        f"/ui/circles/{circle}",
+        f"/ui/circles/{circle}?colour=sub_circle",
+        "/ui/customers?q=a",
+        f"/ui/customers/{customer}",
+        f"/ui/customers/{customer}/referrals",
+        f"/ui/lookalike?seeds={customer}",
+        "/ui/campaigns",
+        f"/ui/campaigns/{campaign}",
+    ]
+    for path in pages:
+        response = admin.get(path)
+        assert response.status_code == 200, (path, response.text[:500])
+        assert response.headers["content-security-policy"].startswith("default-src 'self'")
+        assert external_refs(response.text) == [], path
+        assert "vis-network.min.js" not in response.text or "/ui/static/" in response.text
+
+
+def test_static_files_come_from_quanzi_and_pyvis(http: httpx.Client) -> None:
+    js = http.get("/ui/static/vis-network.min.js")
+    assert js.status_code == 200
+    assert "vis-network" in js.text[:2000]
+    assert http.get("/ui/static/quanzi.css").headers["content-type"].startswith("text/css")
+    assert http.get("/ui/static/view.js").status_code == 404  # only the listed files
+    assert http.get("/ui/static/..%2Fpages.py").status_code == 404
+
+
+def test_home_page_numbers_match_the_api(admin: httpx.Client) -> None:
+    counts = admin.get("/health").json()["counts"]
+    page = admin.get("/ui/").text
+    assert f'data-stat="Customers">{counts["Customer"]:,}<' in page
+    assert page.count('<svg class="qz-chart"') == 4
+
+
+def test_unknown_circle_is_a_404_page(admin: httpx.Client) -> None:
+    response = admin.get("/ui/circles/no-such-circle")
+    assert response.status_code == 404
+    assert "Not found" in response.text
+
+
+def test_forms_posted_from_another_site_are_refused(admin: httpx.Client) -> None:
+    customer = _first(admin, "/customers", sort="-influence")["id"]
+    response = admin.post(
+        "/ui/lookalike", data={"seeds": customer}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+
+
+def test_lookalike_exports_csv(admin: httpx.Client) -> None:
+    seeds = [
+        c["id"]
+        for c in admin.get("/customers", params={"sort": "-influence", "limit": 3}).json()["items"]
+    ]
+    response = admin.post(
+        "/ui/lookalike", data={"seeds": "\n".join(seeds), "k": "10", "export": "csv"}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    header, *rows = response.text.lstrip("\ufeff").splitlines()
+    assert header.startswith("rank,customer_id,name,score")
+    assert 0 < len(rows) <= 10
+    assert "attachment" in response.headers["content-disposition"]
+
+
+def test_viewers_see_masked_phones_and_cannot_run_lookalikes(
+    site: Any, admin: httpx.Client
+) -> None:
+    listed = admin.get("/customers", params={"sort": "-influence", "limit": 50}).json()["items"]
+    customer = next(c for c in listed if c["phones"])
+    with httpx.Client(
+        base_url=site.base_url, timeout=60, headers={"X-API-Key": site.viewer_key}
+    ) as viewer:
+        page = viewer.get(f"/ui/customers/{customer['id']}").text
+        assert "phones and e-mails masked" in page
+        for phone in customer["phones"]:
+            assert phone not in page
+        refused = viewer.post("/ui/lookalike", data={"seeds": customer["id"]})
+        assert refused.status_code == 403
+        assert "sales role" in refused.text
