@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt scripts/setup-system.sh
-	bash scripts/setup-system.sh
+	bash scripts/setup-system.sh chromium fonts-noto-cjk
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]" --config-settings editable_mode=strict

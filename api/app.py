@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import RedirectResponse
+
 from quanzi import __version__
 from quanzi.api.errors import install_error_handlers
 from quanzi.api.observability import Metrics, ObservabilityMiddleware
@@ -26,6 +30,7 @@ from quanzi.api.routers import (
     segments,
     tags,
 )
+from quanzi.api.schemas import Problem
 from quanzi.api.services.audit import AuditLog
 from quanzi.api.services.files import api_folder
 from quanzi.api.services.graph_cache import GraphCache
@@ -35,6 +40,7 @@ from quanzi.api.services.segments import SegmentBook
 from quanzi.graph.connect import open_store
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings, load_settings
+from quanzi.viz.pages import router as pages_router
 
 __all__ = ["create_app"]
 
@@ -70,6 +76,28 @@ _TAGS = [
     {"name": "keys", "description": "API keys (admin)."},
     {"name": "health", "description": "Liveness, store status and Prometheus metrics."},
 ]
+
+
+def _publish_problem_schema(app: FastAPI) -> None:
+    """Add the ``Problem`` schema (the body of every error) to the OpenAPI components."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = spec.setdefault("components", {}).setdefault("schemas", {})
+            components.update(schema.pop("$defs", {}))
+            components["Problem"] = schema
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> FastAPI:
@@ -123,6 +151,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     app.state.metrics = metrics
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, audit=audit)
     install_error_handlers(app)
+    _publish_problem_schema(app)
     for module in (
         customers,
         identity,
@@ -140,4 +169,11 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         health,
     ):
         app.include_router(module.router)
+    # The marketer's pages (/ui) call the API above in process, under the caller's key.
+    app.include_router(pages_router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
     return app

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+
 from quanzi.api.errors import AuthenticationError, PermissionDeniedError
 from quanzi.api.services.access import Principal
 from quanzi.api.services.audit import AuditLog

@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from quanzi.errors import (
     ConfigError,
     ConflictError,
@@ -22,7 +24,6 @@ from quanzi.errors import (
     QuanziError,
     StoreUnavailableError,
 )
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
     "CONFLICT_RESPONSE",
@@ -119,8 +120,10 @@ def problem(
 
 
 def _moved(request: Request, exc: CustomerMovedError) -> JSONResponse:
-    path = request.url.path.replace(f"/{exc.merged_id}", f"/{exc.survivor_id}", 1)
-    location = path + (f"?{request.url.query}" if request.url.query else "")
+    parts = request.url.path.split("/")
+    if exc.merged_id in parts:
+        parts[parts.index(exc.merged_id)] = exc.survivor_id
+    location = "/".join(parts) + (f"?{request.url.query}" if request.url.query else "")
     return problem(
         307,
         "Customer merged",

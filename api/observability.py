@@ -16,9 +16,10 @@ from urllib.parse import parse_qsl
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from quanzi.api.services.access import Principal
 from quanzi.api.services.audit import AuditLog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["Metrics", "ObservabilityMiddleware", "note"]
 

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from quanzi.settings import Role
 
 __all__ = [
@@ -398,6 +399,31 @@ class ContactRecord(BaseModel):
 
 class ContactsIngest(BaseModel):
     """Contact records to resolve and load now (up to 5,000; upload files for more)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "records": [
+                        {
+                            "source": "crm",
+                            "source_record_id": "A-1001",
+                            "full_name": "张伟",
+                            "phone": "138 0013 8000",
+                            "created_at": "2024-05-01T10:00:00Z",
+                        },
+                        {
+                            "source": "wechat",
+                            "source_record_id": "WX-77",
+                            "full_name": "張偉",
+                            "phone": "+86 138 0013 8000",
+                            "wechat_unionid": "oqu_pP-1fJLus8cVkT4JdaSAZqww",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
 
     records: list[ContactRecord] = Field(min_length=1, max_length=5000)
 
@@ -874,6 +900,10 @@ class CampaignPublic(BaseModel):
 
 class InviteCodeRequest(BaseModel):
     """Issue (or look up) a customer's invite code."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"customer_id": "cus_0086b59e2e8f35d6"}]}
+    )
 
     customer_id: str = Field(min_length=1, max_length=200, examples=["cus_0086b59e2e8f35d6"])
 

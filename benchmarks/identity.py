@@ -39,13 +39,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from febrl_convert import convert  # noqa: E402
+from febrl_convert import convert
 
-from quanzi.ingest.evaluate import PairwiseScores, pairwise_scores  # noqa: E402
-from quanzi.ingest.linker import probabilistic_links  # noqa: E402
-from quanzi.ingest.records import normalise_contact  # noqa: E402
-from quanzi.ingest.resolve import deterministic_links, resolve  # noqa: E402
-from quanzi.settings import Settings  # noqa: E402
+from quanzi.ingest.evaluate import PairwiseScores, pairwise_scores
+from quanzi.ingest.linker import probabilistic_links
+from quanzi.ingest.records import normalise_contact
+from quanzi.ingest.resolve import deterministic_links, resolve
+from quanzi.settings import Settings
 
 Row = dict[str, Any]
 
@@ -55,7 +55,9 @@ def read_rows(folder: Path) -> tuple[list[Row], dict[str, str]]:
     with (folder / "contacts.csv").open(encoding="utf-8") as f:
         rows = [{k: (v or None) for k, v in r.items()} for r in csv.DictReader(f)]
     with (folder / "truth_records.csv").open(encoding="utf-8") as f:
-        truth = {f"{r['source']}:{r['source_record_id']}": r["person_id"] for r in csv.DictReader(f)}
+        truth = {
+            f"{r['source']}:{r['source_record_id']}": r["person_id"] for r in csv.DictReader(f)
+        }
     return rows, truth
 
 
@@ -64,9 +66,7 @@ def run_quanzi(rows: list[Row], settings: Settings) -> tuple[dict[str, str], dic
     started = time.perf_counter()
     profiles = []
     for row in rows:
-        profile, _ = normalise_contact(
-            row, region=settings.default_phone_region, drop_invalid=True
-        )
+        profile, _ = normalise_contact(row, region=settings.default_phone_region, drop_invalid=True)
         if profile is not None:
             profiles.append(profile)
     normalised = time.perf_counter()
@@ -87,7 +87,7 @@ def run_splink_default(rows: list[Row]) -> tuple[dict[str, str], float]:
     frame = pd.DataFrame(rows)
     frame["unique_id"] = frame["source"] + ":" + frame["source_record_id"]
     if "full_name" not in frame:
-        frame["full_name"] = (frame["given_name"].fillna("") + " " + frame["surname"].fillna(""))
+        frame["full_name"] = frame["given_name"].fillna("") + " " + frame["surname"].fillna("")
     present = [c for c in frame.columns if frame[c].notna().any()]
     comparisons: list[Any] = [cl.NameComparison("full_name")]
     library = {
@@ -109,7 +109,9 @@ def run_splink_default(rows: list[Row]) -> tuple[dict[str, str], float]:
     con = duckdb.connect()
     con.execute("SET threads TO 2")
     db = DuckDBAPI(connection=con)
-    table = db.register(frame[["unique_id", *[c for c in present if c in library or c == "full_name"]]])
+    table = db.register(
+        frame[["unique_id", *[c for c in present if c in library or c == "full_name"]]]
+    )
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
@@ -122,7 +124,7 @@ def run_splink_default(rows: list[Row]) -> tuple[dict[str, str], float]:
         for key in blocking[:3]:
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(key)
-            except Exception as e:  # noqa: BLE001 - report and go on, as a user would
+            except Exception as e:
                 print(f"  splink-default: EM session skipped ({str(e)[:60]})")
         pairs = linker.inference.predict(threshold_match_probability=0.9)
         clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pairs, 0.9)
@@ -152,8 +154,10 @@ def bench(name: str, folder: Path, work: Path) -> None:
     print(_line("quanzi", scores, speed))
     try:
         baseline, seconds = run_splink_default(rows)
-        print(_line("splink-default", pairwise_scores(baseline, truth), f"{n / seconds:,.0f} rec/s"))
-    except Exception as e:  # noqa: BLE001 - the peer failing is a result too
+        print(
+            _line("splink-default", pairwise_scores(baseline, truth), f"{n / seconds:,.0f} rec/s")
+        )
+    except Exception as e:
         print(f"  splink-default  failed: {e}")
 
 

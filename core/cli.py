@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from quanzi.errors import QuanziError
-from quanzi.settings import Settings, load_settings
+from quanzi.settings import Role, Settings, load_settings
 from rich.console import Console
 from rich.text import Text
 from rich.progress import (
@@ -252,7 +252,37 @@ def demo(
     finally:
         store.close()
     if serve_after:
+        admin = _create_key(settings, "demo admin", "admin")
+        viewer = _create_key(settings, "demo viewer", "viewer")
+        url = f"http://{settings.api_host}:{port or settings.api_port}"
+        out.print(f"Demo keys (shown once): admin [bold]{admin}[/]  viewer [bold]{viewer}[/]")
+        out.print(f"Sign in to the pages at {url}/ui/login, or send the X-API-Key header.")
         _serve(settings, settings.api_host, port or settings.api_port)
+
+
+def _create_key(settings: Settings, name: str, role: Role, employee: str | None = None) -> str:
+    from quanzi.api.services.files import api_folder  # noqa: PLC0415
+    from quanzi.api.services.keys import KeyRing  # noqa: PLC0415
+
+    ring = KeyRing(settings.api_keys, api_folder(settings.data_dir))
+    key, _ = ring.create(name, role, employee_id=employee, created_by="cli")
+    return key
+
+
+@app.command("create-key")
+def create_key(
+    name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
+    role: Annotated[str, typer.Option(help="viewer, sales or admin.")] = "viewer",
+    employee: Annotated[
+        str | None, typer.Option(help="Employee id a sales key sees unmasked customers of.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key (stored hashed; the key is printed once)."""
+    if role not in ("viewer", "sales", "admin"):
+        raise QuanziError(f"--role must be viewer, sales or admin, not {role!r}")
+    settings = _settings(data_dir)
+    out.print(_create_key(settings, name, role, employee))  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     api_keys: dict[SecretStr, Role] = Field(default_factory=dict)
 
     write_batch_size: int = Field(5000, ge=1, le=100_000)
+    viz_max_nodes: int = Field(
+        300, ge=20, le=5000, description="Above this many nodes a graph view samples/aggregates."
+    )
 
     # -- ingest and identity resolution (quanzi.ingest) --
     default_phone_region: str = Field(
@@ -73,7 +76,7 @@ class Settings(BaseSettings):
         description="Region (ISO 3166 alpha-2) of phone numbers written without a country code.",
     )
     link_threshold: float = Field(
-        0.9,
+        0.99,
         gt=0.0,
         lt=1.0,
         description="Match probability at or above which the linker links two records.",

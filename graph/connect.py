@@ -43,6 +43,7 @@ def open_store(settings: Settings, *, start: bool = True, schema: bool = True) -
         database = settings.neo4j_database
     store = GraphStore(driver, database=database, batch_size=settings.write_batch_size)
     try:
+        store.verify()
         store.ping()
         if schema:
             ensure_schema(store)

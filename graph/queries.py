@@ -270,7 +270,6 @@ __all__ += [
     "API_CIRCLE_MEMBER_STATS",
     "API_CONTACT_POINTS",
     "API_CUSTOMER_360",
-    "API_CUSTOMER_CONTACTS",
     "API_ERASURE_CUSTOMER_REFERENCES",
     "API_ERASURE_IDENTITIES",
     "API_ERASURE_MERGED_STUBS",
@@ -423,25 +422,19 @@ API_CONTACT_POINTS = (
     "ORDER BY id, kind, key"
 )
 
-#: One customer with every relation except those of types ``$skip``, and the node at the
-#: other end.
+#: One customer with every relation except those of types ``$skip`` and the node at the
+#: other end, and their interaction contacts (summed both ways), in one round trip.
 API_CUSTOMER_360 = (
     f"MATCH (c:{Node.CUSTOMER} {{id: $id}}) "
-    "OPTIONAL MATCH (c)-[r]-(x) WHERE NOT type(r) IN $skip "
-    "RETURN properties(c) AS customer, collect({type: type(r), outgoing: startNode(r) = c, "
-    "label: labels(x)[0], node: properties(x), rel: properties(r)}) AS relations"
-)
-
-#: The customer ``$id``'s strongest ``$limit`` contacts (interactions either way) and
-#: how many contacts they have in all.
-API_CUSTOMER_CONTACTS = (
-    f"MATCH (c:{Node.CUSTOMER} {{id: $id}})-[r:{Rel.INTERACTS_WITH}]-(x:{Node.CUSTOMER}) "
+    "CALL { WITH c OPTIONAL MATCH (c)-[r]-(x) WHERE NOT type(r) IN $skip "
+    "RETURN collect({type: type(r), outgoing: startNode(r) = c, label: labels(x)[0], "
+    "node: properties(x), rel: properties(r)}) AS relations } "
+    f"CALL {{ WITH c OPTIONAL MATCH (c)-[r:{Rel.INTERACTS_WITH}]-(x:{Node.CUSTOMER}) "
     "WITH x, sum(coalesce(r.weight, 0.0)) AS weight, sum(coalesce(r.count, 0)) AS count, "
     "max(r.last_at) AS last_at "
-    "WITH collect({id: x.id, name: x.name, weight: weight, count: count, last_at: last_at}) "
-    "AS contacts "
-    "RETURN size(contacts) AS total, "
-    "[k IN contacts WHERE k.weight > 0 | k] AS contacts"
+    "RETURN collect({id: x.id, name: x.name, weight: weight, count: count, last_at: last_at}) "
+    "AS contacts } "
+    "RETURN properties(c) AS customer, relations, contacts"
 )
 
 # -- circles --
@@ -657,9 +650,12 @@ API_ERASURE_CUSTOMER_REFERENCES = (
 
 #: What is left of an erased person: nodes with one of the ids, and references to them.
 API_ERASURE_REMAINING = (
-    "MATCH (n) WHERE n.id IN $all_ids RETURN labels(n)[0] AS label, n.id AS id "
+    f"MATCH (n:{Node.CUSTOMER}) WHERE n.id IN $ids RETURN 'Customer' AS label, n.id AS id "
     "UNION "
-    f"MATCH (o:{Node.ORDER}) WHERE o.customer_id IN $ids RETURN 'Order' AS label, o.id AS id"
+    f"MATCH (n:{Node.IDENTITY}) WHERE n.id IN $identities RETURN 'Identity' AS label, n.id AS id "
+    "UNION "
+    f"MATCH (n:{Node.ORDER}) WHERE n.id IN $orders OR n.customer_id IN $ids "
+    "RETURN 'Order' AS label, n.id AS id"
 )
 
 

@@ -226,6 +226,13 @@ class GraphStore:
         """Remove every node and relation (demo resets and tests); the schema stays."""
         self.write(q.DELETE_EVERYTHING, "deleting everything")
 
+    def verify(self) -> None:
+        """Check once, without the retries of managed transactions, that the store answers."""
+        try:
+            self.driver.verify_connectivity()
+        except Exception as e:
+            raise translate_errors(e, "connecting") from e
+
     def ping(self) -> float:
         """Run a trivial query; return the round trip in seconds."""
         started = time.perf_counter()

@@ -99,7 +99,7 @@ _PRIOR_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("l.name_latin = r.name_latin AND l.birth_date = r.birth_date", ("name_latin", "birth_date")),
 )
 #: Most records used to train the model; larger batches train on a random sample.
-_TRAIN_SAMPLE = 200_000
+_TRAIN_SAMPLE = 100_000
 
 _MODEL_FILE = "linker-model.json"
 
@@ -208,7 +208,14 @@ def _comparisons() -> list[dict[str, Any]]:
                 "same sound, other characters",
             ),
             _level("name_latin_l = name_latin_r", "same name in Latin letters", tf="name_latin"),
-            _level(f"{_CHAR_EDITS}(name_norm_l, name_norm_r) <= 1", "one character off"),
+            _level(
+                # Cheap tests first, so the character count runs on few pairs.
+                "name_cjk_l AND name_cjk_r AND abs(length(name_norm_l) - length(name_norm_r)) <= 1 "
+                "AND (left(name_norm_l, 1) = left(name_norm_r, 1) "
+                "OR right(name_norm_l, 1) = right(name_norm_r, 1)) "
+                f"AND {_CHAR_EDITS}(name_norm_l, name_norm_r) <= 1",
+                "one character off",
+            ),
             _level(
                 f"{jw}(surname_l_l, surname_l_r) >= 0.92 AND {jw}(given_l_l, given_l_r) >= 0.92",
                 "surname and given name nearly equal",
@@ -418,7 +425,7 @@ def _trained_model(db: Any, frame: Any) -> dict[str, Any]:
     ]
     if prior_rules:
         linker.training.estimate_probability_two_random_records_match(prior_rules, recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=min(2e6, len(sample) * 40.0), seed=1)
+    linker.training.estimate_u_using_random_sampling(max_pairs=min(1e6, len(sample) * 30.0), seed=1)
     model: dict[str, Any] = linker.misc.save_model_to_json()
     prior = model["probability_two_random_records_match"]
     for key in _EM_KEYS:

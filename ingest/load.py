@@ -182,6 +182,7 @@ def write_customers(
     profiles: Mapping[str, Mapping[str, Any]],
     fresh: set[str],
     *,
+    stored: set[str] | frozenset[str] = frozenset(),
     batch_size: int,
     progress: IngestProgress | None = None,
 ) -> Counter[str]:
@@ -195,6 +196,8 @@ def write_customers(
         Every record the resolution saw (new and existing), by record id.
     fresh : set of str
         Record ids whose ``Identity`` node must be (re)written.
+    stored : set of str
+        Record ids already in the graph (the others are created, not merged: cheaper).
     batch_size : int
         About how many identities go into one transaction.
     progress : callable, optional
@@ -218,13 +221,13 @@ def write_customers(
         chunk.append(cid)
         size += len(members[cid])
         if size >= batch_size:
-            counts += _write_chunk(store, chunk, members, resolution, profiles, fresh, at)
+            counts += _write_chunk(store, chunk, members, resolution, profiles, fresh, stored, at)
             done += len(chunk)
             if progress is not None:
                 progress("load customers", done, len(order))
             chunk, size = [], 0
     if chunk:
-        counts += _write_chunk(store, chunk, members, resolution, profiles, fresh, at)
+        counts += _write_chunk(store, chunk, members, resolution, profiles, fresh, stored, at)
         done += len(chunk)
     if progress is not None:
         progress("load customers", done, len(order))
@@ -238,6 +241,7 @@ def _write_chunk(
     resolution: Resolution,
     profiles: Mapping[str, Mapping[str, Any]],
     fresh: set[str],
+    stored: set[str] | frozenset[str],
     at: str,
 ) -> Counter[str]:
     customers: list[dict[str, Any]] = []
@@ -279,15 +283,33 @@ def _write_chunk(
                     "linked_at": at,
                 }
             )
+    # New customers, records and keys are created (cheaper than MERGE); the rest is merged.
+    # One writer at a time is assumed, as for every ingest.
+    new = resolution.new_customers
+    key_ids = [i for i, row in identities.items() if row["kind"] != "record"]
+    found = store.read(q.existing_ids(Node.IDENTITY), "looking up identities", ids=key_ids)
+    known_keys = set(found[0]["ids"]) if found else set()
+    create_ids: list[dict[str, Any]] = []
+    merge_ids: list[dict[str, Any]] = []
+    for iid, row in identities.items():
+        if row["kind"] == "record":
+            (merge_ids if iid.removeprefix("record:") in stored else create_ids).append(row)
+        elif iid not in known_keys:
+            create_ids.append(row)
+    statements = [
+        (q.create_nodes(Node.CUSTOMER), [r for r in customers if r["id"] in new]),
+        (q.merge_nodes(Node.CUSTOMER), [r for r in customers if r["id"] not in new]),
+        (q.create_nodes(Node.IDENTITY), create_ids),
+        (q.merge_nodes(Node.IDENTITY), merge_ids),
+    ]
+    ends = (Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY)
+    relations = [
+        (q.create_relations(*ends), [r for r in has_identity if r["start"] in new]),
+        (q.merge_relations(*ends), [r for r in has_identity if r["start"] not in new]),
+    ]
     store.write_many(
-        [
-            (q.merge_nodes(Node.CUSTOMER), {"rows": [_split(r) for r in customers]}),
-            (q.merge_nodes(Node.IDENTITY), {"rows": [_split(r) for r in identities.values()]}),
-            (
-                q.merge_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY),
-                {"rows": [_split_rel(r) for r in has_identity]},
-            ),
-        ],
+        [(text, {"rows": [_split(r) for r in rows]}) for text, rows in statements if rows]
+        + [(text, {"rows": [_split_rel(r) for r in rows]}) for text, rows in relations if rows],
         "writing customers and their identities",
     )
     return Counter(

@@ -154,6 +154,7 @@ def normalise_text(raw: str | None) -> str | None:
     return text or None
 
 
+@lru_cache(maxsize=_CACHE)
 def has_cjk(text: str) -> bool:
     """Whether ``text`` holds a Chinese character.
 

@@ -239,6 +239,7 @@ def ingest_records(
             resolution,
             all_profiles,
             fresh_ids,
+            stored=set(known.customer_of),
             batch_size=settings.write_batch_size,
             progress=progress,
         )

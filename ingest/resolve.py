@@ -72,8 +72,8 @@ STRONG_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("same wechat_unionid", ("wechat_unionid",)),
     ("same wechat_openid", ("wechat_openid",)),
     ("same id_number", ("id_number",)),
-    ("same phone and name", ("phone", "name_latin")),
-    ("same email and name", ("email", "name_latin")),
+    ("same phone and name", ("phone", "name_norm")),
+    ("same email and name", ("email", "name_norm")),
 )
 
 

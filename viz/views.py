@@ -156,7 +156,7 @@ _SPREAD = {
     },
     "stabilization": {"iterations": 300, "fit": True},
 }
-_SIZE = re.compile(r"^\d{2,4}(px|vh|%)$")
+_SIZE = re.compile(r"\d{2,4}(px|vh|%)")
 _MAX_LABEL = 28
 _MAX_EDGES_PER_NODE = 4
 
@@ -232,7 +232,7 @@ def _url(template: str | None, node_id: str) -> str | None:
 def _check_limits(max_nodes: int, height: str) -> None:
     if max_nodes < 2:
         raise InputError(f"max_nodes must be at least 2, got {max_nodes}")
-    if not _SIZE.match(height):
+    if not _SIZE.fullmatch(height):
         raise InputError(f"height={height!r}: use a size such as '640px' or '80vh'")
 
 

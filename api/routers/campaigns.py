@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
+
 from quanzi.api.deps import SalesDep, StoreDep, ViewerDep
 from quanzi.api.errors import CONFLICT_RESPONSE, PROBLEM_RESPONSES
 from quanzi.api.schemas import (

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+
 from quanzi.api.deps import SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.schemas import AtRiskPage, ChurnAlertPage, SegmentFilter, iso

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+
 from quanzi.api.deps import SalesDep, SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.observability import note

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+
 from quanzi.api.deps import SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import MOVED_RESPONSE, PROBLEM_RESPONSES
 from quanzi.api.schemas import (

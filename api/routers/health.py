@@ -7,6 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
 from quanzi.api.deps import SettingsDep, StoreDep
 from quanzi.api.schemas import HealthPublic
 from quanzi.api.services.health import check_health

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile, status
+
 from quanzi.api.deps import AdminDep, GraphCacheDep, JobsDep, SalesDep, SettingsDep, StoreDep
 from quanzi.api.errors import CONFLICT_RESPONSE, PROBLEM_RESPONSES
 from quanzi.api.observability import note

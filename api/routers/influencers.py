@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+
 from quanzi.api.deps import SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.schemas import InfluencerList

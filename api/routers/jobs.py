@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import FileResponse
+
 from quanzi.api.deps import AdminDep, JobsDep, SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.schemas import JobPublic

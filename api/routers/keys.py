@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, status
+
 from quanzi.api.deps import AdminDep, KeysDep
 from quanzi.api.errors import CONFLICT_RESPONSE, PROBLEM_RESPONSES
 from quanzi.api.observability import note

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from quanzi.api.deps import GraphCacheDep, SalesDep, SettingsDep, StoreDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.schemas import LookalikeRequest, LookalikeResult

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+
 from quanzi.api.deps import AdminDep, AuditDep, GraphCacheDep, StoreDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.observability import note

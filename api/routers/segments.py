@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+
 from quanzi.api.deps import SalesDep, SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.observability import note

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
+
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Role

@@ -23,6 +23,7 @@ from itertools import islice
 from typing import Any
 
 import igraph as ig
+
 from quanzi.algorithms.circles import (
     LayerWeights,
     Partition,

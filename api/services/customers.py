@@ -48,6 +48,7 @@ __all__ = [
     "search_rows",
     "summarise",
     "survivor_of",
+    "survivors",
 ]
 
 #: Longest chain of merges followed from an old id to the surviving customer.
@@ -166,6 +167,24 @@ def survivor_of(store: GraphStore, customer_id: str) -> tuple[str, dict[str, Any
     if props is None:
         raise NotFoundError(f"No customer with id {customer_id!r}")
     return str(props["id"]), props
+
+
+def survivors(store: GraphStore, customer_ids: Sequence[str]) -> dict[str, str]:
+    """For each known id, the customer it now stands for (following merges); unknown ids
+    are left out. One query for ids that were never merged."""
+    rows = store.read(
+        q.CUSTOMER_PROPERTIES, "reading customers", ids=list(dict.fromkeys(customer_ids))
+    )
+    out: dict[str, str] = {}
+    for row in rows:
+        if row["props"].get("merged_into"):
+            try:
+                out[str(row["id"])] = survivor_of(store, str(row["id"]))[0]
+            except NotFoundError:
+                continue
+        else:
+            out[str(row["id"])] = str(row["id"])
+    return out
 
 
 def find_customer(store: GraphStore, customer_id: str) -> dict[str, Any]:
@@ -393,7 +412,7 @@ def customer_360(
     contacts_limit: int = 10,
     orders_limit: int = 10,
 ) -> Customer360:
-    """Everything known about one customer, in two queries.
+    """Everything known about one customer, in one query (two for a sales key).
 
     Raises :class:`CustomerMovedError` for a merged id and :class:`NotFoundError` for an
     unknown one.
@@ -411,122 +430,82 @@ def customer_360(
     shown = Visibility(store, principal).shows(customer_id)
 
     identities: dict[str, list[IdentityPublic]] = {}
-    employees, groups, circles, tags, interests = [], [], [], [], []
-    referred_by: list[dict[str, Any]] = []
-    referred: list[dict[str, Any]] = []
-    campaigns: list[dict[str, Any]] = []
-    orders: list[dict[str, Any]] = []
-    timeline: list[TimelineEvent] = []
-    if props.get("first_seen"):
-        timeline.append(
-            TimelineEvent(at=props["first_seen"], kind="first_contact", summary="first seen")
+    lists: dict[str, list[dict[str, Any]]] = {
+        name: []
+        for name in (
+            "employees",
+            "groups",
+            "circles",
+            "tags",
+            "interests",
+            "referred_by",
+            "referred",
+            "campaigns",
+            "orders",
         )
+    }
+    timeline: list[TimelineEvent] = []
+
+    def happened(at: Any, kind: str, summary: str, ref: str | None = None) -> None:
+        if at:
+            timeline.append(TimelineEvent(at=str(at), kind=kind, summary=summary, ref=ref))
+
+    happened(props.get("first_seen"), "first_contact", "first seen")
     timeline += _history(props.get("funnel_history"), "funnel_stage", "reached funnel stage")
     timeline += _history(props.get("tier_history"), "tier", "reached tier")
 
     for rel in relations:
         kind, node, attrs = rel["type"], dict(rel["node"]), dict(rel["rel"])
         nid = str(node.get("id"))
+        label = str(node.get("name") or nid)
         if kind == Rel.HAS_IDENTITY:
             identity = _identity(rel, shown)
             identities.setdefault(identity.channel, []).append(identity)
-            if identity.kind == "record" and node.get("created_at"):
-                timeline.append(
-                    TimelineEvent(
-                        at=node["created_at"],
-                        kind="record",
-                        summary=f"record created in {identity.channel}",
-                        ref=identity.id,
-                    )
-                )
+            if identity.kind == "record":
+                what = f"record created in {identity.channel}"
+                happened(node.get("created_at"), "record", what, identity.id)
         elif kind == Rel.SERVED_BY:
-            employees.append(
+            lists["employees"].append(
                 {"id": nid, "name": node.get("name"), "team": node.get("team"), **attrs}
             )
-            if attrs.get("added_at"):
-                timeline.append(
-                    TimelineEvent(
-                        at=attrs["added_at"],
-                        kind="employee_added",
-                        summary=f"added employee {node.get('name') or nid}",
-                        ref=nid,
-                    )
-                )
-            if attrs.get("deleted_at"):
-                timeline.append(
-                    TimelineEvent(
-                        at=attrs["deleted_at"],
-                        kind="employee_deleted",
-                        summary=f"deleted employee {node.get('name') or nid}",
-                        ref=nid,
-                    )
-                )
+            happened(attrs.get("added_at"), "employee_added", f"added employee {label}", nid)
+            happened(attrs.get("deleted_at"), "employee_deleted", f"deleted employee {label}", nid)
         elif kind == Rel.MEMBER_OF:
-            groups.append({"id": nid, "name": node.get("name"), "kind": node.get("kind"), **attrs})
-            if attrs.get("joined_at"):
-                timeline.append(
-                    TimelineEvent(
-                        at=attrs["joined_at"],
-                        kind="group_join",
-                        summary=f"joined group {node.get('name') or nid}",
-                        ref=nid,
-                    )
-                )
-            if attrs.get("left_at"):
-                timeline.append(
-                    TimelineEvent(
-                        at=attrs["left_at"],
-                        kind="group_leave",
-                        summary=f"left group {node.get('name') or nid}",
-                        ref=nid,
-                    )
-                )
-        elif kind == Rel.IN_CIRCLE:
-            circles.append(
-                {"id": nid, **{k: node.get(k) for k in ("name", "kind", "level", "size")}, **attrs}
+            lists["groups"].append(
+                {"id": nid, "name": node.get("name"), "kind": node.get("kind"), **attrs}
             )
+            happened(attrs.get("joined_at"), "group_join", f"joined group {label}", nid)
+            happened(attrs.get("left_at"), "group_leave", f"left group {label}", nid)
+        elif kind == Rel.IN_CIRCLE:
+            fields = {k: node.get(k) for k in ("name", "auto_name", "kind", "level", "size")}
+            lists["circles"].append({"id": nid, **fields, **attrs})
         elif kind == Rel.TAGGED:
-            tags.append({"id": nid, "name": node.get("name"), "group": node.get("group"), **attrs})
-            if attrs.get("at"):
-                timeline.append(
-                    TimelineEvent(at=attrs["at"], kind="tagged", summary=f"tagged {nid}", ref=nid)
-                )
+            lists["tags"].append(
+                {"id": nid, "name": node.get("name"), "group": node.get("group"), **attrs}
+            )
+            happened(attrs.get("at"), "tagged", f"tagged {nid}", nid)
         elif kind == Rel.INTERESTED_IN:
-            interests.append({"id": nid, **attrs})
+            lists["interests"].append({"id": nid, **attrs})
         elif kind == Rel.PLACED:
             order = {k: v for k, v in node.items() if k != "customer_id"}
-            orders.append(order)
-            if order.get("placed_at"):
-                amount = order.get("amount")
-                what = f"order {nid}" + (f": {float(amount):.2f}" if amount is not None else "")
-                timeline.append(
-                    TimelineEvent(at=order["placed_at"], kind="order", summary=what, ref=nid)
-                )
+            lists["orders"].append(order)
+            amount = order.get("amount")
+            what = f"order {nid}" + (f": {float(amount):.2f}" if amount is not None else "")
+            happened(order.get("placed_at"), "order", what, nid)
         elif kind == Rel.REFERRED:
-            entry = {"id": nid, "name": node.get("name"), **attrs}
-            (referred if rel["outgoing"] else referred_by).append(entry)
-            if attrs.get("at"):
-                text = (
-                    f"invited {node.get('name') or nid}"
-                    if rel["outgoing"]
-                    else f"invited by {node.get('name') or nid}"
-                )
-                timeline.append(
-                    TimelineEvent(at=attrs["at"], kind="referral", summary=text, ref=nid)
-                )
+            lists["referred" if rel["outgoing"] else "referred_by"].append(
+                {"id": nid, "name": node.get("name"), **attrs}
+            )
+            text = f"invited {label}" if rel["outgoing"] else f"invited by {label}"
+            happened(attrs.get("at"), "referral", text, nid)
         elif kind == Rel.IN_CAMPAIGN:
-            campaigns.append({"id": nid, "name": node.get("name"), **attrs})
+            lists["campaigns"].append({"id": nid, "name": node.get("name"), **attrs})
 
-    contacts_rows = store.read(q.API_CUSTOMER_CONTACTS, "reading contacts", id=customer_id)
-    contacts = {"total": 0, "strongest": []}
-    if contacts_rows:
-        strongest = sorted(contacts_rows[0]["contacts"], key=lambda c: (-c["weight"], c["id"]))
-        contacts = {
-            "total": int(contacts_rows[0]["total"]),
-            "strongest": strongest[:contacts_limit],
-        }
+    known = [k for k in rows[0]["contacts"] if k.get("id") is not None]
+    strongest = sorted(known, key=lambda k: (-float(k["weight"] or 0.0), str(k["id"])))
+    contacts = {"total": len(known), "strongest": strongest[:contacts_limit]}
 
-    orders.sort(key=lambda o: str(o.get("placed_at") or ""), reverse=True)
+    orders = sorted(lists["orders"], key=lambda o: str(o.get("placed_at") or ""), reverse=True)
     timeline.sort(key=lambda e: (e.at, e.kind), reverse=True)
     contact: dict[str, list[str]] = {}
     for rel in relations:
@@ -537,16 +516,16 @@ def customer_360(
     return Customer360(
         customer=_profile(props, summary, shown),
         identities=identities,
-        employees=sorted(employees, key=lambda e: str(e.get("added_at") or "")),
-        groups=sorted(groups, key=lambda g: str(g["id"])),
-        circles=sorted(circles, key=lambda c: str(c["id"])),
-        tags=sorted(tags, key=lambda t: str(t["id"])),
-        interests=sorted(interests, key=lambda i: -float(i.get("weight") or 0.0)),
+        employees=sorted(lists["employees"], key=lambda e: str(e.get("added_at") or "")),
+        groups=sorted(lists["groups"], key=lambda g: str(g["id"])),
+        circles=sorted(lists["circles"], key=lambda c: (c.get("level") or 0, str(c["id"]))),
+        tags=sorted(lists["tags"], key=lambda t: str(t["id"])),
+        interests=sorted(lists["interests"], key=lambda i: -float(i.get("weight") or 0.0)),
         scores=_scores(props),
         referrals={
-            "referred_by": referred_by,
-            "referred": sorted(referred, key=lambda r: str(r.get("at") or "")),
-            "campaigns": campaigns,
+            "referred_by": lists["referred_by"],
+            "referred": sorted(lists["referred"], key=lambda r: str(r.get("at") or "")),
+            "campaigns": lists["campaigns"],
         },
         orders={
             "count": props.get("order_count", len(orders)),

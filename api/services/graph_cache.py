@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+from quanzi.algorithms.lookalike import LookalikeIndex
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
@@ -55,17 +54,18 @@ class CachedGraph:
     index: dict[str, int]
     attributes: dict[str, dict[str, list[str]]]
     read_at: float
-    _embeddings: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    _lookalike: LookalikeIndex | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def embeddings(self) -> npt.NDArray[np.float64]:
-        """FastRP embeddings of the vertices, computed once per snapshot."""
+    def lookalike_index(self) -> LookalikeIndex:
+        """The lookalike index of this snapshot (transition matrices, attribute tables and
+        FastRP embeddings), built on first use."""
         with self._lock:
-            if self._embeddings is None:
-                from quanzi.algorithms.lookalike import fastrp_embeddings
-
-                self._embeddings = fastrp_embeddings(self.graph)
-            return self._embeddings
+            if self._lookalike is None:
+                index = LookalikeIndex(self.graph, attributes=self.attributes)
+                _ = index.embeddings  # computed here, once, rather than in a request
+                self._lookalike = index
+            return self._lookalike
 
 
 class GraphCache:
@@ -74,6 +74,7 @@ class GraphCache:
     def __init__(self, *, max_age_s: float = MAX_AGE_S) -> None:
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
         self._current: CachedGraph | None = None
         self._generation = 0
 
@@ -88,19 +89,32 @@ class GraphCache:
         current = self._current
         return None if current is None else time.monotonic() - current.read_at
 
+    def _fresh(self) -> CachedGraph | None:
+        current = self._current
+        if current is not None and time.monotonic() - current.read_at < self.max_age_s:
+            return current
+        return None
+
     def get(self, store: GraphStore) -> CachedGraph:
-        """The snapshot, read from ``store`` when missing or older than ``max_age_s``."""
-        with self._lock:
-            current = self._current
-            if current is not None and time.monotonic() - current.read_at < self.max_age_s:
+        """The snapshot, read from ``store`` when missing or older than ``max_age_s``.
+
+        One thread reads; others asking meanwhile wait for its result instead of reading too.
+        """
+        current = self._fresh()
+        if current is not None:
+            return current
+        with self._reading:
+            current = self._fresh()
+            if current is not None:
                 return current
-            generation = self._generation
-        fresh = _read(store)
-        with self._lock:
-            # A change finished while reading: serve this read but do not keep it.
-            if generation == self._generation:
-                self._current = fresh
-        return fresh
+            with self._lock:
+                generation = self._generation
+            fresh = _read(store)
+            with self._lock:
+                # A change finished while reading: serve this read but do not keep it.
+                if generation == self._generation:
+                    self._current = fresh
+            return fresh
 
 
 def _read(store: GraphStore) -> CachedGraph:

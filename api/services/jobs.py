@@ -52,6 +52,19 @@ class Job:
     result: dict[str, Any] = field(default_factory=dict)
     rejects: int = 0
     error: str | None = None
+    pid: int | None = None
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class JobContext:
@@ -99,9 +112,11 @@ class JobManager:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quanzi-job")
         self._lock = threading.Lock()
         self._on_finish = on_finish
-        for path in folder.glob("*.json"):
+        for path in folder.glob("job_*.json"):
             job = self._read(path)
-            if job is not None and job.status in ("queued", "running"):
+            # Another worker process on this machine may be running it: only a job whose
+            # process is gone was interrupted.
+            if job is not None and job.status in ("queued", "running") and not _alive(job.pid):
                 job.status, job.finished_at = "interrupted", _now()
                 job.error = "the service stopped while the job was running; start it again"
                 self.save(job)
@@ -124,7 +139,9 @@ class JobManager:
 
     def submit(self, kind: str, work: JobWork, *, owner: str, params: dict[str, Any]) -> Job:
         """Queue ``work`` as a new job; return its record."""
-        job = Job(f"job_{secrets.token_hex(6)}", kind, owner, _now(), params=params)
+        job = Job(
+            f"job_{secrets.token_hex(6)}", kind, owner, _now(), params=params, pid=os.getpid()
+        )
         self.save(job)
         self._executor.submit(self._run, job, work)
         return job

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+
 from quanzi.api.services.access import Principal
 from quanzi.api.services.files import JsonDocument
 from quanzi.errors import ConflictError, NotFoundError

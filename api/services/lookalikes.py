@@ -1,13 +1,13 @@
 """Lookalike prospects: rank customers by how much they resemble seed customers, with reasons.
 
-Runs :func:`quanzi.algorithms.lookalike.lookalikes` on the cached in-memory graph
-(:mod:`quanzi.api.services.graph_cache`): ties, shared circles, groups and interests, and
-FastRP embeddings. Seeds and candidates can be given by filter; the filters run in the store.
+Runs the prebuilt :class:`~quanzi.algorithms.lookalike.LookalikeIndex` of the cached
+in-memory graph (:mod:`quanzi.api.services.graph_cache`): ties, shared circles, groups and
+interests, and FastRP embeddings. Seeds and candidates can be given by filter; the filters
+run in the store.
 """
 
 from __future__ import annotations
 
-from quanzi.algorithms.lookalike import lookalikes
 from quanzi.api.schemas import (
     LookalikePublic,
     LookalikeReason,
@@ -15,9 +15,9 @@ from quanzi.api.schemas import (
     LookalikeResult,
 )
 from quanzi.api.services.access import Principal
-from quanzi.api.services.customers import customer_ids, summarise, survivor_of
+from quanzi.api.services.customers import customer_ids, summarise, survivors
 from quanzi.api.services.graph_cache import GraphCache
-from quanzi.errors import InputError, NotFoundError
+from quanzi.errors import InputError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings
@@ -32,13 +32,11 @@ def _seeds(
     store: GraphStore, settings: Settings, principal: Principal, request: LookalikeRequest
 ) -> list[str]:
     if request.seeds is not None:
-        seeds = []
+        found = survivors(store, request.seeds)
         for i, seed in enumerate(request.seeds):
-            try:
-                seeds.append(survivor_of(store, seed)[0])
-            except NotFoundError:
-                raise InputError(f"seeds.{i}: no customer with id {seed!r}") from None
-        return sorted(set(seeds))
+            if seed not in found:
+                raise InputError(f"seeds.{i}: no customer with id {seed!r}")
+        return sorted(set(found.values()))
     assert request.seed_filter is not None
     seeds = customer_ids(store, settings, principal, request.seed_filter, limit=MAX_SEEDS)
     if not seeds:
@@ -74,14 +72,8 @@ def find_lookalikes(
         )
         if not candidates:
             return LookalikeResult(seeds=usable, items=[])
-    ranked = lookalikes(
-        graph.graph,
-        usable,
-        candidates=candidates,
-        k=request.k,
-        attributes=graph.attributes,
-        embeddings=graph.embeddings(),
-        max_reasons=request.max_reasons,
+    ranked = graph.lookalike_index().query(
+        usable, candidates=candidates, k=request.k, max_reasons=request.max_reasons
     )
     ids = [r.id for r in ranked]
     rows = store.read(q.CUSTOMER_PROPERTIES, "reading lookalike prospects", ids=ids) if ids else []

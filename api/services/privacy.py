@@ -50,7 +50,8 @@ def erasure_leftovers(
         q.API_ERASURE_REMAINING,
         "checking an erasure",
         ids=ids,
-        all_ids=[*ids, *identities, *orders],
+        identities=identities,
+        orders=orders,
     )
     rows += store.read(
         q.API_ERASURE_CUSTOMER_REFERENCES, "checking references", ids=ids, records=records

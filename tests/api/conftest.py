@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+
 from quanzi.api.app import create_app
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel

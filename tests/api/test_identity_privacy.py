@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from quanzi.graph.store import GraphStore
 
+from quanzi.graph.store import GraphStore
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.store

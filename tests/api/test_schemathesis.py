@@ -25,7 +25,7 @@ from schemathesis.checks import (  # noqa: E402
 pytestmark = [pytest.mark.store, pytest.mark.slow]
 
 #: Generated requests per operation; with about 45 operations this stays under a minute.
-EXAMPLES = 5
+EXAMPLES = 4
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 COMMANDS = [[], ["store"], ["store", "start"], ["store", "stop"], ["store", "status"],
-            ["generate"], ["ingest"], ["analyze"], ["serve"], ["demo"]]  # fmt: skip
+            ["generate"], ["ingest"], ["analyze"], ["serve"], ["demo"], ["create-key"]]  # fmt: skip
 
 
 def quanzi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from quanzi.ingest.readers import CONTACT_FIELDS
 from quanzi.settings import Settings
 

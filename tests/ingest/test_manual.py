@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from quanzi.errors import ConflictError, NotFoundError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from quanzi.ingest.normalise import (
     city_key,
     latin_name,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+
 from quanzi.errors import InputError, StoreError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
@@ -291,16 +293,14 @@ def test_a_failing_batch_leaves_no_half_written_customer(
     # the Customer and Identity rows written before it in the same batch must roll back.
     from quanzi.ingest import load
 
-    real = load.q.merge_relations
+    for name in ("merge_relations", "create_relations"):
+        real = getattr(load.q, name)
 
-    def broken(rel: Rel, start: Node, end: Node) -> str:
-        return (
-            real(rel, start, end) + " RETURN nonsense("
-            if rel is Rel.HAS_IDENTITY
-            else real(rel, start, end)
-        )
+        def broken(rel: Rel, start: Node, end: Node, real: Any = real) -> str:
+            text: str = real(rel, start, end)
+            return text + " RETURN nonsense(" if rel is Rel.HAS_IDENTITY else text
 
-    monkeypatch.setattr(load.q, "merge_relations", broken)
+        monkeypatch.setattr(load.q, name, broken)
     with pytest.raises(StoreError):
         ingest_files(store, [write_contacts("c.csv", [ZHANG, LI_FAMILY])], ingest_settings)
     counts = store.counts()

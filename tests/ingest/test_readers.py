@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from quanzi.errors import InputError
 from quanzi.ingest.readers import expand_paths, load_mapping, open_table
 from quanzi.ingest.records import normalise_contact

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from quanzi.ingest.linker import link_records
 from quanzi.ingest.records import normalise_contact
 from quanzi.ingest.resolve import (
@@ -98,7 +99,7 @@ def test_deterministic_rules_carry_their_evidence() -> None:
     profiles = _profiles(ROWS[:4])
     links = {(lk.left, lk.right): lk for lk in deterministic_links(profiles)}
     assert links[("wechat:2", "wechat:4")].rule == "same wechat_unionid"
-    assert links[("crm:1", "wechat:2")].agreed == ("phone", "name_latin")
+    assert links[("crm:1", "wechat:2")].agreed == ("phone", "name_norm")
 
 
 def test_two_unionids_never_share_a_customer() -> None:

@@ -1,0 +1,140 @@
+"""Pure pieces of the API layer: masking, cursors, key hashing, the audit trail, job records."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from quanzi.api.services.access import (
+    Principal,
+    mask_email,
+    mask_field,
+    mask_identity_id,
+    mask_phone,
+    mask_properties,
+)
+from quanzi.api.services.audit import AuditLog
+from quanzi.api.services.cursor import decode_cursor, encode_cursor
+from quanzi.api.services.jobs import JobManager
+from quanzi.api.services.keys import KeyRing, hash_key
+from quanzi.errors import ConflictError, InputError, NotFoundError
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("+8613800138000", "+86 138****8000"),
+        ("+14155550134", "+1 4155****"),
+        ("+6591234567", "+65 9123****"),
+        ("not a phone 1234", "1****"),
+    ],
+)
+def test_mask_phone(raw: str, masked: str) -> None:
+    assert mask_phone(raw) == masked
+
+
+def test_mask_other_fields() -> None:
+    assert mask_email("Li.Na@Example.com") == "L***@Example.com"
+    assert mask_field("id_number", "11010519491231002X") == "110*************2X"
+    assert mask_field("name", "张伟") == "张伟"
+    assert mask_field("phone", None) is None
+    assert (
+        mask_identity_id("wechat_unionid:oqu_pP-1fJLus8cVkT4JdaSAZqww") == "wechat_unionid:oqu_****"
+    )
+    props = mask_properties(
+        {"id": "phone:+8613800138000", "kind": "phone", "key": "+8613800138000"}
+    )
+    assert props == {"id": "phone:+86 138****8000", "kind": "phone", "key": "+86 138****8000"}
+
+
+def test_roles_are_ordered() -> None:
+    sales = Principal("k", "sales", "x", "E1")
+    assert sales.allows("viewer")
+    assert sales.allows("sales")
+    assert not sales.allows("admin")
+    assert sales.actor == "E1"
+    assert Principal("k", "viewer", "x").actor == "k"
+
+
+def test_cursor_round_trip_and_refusals() -> None:
+    cursor = encode_cursor("-churn_risk", 0.82, "c1")
+    assert decode_cursor(cursor, "-churn_risk") == (0.82, "c1")
+    with pytest.raises(InputError, match="sort"):
+        decode_cursor(cursor, "name")
+    for bad in ("", "!!!", "eyJ4IjoxfQ"):
+        with pytest.raises(InputError, match="cursor"):
+            decode_cursor(bad, "name")
+
+
+def test_key_ring(tmp_path: Path) -> None:
+    ring = KeyRing({SecretStr("boot"): "admin"}, tmp_path)
+    assert ring.authenticate("boot") == Principal(
+        f"env-{hash_key('boot')[:8]}", "admin", "QUANZI_API_KEYS (admin)"
+    )
+    assert ring.authenticate("nope") is None
+    key, record = ring.create("Li", "sales", employee_id="E1", created_by="test")
+    assert "boot" not in (tmp_path / "keys.json").read_text()
+    assert key not in (tmp_path / "keys.json").read_text()
+    principal = ring.authenticate(key)
+    assert principal is not None
+    assert principal.employee_id == "E1"
+    # Another process (a second ring on the same folder) sees the key and its revocation.
+    other = KeyRing({}, tmp_path)
+    assert other.authenticate(key) is not None
+    other.revoke(record.id)
+    time.sleep(0.01)
+    assert ring.authenticate(key) is None
+    with pytest.raises(ConflictError):
+        ring.revoke(ring.records()[0].id)
+    with pytest.raises(NotFoundError):
+        ring.revoke("key_missing")
+
+
+def test_audit_log_search(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.record(
+        key_id="k1",
+        role="admin",
+        method="GET",
+        route="/customers/{customer_id}",
+        status=200,
+        path_params={"customer_id": "c1"},
+    )
+    log.record(
+        key_id="k2",
+        role="viewer",
+        method="GET",
+        route="/customers",
+        status=200,
+        query={"name": "张\u2028伟", "limit": "5"},
+    )
+    newest = log.search()
+    assert [e.key_id for e in newest] == ["k2", "k1"]
+    assert newest[0].query == {"name": "<redacted>", "limit": "5"}
+    assert [e.key_id for e in log.search(customer_id="c1")] == ["k1"]
+    assert [e.key_id for e in log.search(key_id="k2")] == ["k2"]
+    assert log.search(before=newest[-1].at) == []
+
+
+def test_jobs_run_and_interrupted_ones_are_marked(tmp_path: Path) -> None:
+    manager = JobManager(tmp_path)
+    job = manager.submit("test", lambda _: ({"done": True}, 0), owner="k", params={"n": 1})
+    manager.shutdown()
+    finished = manager.get(job.id)
+    assert finished.status == "succeeded"
+    assert finished.result == {"done": True}
+    assert [j.id for j in manager.list()] == [job.id]
+    with pytest.raises(NotFoundError):
+        manager.get("job_000000000000")
+    # A job left "running" by a process that is gone is marked interrupted at start-up;
+    # one whose process still runs (another worker) is left alone.
+    finished.status, finished.pid = "running", 2**22 + 12345
+    manager.save(finished)
+    assert JobManager(tmp_path).get(job.id).status == "interrupted"
+    finished.status, finished.pid = "running", os.getpid()
+    manager.save(finished)
+    assert JobManager(tmp_path).get(job.id).status == "running"
