@@ -167,14 +167,16 @@ def bench_load(folder: Path, work: Path) -> None:
     from quanzi.ingest import ingest_files
 
     settings = Settings(data_dir=work / "store")
-    store = open_store(settings)
     progress: Callable[[str, int, int | None], None] = lambda step, done, total: None  # noqa: E731
     try:
-        started = time.perf_counter()
-        report = ingest_files(store, [folder / "contacts.csv"], settings, progress=progress)
-        total = time.perf_counter() - started
+        store = open_store(settings)
+        try:
+            started = time.perf_counter()
+            report = ingest_files(store, [folder / "contacts.csv"], settings, progress=progress)
+            total = time.perf_counter() - started
+        finally:
+            store.close()
     finally:
-        store.close()
         bundled_store(settings).stop()
     n = report.counts["contacts_read"]
     print(f"\nend to end into the bundled store: {n:,} contact records in {total:,.0f} s")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from neo4j import GraphDatabase
+
 from quanzi.graph.bundled import BundledStore
 from quanzi.graph.schema import ensure_schema
 from quanzi.graph.store import GraphStore

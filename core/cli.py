@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from quanzi.errors import QuanziError
-from quanzi.settings import Role, Settings, load_settings
 from rich.console import Console
-from rich.text import Text
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,6 +24,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
+
+from quanzi.errors import QuanziError
+from quanzi.settings import Role, Settings, load_settings
 
 __all__ = ["app", "main"]
 
@@ -202,6 +203,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     import socket
 
     import uvicorn
+
     from quanzi.api.app import create_app
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -261,8 +263,8 @@ def demo(
 
 
 def _create_key(settings: Settings, name: str, role: Role, employee: str | None = None) -> str:
-    from quanzi.api.services.files import api_folder  # noqa: PLC0415
-    from quanzi.api.services.keys import KeyRing  # noqa: PLC0415
+    from quanzi.api.services.files import api_folder
+    from quanzi.api.services.keys import KeyRing
 
     ring = KeyRing(settings.api_keys, api_folder(settings.data_dir))
     key, _ = ring.create(name, role, employee_id=employee, created_by="cli")

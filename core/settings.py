@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from quanzi.errors import ConfigError
 
 __all__ = ["PLACEHOLDER_PASSWORDS", "Role", "Settings", "default_data_dir", "load_settings"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neo4j import GraphDatabase
+
 from quanzi.graph.bundled import BundledStore
 from quanzi.graph.schema import ensure_schema
 from quanzi.graph.store import GraphStore

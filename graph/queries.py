@@ -289,11 +289,13 @@ __all__ += [
     "API_UNTAG_GROUP_SIBLINGS",
     "CUSTOMER_ANCHORS",
     "CUSTOMER_FILTERS",
+    "CUSTOMER_SCORE_SORTS",
     "CUSTOMER_SORT_KEYS",
     "api_circles_page",
     "api_customer_count",
     "api_customer_ids",
     "api_customer_page",
+    "api_customer_top",
     "api_erase",
 ]
 
@@ -393,6 +395,28 @@ def api_customer_page(filters: Collection[str], *, sort: str, descending: bool, 
         f"{match} WHERE {' AND '.join(where)} "
         f"WITH c, {key} AS sort_key ORDER BY sort_key {direction}, c.id ASC LIMIT $limit "
         "RETURN properties(c) AS props, sort_key"
+    )
+
+
+#: Sort keys that are plain numeric properties (scores); with a range index on the property,
+#: :func:`api_customer_top` reads the top of the order from the index.
+CUSTOMER_SCORE_SORTS = frozenset({"churn_risk", "influence", "pagerank"})
+
+
+def api_customer_top(filters: Collection[str], *, sort: str) -> str:
+    """The customers with the highest score ``sort`` among those matching ``filters``.
+
+    Unlike :func:`api_customer_page` it orders by the bare property and nothing else, so the
+    store can walk a range index on it; ties come back in no fixed order, so callers ask for
+    a few rows more than they need and order ties by id themselves. ``filters`` must include
+    ``<sort>_min`` (which also keeps out customers without the score).
+    """
+    if sort not in CUSTOMER_SCORE_SORTS or f"{sort}_min" not in filters:
+        raise ValueError(f"api_customer_top needs a score sort and its {sort}_min filter")
+    match, where = _customer_match(filters)
+    return (
+        f"{match} WHERE {' AND '.join(where)} "
+        f"RETURN properties(c) AS props, c.{sort} AS sort_key ORDER BY c.{sort} DESC LIMIT $limit"
     )
 
 

@@ -11,11 +11,19 @@ from quanzi.model import Node
 __all__ = ["INDEXES", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
 #: Bump when constraints or indexes change; recorded on the ``SchemaMeta`` node.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Secondary indexes for the filters users run most.
 INDEXES: dict[Node, tuple[str, ...]] = {
-    Node.CUSTOMER: ("tier", "funnel_stage", "name", "merged_into"),
+    Node.CUSTOMER: (
+        "tier",
+        "funnel_stage",
+        "name",
+        "merged_into",
+        "influence",
+        "pagerank",
+        "churn_risk",
+    ),
     Node.IDENTITY: ("channel", "key"),
     Node.CIRCLE: ("level",),
     Node.ORDER: ("placed_at",),

@@ -25,6 +25,7 @@ from neo4j.exceptions import (
     ServiceUnavailable,
     SessionExpired,
 )
+
 from quanzi.errors import (
     ConflictError,
     InputError,

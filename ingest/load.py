@@ -261,6 +261,8 @@ def _write_chunk(
             if rid not in fresh:
                 continue
             identities[record_identity_id(rid)] = _identity_rows(profile)
+            if rid in stored and rid not in resolution.evidence:
+                continue  # a changed record that stays where it was: its evidence stands
             evidence = resolution.evidence.get(rid, {"rule": "first record"})
             rel = {
                 "start": cid,

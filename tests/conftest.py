@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from quanzi.graph.bundled import BundledStore
 from quanzi.graph.connect import bundled_store, open_store
 from quanzi.graph.store import GraphStore

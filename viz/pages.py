@@ -36,6 +36,8 @@ import httpx
 import numpy as np
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
 from quanzi.viz.assets import asset_text, templates
 from quanzi.viz.charts import bar_chart, funnel_chart, histogram
 from quanzi.viz.views import (
@@ -48,7 +50,6 @@ from quanzi.viz.views import (
     lookalike_view,
     referral_tree_view,
 )
-from starlette.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
     from quanzi.api.services.access import Principal

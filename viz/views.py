@@ -39,6 +39,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
 from pyvis.network import Network
+
 from quanzi.errors import InputError
 from quanzi.viz.assets import asset_text, templates, vis_asset
 

@@ -266,6 +266,20 @@ def search_rows(
     key, descending = parse_sort(sort)
     params = filter_params(filters, principal, settings) | dict(extra or {})
     names = set(params)
+    if cursor is None and descending and key in q.CUSTOMER_SCORE_SORTS:
+        # Scores are >= 0 and missing ones sort as -1: without a minimum, the first page
+        # comes from the scored customers when there are enough of them.
+        implied = f"{key}_min" not in names
+        top = _top_rows(
+            store,
+            names | {f"{key}_min"},
+            params | {f"{key}_min": -1.0} if implied else params,
+            key,
+            limit,
+            needs_full_page=implied,
+        )
+        if top is not None:
+            return top
     if cursor is not None:
         params["after_key"], params["after_id"] = decode_cursor(cursor, sort)
     query = q.api_customer_page(names, sort=key, descending=descending, after=cursor is not None)
@@ -274,6 +288,41 @@ def search_rows(
     rows = rows[:limit]
     next_cursor = (
         encode_cursor(sort, rows[-1]["sort_key"], str(rows[-1]["props"]["id"])) if more else None
+    )
+    return [dict(r["props"]) for r in rows], next_cursor
+
+
+_TOP_SPARE = 25
+
+
+def _top_rows(
+    store: GraphStore,
+    names: set[str],
+    params: dict[str, Any],
+    key: str,
+    limit: int,
+    *,
+    needs_full_page: bool,
+) -> tuple[list[dict[str, Any]], str | None] | None:
+    """The first page of a score order read through the score's index (see
+    :func:`quanzi.graph.queries.api_customer_top`), or ``None`` when the general query must
+    answer: ties at the page boundary need ordering by id, or (``needs_full_page``) the page
+    is not full, so customers without the score would follow."""
+    want = limit + 1
+    rows = store.read(
+        q.api_customer_top(names, sort=key), "ranking customers", **params, limit=want + _TOP_SPARE
+    )
+    if len(rows) == want + _TOP_SPARE and rows[-1]["sort_key"] == rows[limit - 1]["sort_key"]:
+        return None  # more rows may share the page's last score: let the id break the tie
+    if needs_full_page and len(rows) <= limit:
+        return None
+    rows.sort(key=lambda r: (-float(r["sort_key"]), str(r["props"]["id"])))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_cursor(f"-{key}", rows[-1]["sort_key"], str(rows[-1]["props"]["id"]))
+        if more
+        else None
     )
     return [dict(r["props"]) for r in rows], next_cursor
 

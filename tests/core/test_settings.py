@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from quanzi.errors import ConfigError
 from quanzi.settings import Settings, load_settings
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from quanzi.errors import ConfigError
 from quanzi.graph.bundled import BundledStore
 from quanzi.graph.connect import open_store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from quanzi.errors import ConflictError, InputError, NotFoundError
 from quanzi.graph import queries as q
 from quanzi.graph.schema import SCHEMA_VERSION, ensure_schema, schema_version

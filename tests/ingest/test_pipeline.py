@@ -306,3 +306,20 @@ def test_a_failing_batch_leaves_no_half_written_customer(
     counts = store.counts()
     assert counts.get(Node.CUSTOMER, 0) == 0
     assert counts.get(Node.IDENTITY, 0) == 0
+
+
+def test_a_changed_record_is_updated_in_place(
+    store: GraphStore, write_contacts: WriteContacts, ingest_settings: Settings
+) -> None:
+    ingest_files(store, [write_contacts("a.csv", [ZHANG, ZHANG_WX])], ingest_settings)
+    zhang = _customer_of(store, "wechat:2")
+    before = store.read(q.IDENTITY_LINKS, "test", id="record:wechat:2")[0]["evidence"]
+    changed = ZHANG_WX | {"email": "zw@qq.com"}
+    report = ingest_files(store, [write_contacts("b.csv", [ZHANG, changed])], ingest_settings)
+    assert report.counts["contacts_unchanged"] == 1
+    assert _customer_of(store, "wechat:2") == zhang
+    identity = store.get_node(Node.IDENTITY, "record:wechat:2")
+    assert identity is not None
+    assert identity["email"] == "zw@qq.com"
+    after = store.read(q.IDENTITY_LINKS, "test", id="record:wechat:2")[0]["evidence"]
+    assert after["rule"] == before["rule"]

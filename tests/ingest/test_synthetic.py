@@ -16,6 +16,7 @@ import phonenumbers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from quanzi.ingest import synthetic
 from quanzi.ingest.synthetic import (
     CAMPAIGN_COLUMNS,

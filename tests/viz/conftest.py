@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
+
 from quanzi.api.app import create_app
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings

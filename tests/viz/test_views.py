@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from quanzi.errors import InputError
 from quanzi.viz.views import (
     GraphView,
