@@ -29,9 +29,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from neo4j import GraphDatabase
-
 from quanzi.graph.bundled import BundledStore
+from quanzi.graph.connect import connect_bundled
 from quanzi.graph.schema import ensure_schema
 from quanzi.graph.store import GraphStore
 from quanzi.ingest.synthetic import GeneratorConfig, generate
@@ -188,8 +187,8 @@ def main() -> None:
         for path in ("naive", "quanzi"):
             manager = BundledStore(work / path, heap=args.heap)
             status = manager.start()
-            driver = GraphDatabase.driver(status.uri, auth=(manager.user, manager.password()))
-            store = GraphStore(driver, database=manager.database)
+            store = connect_bundled(manager, status)
+            driver = store.driver
             ensure_schema(store)
             try:
                 if path == "naive":
@@ -204,7 +203,7 @@ def main() -> None:
                     tread, edges[path] = project_read(store)
                 counts = store.counts()
             finally:
-                driver.close()
+                store.close()
                 manager.stop()
             assert counts["Customer"] == len(rows["customers"]), counts
             assert counts["INTERACTS_WITH"] == n_read, counts

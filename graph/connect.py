@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from neo4j import GraphDatabase
 
-from quanzi.graph.bundled import BundledStore
+from quanzi.graph.bulk import ArcadeHttpChannel
+from quanzi.graph.bundled import BundledStatus, BundledStore
 from quanzi.graph.schema import ensure_schema
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings
 
-__all__ = ["bundled_store", "open_store"]
+__all__ = ["bundled_store", "connect_bundled", "open_store"]
 
 
 def bundled_store(settings: Settings) -> BundledStore:
@@ -24,6 +25,18 @@ def bundled_store(settings: Settings) -> BundledStore:
     )
 
 
+def connect_bundled(
+    manager: BundledStore, status: BundledStatus, *, batch_size: int = 5000
+) -> GraphStore:
+    """A store on a running bundled server: Bolt for everything, plus its bulk channel."""
+    password = manager.password()
+    driver = GraphDatabase.driver(status.uri, auth=(manager.user, password))
+    bulk = ArcadeHttpChannel(
+        f"http://127.0.0.1:{status.http_port}", manager.database, manager.user, password
+    )
+    return GraphStore(driver, database=manager.database, batch_size=batch_size, bulk=bulk)
+
+
 def open_store(settings: Settings, *, start: bool = True, schema: bool = True) -> GraphStore:
     """Connect to the configured store and make sure the schema exists.
 
@@ -33,16 +46,16 @@ def open_store(settings: Settings, *, start: bool = True, schema: bool = True) -
     if settings.store == "bundled":
         manager = bundled_store(settings)
         status = manager.start() if start else manager.status()
-        driver = GraphDatabase.driver(status.uri, auth=(manager.user, manager.password()))
-        database = settings.bundled_database
+        store = connect_bundled(manager, status, batch_size=settings.write_batch_size)
     else:
         driver = GraphDatabase.driver(
             settings.neo4j_uri,
             auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
             connection_timeout=10,
         )
-        database = settings.neo4j_database
-    store = GraphStore(driver, database=database, batch_size=settings.write_batch_size)
+        store = GraphStore(
+            driver, database=settings.neo4j_database, batch_size=settings.write_batch_size
+        )
     try:
         store.verify()
         store.ping()

@@ -30,7 +30,9 @@ __all__ = [
     "create_constraint",
     "create_index",
     "create_nodes",
+    "create_nodes_from_lists",
     "create_relations",
+    "create_relations_from_lists",
     "delete_nodes",
     "delete_relations_between",
     "delete_relations_from",
@@ -77,6 +79,30 @@ def merge_nodes(label: Node) -> str:
 def create_nodes(label: Node) -> str:
     """Create rows ``{id, props}`` known not to exist yet (cheaper than MERGE)."""
     return f"UNWIND $rows AS r CREATE (n:{label} {{id: r.id}}) SET n += r.props"
+
+
+def _props_from_list(keys: tuple[str, ...], offset: int) -> str:
+    for k in keys:
+        if not k.isidentifier():
+            raise ValueError(f"property name {k!r} is not an identifier")
+    return "".join(f", {k}: r[{offset + i}]" for i, k in enumerate(keys))
+
+
+def create_nodes_from_lists(label: Node, keys: tuple[str, ...]) -> str:
+    """Create nodes from list rows ``[id, v1, v2, ...]`` for properties ``keys`` (bulk path).
+
+    ``keys`` must be checked property names (the store checks every row's names first).
+    """
+    return f"UNWIND $rows AS r CREATE (n:{label} {{id: r[0]{_props_from_list(keys, 1)}}})"
+
+
+def create_relations_from_lists(rel: Rel, start: Node, end: Node, keys: tuple[str, ...]) -> str:
+    """Create relations from list rows ``[start id, end id, v1, ...]`` (bulk path)."""
+    props = _props_from_list(keys, 2).removeprefix(", ")
+    return (
+        f"UNWIND $rows AS r MATCH (a:{start} {{id: r[0]}}) MATCH (b:{end} {{id: r[1]}}) "
+        f"CREATE (a)-[e:{rel} {{{props}}}]->(b)"
+    )
 
 
 def existing_ids(label: Node) -> str:

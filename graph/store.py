@@ -35,6 +35,7 @@ from quanzi.errors import (
     StoreUnavailableError,
 )
 from quanzi.graph import queries as q
+from quanzi.graph.bulk import ArcadeHttpChannel
 from quanzi.graph.dialect import Dialect
 from quanzi.graph.projection import Projection
 from quanzi.model import Node, Rel, check_label, check_rel
@@ -133,6 +134,42 @@ def _clean_props(props: Mapping[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+#: Rows per bulk CREATE command: measured best between 20,000 and 50,000 on the bundled store.
+_BULK_BATCH = 20_000
+
+
+def _node_key(row: dict[str, Any]) -> Any:
+    return row["id"]
+
+
+def _rel_key(row: dict[str, Any]) -> Any:
+    return (row["start"], row["end"])
+
+
+def _as_list(row: dict[str, Any], keys: tuple[str, ...]) -> list[Any]:
+    """``[id, v...]`` for a node row, ``[start, end, v...]`` for a relation row."""
+    head = [row["id"]] if "id" in row else [row["start"], row["end"]]
+    return [*head, *(row["props"][k] for k in keys)]
+
+
+def _split_known(
+    rows: Iterable[dict[str, Any]], existing: set[Any], key: Callable[[dict[str, Any]], Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split rows into new ones (one per key, later rows' properties winning, as repeated
+    MERGE ... SET += would leave them) and ones whose key exists already."""
+    new: dict[Any, dict[str, Any]] = {}
+    known: list[dict[str, Any]] = []
+    for row in rows:
+        k = key(row)
+        if k in existing:
+            known.append(row)
+        elif k in new:
+            new[k]["props"] = new[k]["props"] | row["props"]
+        else:
+            new[k] = row
+    return list(new.values()), known
+
+
 def _node_rows(rows: Iterable[Mapping[str, Any]], label: Node) -> Iterator[dict[str, Any]]:
     for i, row in enumerate(rows):
         node_id = row.get("id")
@@ -171,10 +208,18 @@ class GraphStore:
     twice changes nothing.
     """
 
-    def __init__(self, driver: Driver, *, database: str, batch_size: int = 5000) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        database: str,
+        batch_size: int = 5000,
+        bulk: ArcadeHttpChannel | None = None,
+    ) -> None:
         self.driver = driver
         self.database = database
         self.batch_size = batch_size
+        self.bulk = bulk
         self._dialect: Dialect | None = None
 
     # -- plumbing ------------------------------------------------------------------------
@@ -190,7 +235,9 @@ class GraphStore:
         return self._dialect
 
     def close(self) -> None:
-        """Close the driver."""
+        """Close the driver (and the bulk channel)."""
+        if self.bulk is not None:
+            self.bulk.close()
         self.driver.close()
 
     def read(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
@@ -205,6 +252,12 @@ class GraphStore:
         except Exception as e:
             raise translate_errors(e, what) from e
         return [r.data() for r in records]
+
+    def read_bulk(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        """Like :meth:`read`, through the bulk channel when the store has one (large results)."""
+        if self.bulk is None:
+            return self.read(query, what, **params)
+        return self.bulk.read(query, what, **params)
 
     def write(self, query: str, what: str, **params: Any) -> None:
         """Run one write query in its own transaction."""
@@ -255,10 +308,18 @@ class GraphStore:
         ``None`` values are skipped (they never erase a stored property).
         """
         node = check_label(label)
-        return self._write_batches(
+        what = f"writing {node} nodes"
+        if self.bulk is None:
+            return self._write_batches(
+                q.merge_nodes(node), _node_rows(rows, node), what, batch_size, progress
+            )
+        new, known = _split_known(_node_rows(rows, node), set(self.node_ids(node)), _node_key)
+        return self._bulk_write(
+            lambda keys: q.create_nodes_from_lists(node, keys),
             q.merge_nodes(node),
-            _node_rows(rows, node),
-            f"writing {node} nodes",
+            new,
+            known,
+            what,
             batch_size,
             progress,
         )
@@ -278,13 +339,58 @@ class GraphStore:
         Both end nodes must exist (rows whose ends are missing write nothing).
         """
         r, a, b = check_rel(rel), check_label(start), check_label(end)
-        return self._write_batches(
+        what = f"writing {r} relations"
+        if self.bulk is None:
+            return self._write_batches(
+                q.merge_relations(r, a, b), _rel_rows(rows, r), what, batch_size, progress
+            )
+        existing = set(self.read_pairs(r, a, b))
+        new, known = _split_known(_rel_rows(rows, r), existing, _rel_key)
+        new.sort(key=_rel_key)  # measured faster: consecutive rows touch the same edge lists
+        return self._bulk_write(
+            lambda keys: q.create_relations_from_lists(r, a, b, keys),
             q.merge_relations(r, a, b),
-            _rel_rows(rows, r),
-            f"writing {r} relations",
+            new,
+            known,
+            what,
             batch_size,
             progress,
         )
+
+    def _bulk_write(
+        self,
+        create: Callable[[tuple[str, ...]], str],
+        merge: str,
+        new: list[dict[str, Any]],
+        known: list[dict[str, Any]],
+        what: str,
+        batch_size: int | None,
+        progress: Progress | None,
+    ) -> int:
+        """CREATE rows checked to be new through the bulk channel; MERGE the rest.
+
+        A CREATE batch that hits a row another writer created meanwhile is rolled back whole
+        by the store and redone with MERGE, so the result is the same as all-MERGE.
+        """
+        assert self.bulk is not None
+        # Rows travel as lists in one statement per property set: measured ~1.5x faster on
+        # the bundled store than maps applied with SET +=.
+        by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in new:
+            by_keys.setdefault(tuple(sorted(row["props"])), []).append(row)
+        done = 0
+        for keys, rows in by_keys.items():
+            text = create(keys)
+            for batch in _batches(rows, max(batch_size or self.batch_size, _BULK_BATCH)):
+                lists = [_as_list(row, keys) for row in batch]
+                try:
+                    self.bulk.run(text, what, rows=lists)
+                except ConflictError:
+                    self.write_many([(merge, {"rows": batch})], what)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, None)
+        return done + self._write_batches(merge, known, what, batch_size, progress)
 
     def set_node_properties(
         self,
@@ -353,7 +459,7 @@ class GraphStore:
     def node_ids(self, label: Node | str) -> list[str]:
         """Every id of one node kind."""
         node = check_label(label)
-        rows = self.read(q.node_ids(node), f"reading {node} ids")
+        rows = self.read_bulk(q.node_ids(node), f"reading {node} ids")
         return list(rows[0]["ids"]) if rows else []
 
     def read_pairs(
@@ -361,7 +467,7 @@ class GraphStore:
     ) -> list[tuple[str, str]]:
         """Every ``(start id, end id)`` joined by ``rel`` (e.g. customer -> group memberships)."""
         r, a, b = check_rel(rel), check_label(start), check_label(end)
-        rows = self.read(q.projection_edges(r, a, b, None), f"reading {r} relations")
+        rows = self.read_bulk(q.projection_edges(r, a, b, None), f"reading {r} relations")
         return [(x, y) for x, y, _ in rows[0]["rows"]] if rows else []
 
     def delete_nodes(self, label: Node | str, ids: Sequence[str]) -> None:
@@ -432,13 +538,15 @@ class GraphStore:
         types = [check_rel(r) for r in rels]
         if weight is not None and not _PROPERTY_NAME.match(weight):
             raise InputError(f"weight property {weight!r} is not a property name")
-        ids: list[str] = self.read(q.projection_nodes(node), f"reading {node} ids")[0]["ids"]
+        ids: list[str] = self.read_bulk(q.projection_nodes(node), f"reading {node} ids")[0]["ids"]
         index = {v: i for i, v in enumerate(ids)}
         src: list[int] = []
         dst: list[int] = []
         w: list[float] = []
         for r in types:
-            rows = self.read(q.projection_edges(r, node, node, weight), f"reading {r} relations")
+            rows = self.read_bulk(
+                q.projection_edges(r, node, node, weight), f"reading {r} relations"
+            )
             for a, b, x in rows[0]["rows"] if rows else []:
                 src.append(index[a])
                 dst.append(index[b])

@@ -150,3 +150,34 @@ def test_schema_creation_is_idempotent(store: GraphStore) -> None:
     assert {(n.value,) for n in Node} <= constrained
     with pytest.raises(ConflictError):
         store.write(q.create_nodes(Node.SCHEMA_META), "dup", rows=[{"id": "schema", "props": {}}])
+
+
+def test_bulk_create_command_is_atomic(store: GraphStore) -> None:
+    assert store.bulk is not None, "the bundled store opens with its bulk channel"
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "existing"}])
+    rows = [{"id": f"new{i}", "props": {}} for i in range(50)] + [{"id": "existing", "props": {}}]
+    with pytest.raises(ConflictError):
+        store.bulk.run(q.create_nodes(Node.CUSTOMER), "creating", rows=rows)
+    assert store.counts()["Customer"] == 1
+
+
+def test_bulk_path_matches_merge_semantics(store: GraphStore) -> None:
+    # Known and new rows mixed, a repeated id within the input, then a full re-run.
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "c0", "name": "old", "tier": "loyal"}])
+    rows = [{"id": f"c{i}", "name": f"n{i}"} for i in range(3000)]
+    rows.append({"id": "c5", "city": "Hangzhou"})
+    assert store.upsert_nodes(Node.CUSTOMER, rows) == 3000
+    assert store.get_node(Node.CUSTOMER, "c0") == {"id": "c0", "name": "n0", "tier": "loyal"}
+    assert store.get_node(Node.CUSTOMER, "c5") == {"id": "c5", "name": "n5", "city": "Hangzhou"}
+    ties = [{"start": f"c{i}", "end": f"c{(i * 7 + 1) % 3000}", "weight": 1.0} for i in range(3000)]
+    ties.append({"start": "c1", "end": "c8", "weight": 2.0, "count": 3})
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+    store.upsert_nodes(Node.CUSTOMER, rows)
+    counts = store.counts()
+    assert counts["Customer"] == 3000
+    assert counts["INTERACTS_WITH"] == 3000
+    p = store.read_projection([Rel.INTERACTS_WITH], directed=True)
+    edges = {(p.ids[a], p.ids[b]): w for a, b, w in zip(p.src, p.dst, p.weight, strict=True)}
+    assert edges[("c1", "c8")] == 2.0
+    assert len(edges) == 3000

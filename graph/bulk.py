@@ -1,0 +1,82 @@
+"""The bundled store's bulk channel: ArcadeDB's HTTP command and query endpoints.
+
+Measured on 2 cores (benchmarks/store_load.py and the notes in docs/architecture.md), the same
+``UNWIND $rows ... CREATE`` statement runs several times faster sent to ArcadeDB's HTTP
+endpoint than through its Bolt plugin, and ``CREATE`` of rows known to be new is cheaper than
+``MERGE``. :class:`~quanzi.graph.store.GraphStore` uses this channel only to *create* rows it
+has checked are new; every update still goes through Bolt with ``MERGE``. Each command is one
+transaction on the server, so a batch commits whole or not at all.
+
+This module is ArcadeDB-specific and used only for the bundled store; with Neo4j the store
+writes everything through Bolt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from quanzi.errors import ConflictError, StoreError, StoreUnavailableError
+
+__all__ = ["ArcadeHttpChannel"]
+
+
+class ArcadeHttpChannel:
+    """Run write statements through ArcadeDB's ``/api/v1/command/<db>`` endpoint.
+
+    Parameters
+    ----------
+    base_url : str
+        ``http://127.0.0.1:<port>`` of the bundled server.
+    database, user, password : str
+        As for Bolt.
+    """
+
+    def __init__(
+        self, base_url: str, database: str, user: str, password: str, *, timeout_s: float = 600
+    ) -> None:
+        self.database = database
+        self._client = httpx.Client(base_url=base_url, auth=(user, password), timeout=timeout_s)
+
+    def run(self, query: str, what: str, **params: Any) -> None:
+        """Run one Cypher write statement as one transaction."""
+        body = {"language": "cypher", "command": query, "params": params}
+        try:
+            response = self._client.post(f"/api/v1/command/{self.database}", json=body)
+        except httpx.HTTPError as e:
+            raise StoreUnavailableError(
+                f"The bundled store cannot be reached while {what} ({e}): "
+                "run `quanzi store status`, then `quanzi store start`"
+            ) from e
+        if response.status_code == 200:
+            return
+        text = response.text[:500]
+        if "Duplicated key" in text or "DuplicatedKey" in text:
+            raise ConflictError(f"A uniqueness rule was broken while {what}: {text}")
+        raise StoreError(f"The graph store rejected a write while {what}: {text}")
+
+    def read(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one Cypher read statement; return its rows.
+
+        Large collected results (a projection's edge list) decode faster from JSON here than
+        from Bolt's packstream in the pure-Python driver.
+        """
+        body = {"language": "cypher", "command": query, "params": params, "limit": -1}
+        try:
+            response = self._client.post(f"/api/v1/query/{self.database}", json=body)
+        except httpx.HTTPError as e:
+            raise StoreUnavailableError(
+                f"The bundled store cannot be reached while {what} ({e}): "
+                "run `quanzi store status`, then `quanzi store start`"
+            ) from e
+        if response.status_code != 200:
+            raise StoreError(
+                f"The graph store rejected a query while {what}: {response.text[:500]}"
+            )
+        rows: list[dict[str, Any]] = response.json()["result"]
+        return rows
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
