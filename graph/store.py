@@ -468,7 +468,7 @@ class GraphStore:
         """Every ``(start id, end id)`` joined by ``rel`` (e.g. customer -> group memberships)."""
         r, a, b = check_rel(rel), check_label(start), check_label(end)
         rows = self.read_bulk(q.projection_edges(r, a, b, None), f"reading {r} relations")
-        return [(x, y) for x, y, _ in rows[0]["rows"]] if rows else []
+        return list(zip(rows[0]["a"], rows[0]["b"], strict=True)) if rows else []
 
     def delete_nodes(self, label: Node | str, ids: Sequence[str]) -> None:
         """Delete nodes by id, with their relations, in one transaction."""
@@ -547,10 +547,10 @@ class GraphStore:
             rows = self.read_bulk(
                 q.projection_edges(r, node, node, weight), f"reading {r} relations"
             )
-            for a, b, x in rows[0]["rows"] if rows else []:
-                src.append(index[a])
-                dst.append(index[b])
-                w.append(float(x))
+            if rows:
+                src.extend(index[a] for a in rows[0]["a"])
+                dst.extend(index[b] for b in rows[0]["b"])
+                w.extend(float(x) for x in rows[0]["w"])
         return Projection(
             ids,
             np.asarray(src, dtype=np.int64),

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from quanzi.algorithms.lookalike import LookalikeIndex
-from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
 
@@ -123,11 +122,8 @@ def _read(store: GraphStore) -> CachedGraph:
     graph = projection.to_igraph()
     attributes: dict[str, dict[str, list[str]]] = {}
     for name, (rel, label) in _ATTRIBUTES.items():
-        rows = store.read(
-            q.projection_edges(rel, Node.CUSTOMER, label, None), f"reading {rel} for lookalikes"
-        )
         values: dict[str, list[str]] = {}
-        for customer, value, _ in rows[0]["rows"] if rows else []:
+        for customer, value in store.read_pairs(rel, Node.CUSTOMER, label):
             values.setdefault(customer, []).append(value)
         attributes[name] = values
     return CachedGraph(graph, projection.index(), attributes, started)
