@@ -26,7 +26,6 @@ import igraph as ig
 
 from quanzi.algorithms.circles import (
     LayerWeights,
-    Partition,
     build_tie_graph,
     describe_circles,
     detect_circle_hierarchy,
@@ -122,6 +121,10 @@ def run_analysis(
     tags = store.read_pairs(Rel.TAGGED, Node.CUSTOMER, Node.TAG)
     referred = store.read_pairs(Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER)
     previous = _affiliations(store.read_pairs(Rel.IN_CIRCLE, Node.CUSTOMER, Node.CIRCLE))
+    # Circles whose members have all gone (erased, merged away) have no IN_CIRCLE left but
+    # must still be matched - and so retired.
+    for circle_id in store.node_ids(Node.CIRCLE):
+        previous.setdefault(circle_id, [])
     previous_top = {k: v for k, v in previous.items() if "." not in k}
     report("analyse: read graph", 5, 5)
     summary.customers, summary.ties = len(customers), ties.ecount
@@ -156,7 +159,7 @@ def run_analysis(
         top_ids[key] = f"K{next_number}"
         next_number += 1
 
-    def circle_id(level: int, partition: Partition, key: str) -> str:
+    def circle_id(level: int, key: str) -> str:
         head, _, rest = key.partition(".")
         return top_ids[head] + (f".{rest}" if level > 0 and rest else "")
 
@@ -180,7 +183,7 @@ def run_analysis(
         if level == 0:
             summary.modularity = partition.modularity
         for d in descriptions:
-            cid = circle_id(level, partition, d.key)
+            cid = circle_id(level, d.key)
             top_interest = d.top_attributes.get("interest", [])
             theme = f" · {top_interest[0][0]}" if top_interest else ""
             circle_rows.append(
@@ -199,7 +202,7 @@ def run_analysis(
                 }
             )
         for v, c in zip(partition.ids, partition.membership.tolist(), strict=True):
-            cid = circle_id(level, partition, partition.keys[c])
+            cid = circle_id(level, partition.keys[c])
             customer_rows[v]["circle_id" if level == 0 else "subcircle_id"] = cid
             memberships[v].append({"start": v, "end": cid, "level": level})
     lap("describe")
