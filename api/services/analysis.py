@@ -123,8 +123,8 @@ def run_analysis(
     previous = _affiliations(store.read_pairs(Rel.IN_CIRCLE, Node.CUSTOMER, Node.CIRCLE))
     # Circles whose members have all gone (erased, merged away) have no IN_CIRCLE left but
     # must still be matched - and so retired.
-    for circle_id in store.node_ids(Node.CIRCLE):
-        previous.setdefault(circle_id, [])
+    for stored in store.node_ids(Node.CIRCLE):
+        previous.setdefault(stored, [])
     previous_top = {k: v for k, v in previous.items() if "." not in k}
     report("analyse: read graph", 5, 5)
     summary.customers, summary.ties = len(customers), ties.ecount
