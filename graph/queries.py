@@ -17,6 +17,7 @@ __all__ = [
     "COUNT_RELS",
     "CUSTOMERS_BY_LATIN_NAME",
     "CUSTOMERS_OF_IDENTITIES",
+    "CUSTOMER_LIFECYCLE_FACTS",
     "CUSTOMER_PROPERTIES",
     "CUSTOMER_RECORDS",
     "DELETE_EVERYTHING",
@@ -230,7 +231,17 @@ ADD_INTERACTIONS = (
 #: Order totals of the customers ``$ids``, recomputed from their PLACED orders.
 ORDER_TOTALS = (
     f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[:{Rel.PLACED}]->(o:{Node.ORDER}) "
-    "RETURN c.id AS id, count(o) AS order_count, sum(coalesce(o.amount, 0.0)) AS total_spent"
+    "RETURN c.id AS id, count(o) AS order_count, sum(coalesce(o.amount, 0.0)) AS total_spent, "
+    "max(o.placed_at) AS last_order_at"
+)
+
+#: Facts the lifecycle rules read, for every customer, as parallel columns.
+CUSTOMER_LIFECYCLE_FACTS = (
+    f"MATCH (c:{Node.CUSTOMER}) RETURN collect(c.id) AS id, "
+    "collect(coalesce(c.order_count, 0)) AS orders, "
+    "collect(coalesce(c.last_order_at, '')) AS last_order_at, "
+    "collect(coalesce(c.last_active_at, '')) AS last_active_at, "
+    "collect(coalesce(c.recorded_tier, '')) AS recorded_tier"
 )
 
 #: The HAS_IDENTITY relations of one identity (``$id``), with their customers.

@@ -538,5 +538,6 @@ def _update_customer_activity(
             if cid in totals:
                 row["order_count"] = int(totals[cid]["order_count"])
                 row["total_spent"] = float(totals[cid]["total_spent"])
+                row["last_order_at"] = totals[cid]["last_order_at"]
             rows.append(row)
     return store.set_node_properties(Node.CUSTOMER, rows)

@@ -5,7 +5,8 @@ circles (with a second level inside large circles) and influence, keeps circle i
 matching the new circles to the stored ones, and writes:
 
 - on each ``Customer``: ``circle_id``, ``subcircle_id``, ``influence`` and its parts
-  (``pagerank``, ``brokerage``, ``core``, ``reach``);
+  (``pagerank``, ``brokerage``, ``core``, ``reach``), and the loyalty ``tier`` (potential,
+  general, loyal, member) from the rules in :mod:`quanzi.algorithms.lifecycle`;
 - one ``Circle`` node per circle: ``level``, ``parent_id``, ``size``, ``kind``,
   ``auto_name``, ``leaders``, ``top_interests``, ``top_tags``, ``layer_shares`` (JSON text),
   ``modularity``; a ``name`` a user gave a circle is never overwritten;
@@ -23,6 +24,7 @@ from itertools import islice
 from typing import Any
 
 import igraph as ig
+import pandas as pd
 
 from quanzi.algorithms.circles import (
     LayerWeights,
@@ -32,6 +34,8 @@ from quanzi.algorithms.circles import (
     match_circles,
 )
 from quanzi.algorithms.influence import influence
+from quanzi.algorithms.lifecycle import assign_tiers
+from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings
@@ -87,6 +91,35 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+#: Tiers the source systems record that Quanzi counts as membership (the ``member`` tier).
+MEMBER_TIERS = frozenset({"gold", "platinum"})
+
+
+def _tiers(store: GraphStore) -> dict[str, str]:
+    """Loyalty tier of every customer by the rules in :data:`quanzi.algorithms.lifecycle.TIERS`.
+
+    "Days since the last order" count back from the latest activity in the graph (not the
+    wall clock), so an archive or a generated data set gets the tiers it had at its end.
+    """
+    rows = store.read_bulk(q.CUSTOMER_LIFECYCLE_FACTS, "reading lifecycle facts")
+    if not rows or not rows[0]["id"]:
+        return {}
+    cols = rows[0]
+    last_order = pd.to_datetime(pd.Series(cols["last_order_at"]).replace("", None), utc=True)
+    active = pd.to_datetime(pd.Series(cols["last_active_at"]).replace("", None), utc=True)
+    reference = active.max() if active.notna().any() else pd.Timestamp.now(tz="UTC")
+    facts = pd.DataFrame(
+        {
+            "orders": pd.Series(cols["orders"], dtype="int64").to_numpy(),
+            "days_since_last_order": (reference - last_order).dt.days.to_numpy(),
+            "is_member": [t.lower() in MEMBER_TIERS for t in cols["recorded_tier"]],
+        },
+        index=cols["id"],
+    )
+    tiers = assign_tiers(facts)
+    return {str(k): str(v) for k, v in tiers.items()}
 
 
 def run_analysis(
@@ -168,6 +201,10 @@ def run_analysis(
     circle_rows: list[dict[str, Any]] = []
     memberships: dict[str, list[dict[str, Any]]] = defaultdict(list)
     customer_rows: dict[str, dict[str, Any]] = {v: {"id": v} for v in scores.ids}
+    tiers = _tiers(store)
+    for cid, tier in tiers.items():
+        customer_rows.setdefault(cid, {"id": cid})["tier"] = tier
+    attributes["tier"] = {cid: [tier] for cid, tier in tiers.items()}
     for i, v in enumerate(scores.ids):
         row = customer_rows[v]
         row["influence"] = round(float(scores.score[i]), 6)
@@ -198,6 +235,7 @@ def run_analysis(
                     "top_interests": [v for v, _ in top_interest],
                     "top_tags": [v for v, _ in d.top_attributes.get("tag", [])],
                     "layer_shares": json.dumps(d.layer_shares, sort_keys=True),
+                    "tier_mix": json.dumps(dict(d.top_attributes.get("tier", []))),
                     "modularity": partition.modularity,
                 }
             )

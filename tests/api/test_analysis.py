@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from quanzi.api.services.analysis import run_analysis
@@ -14,6 +15,17 @@ def _two_cliques(store: GraphStore) -> None:
     left = [f"a{i}" for i in range(8)]
     right = [f"b{i}" for i in range(8)]
     store.upsert_nodes(Node.CUSTOMER, [{"id": c} for c in [*left, *right, "loner"]])
+    # Facts the tier rules read: a repeat buyer, a lapsed one, a one-time one, a member.
+    store.upsert_nodes(
+        Node.CUSTOMER,
+        [
+            {"id": "a1", "order_count": 4, "last_order_at": "2024-11-01T00:00:00Z"},
+            {"id": "a2", "order_count": 4, "last_order_at": "2022-01-01T00:00:00Z"},
+            {"id": "a3", "order_count": 1, "last_order_at": "2024-06-01T00:00:00Z"},
+            {"id": "a4", "recorded_tier": "gold"},
+            {"id": "a5", "last_active_at": "2024-12-31T00:00:00Z"},
+        ],
+    )
     ties = [
         {"start": x, "end": y, "weight": 3.0}
         for group in (left, right)
@@ -57,6 +69,15 @@ def test_two_cliques_become_two_circles_and_ids_stay(
     assert a0 is not None
     assert a0["circle_id"] == left_id
     assert 0.0 <= a0["influence"] <= 1.0
+    tiers = {c: store.get_node(Node.CUSTOMER, c)["tier"] for c in ("a0", "a1", "a2", "a3", "a4")}  # type: ignore[index]
+    assert tiers == {
+        "a0": "potential",
+        "a1": "loyal",
+        "a2": "general",
+        "a3": "general",
+        "a4": "member",
+    }
+    assert json.loads(left["tier_mix"]) == {"potential": 4, "general": 2, "loyal": 1, "member": 1}
 
     # A marketer names the circle; a re-run keeps its id and the name.
     store.upsert_nodes(Node.CIRCLE, [{"id": left_id, "name": "Weekend hikers"}])
