@@ -36,6 +36,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from quanzi.ingest.readers import CONTACT_FIELDS
+
 __all__ = [
     "CAMPAIGN_COLUMNS",
     "CIRCLE_KINDS",
@@ -66,28 +68,9 @@ Progress = Callable[[str, int, int], None]
 
 #: Source systems a contact record can come from, in the order of their numeric codes.
 SOURCES: Final[tuple[str, ...]] = ("phone", "email", "wechat", "web_form", "store", "event")
-#: Columns of ``contacts.csv``, in file order.
-CONTACT_COLUMNS: Final[tuple[str, ...]] = (
-    "source",
-    "source_record_id",
-    "full_name",
-    "given_name",
-    "surname",
-    "phone",
-    "email",
-    "wechat_unionid",
-    "wechat_openid",
-    "id_number",
-    "birth_date",
-    "street",
-    "city",
-    "state",
-    "postcode",
-    "gender",
-    "company",
-    "created_at",
-    "tags",
-)
+#: Columns of ``contacts.csv``, in file order: the reader's contact fields, less the
+#: free ``attributes`` (the generator writes none).
+CONTACT_COLUMNS: Final[tuple[str, ...]] = tuple(f for f in CONTACT_FIELDS if f != "attributes")
 EMPLOYEE_COLUMNS: Final[tuple[str, ...]] = ("employee_id", "name", "team", "email")
 GROUP_COLUMNS: Final[tuple[str, ...]] = (
     "group_id",
