@@ -41,20 +41,7 @@ class ArcadeHttpChannel:
 
     def run(self, query: str, what: str, **params: Any) -> None:
         """Run one Cypher write statement as one transaction."""
-        body = {"language": "cypher", "command": query, "params": params}
-        try:
-            response = self._client.post(f"/api/v1/command/{self.database}", json=body)
-        except httpx.HTTPError as e:
-            raise StoreUnavailableError(
-                f"The bundled store cannot be reached while {what} ({e}): "
-                "run `quanzi store status`, then `quanzi store start`"
-            ) from e
-        if response.status_code == 200:
-            return
-        text = response.text[:500]
-        if "Duplicated key" in text or "DuplicatedKey" in text:
-            raise ConflictError(f"A uniqueness rule was broken while {what}: {text}")
-        raise StoreError(f"The graph store rejected a write while {what}: {text}")
+        self._post("command", query, what, params)
 
     def read(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Run one Cypher read statement; return its rows.
@@ -62,20 +49,25 @@ class ArcadeHttpChannel:
         Large collected results (a projection's edge list) decode faster from JSON here than
         from Bolt's packstream in the pure-Python driver.
         """
+        rows: list[dict[str, Any]] = self._post("query", query, what, params)["result"]
+        return rows
+
+    def _post(self, endpoint: str, query: str, what: str, params: dict[str, Any]) -> Any:
+        """POST a statement (``limit: -1``: never truncate a result) and return the JSON body."""
         body = {"language": "cypher", "command": query, "params": params, "limit": -1}
         try:
-            response = self._client.post(f"/api/v1/query/{self.database}", json=body)
+            response = self._client.post(f"/api/v1/{endpoint}/{self.database}", json=body)
         except httpx.HTTPError as e:
             raise StoreUnavailableError(
                 f"The bundled store cannot be reached while {what} ({e}): "
                 "run `quanzi store status`, then `quanzi store start`"
             ) from e
-        if response.status_code != 200:
-            raise StoreError(
-                f"The graph store rejected a query while {what}: {response.text[:500]}"
-            )
-        rows: list[dict[str, Any]] = response.json()["result"]
-        return rows
+        if response.status_code == 200:
+            return response.json()
+        text = response.text[:500]
+        if "Duplicated key" in text or "DuplicatedKey" in text:
+            raise ConflictError(f"A uniqueness rule was broken while {what}: {text}")
+        raise StoreError(f"The graph store rejected a statement while {what}: {text}")
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
