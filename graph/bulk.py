@@ -52,9 +52,32 @@ class ArcadeHttpChannel:
         rows: list[dict[str, Any]] = self._post("query", query, what, params)["result"]
         return rows
 
-    def _post(self, endpoint: str, query: str, what: str, params: dict[str, Any]) -> Any:
+    def read_sql(self, query: str, what: str) -> list[dict[str, Any]]:
+        """Run one ArcadeDB SQL read statement; return its rows (``[]`` if its type is unknown).
+
+        Used for projections: SQL's ``list()`` of edge endpoints as record ids skips the
+        vertex lookups a Cypher ``MATCH`` does (measured 2x faster on the projection read).
+        A type that has never held a record does not exist yet in ArcadeDB's schema; reading
+        it means reading nothing.
+        """
+        try:
+            rows: list[dict[str, Any]] = self._post("query", query, what, {}, "sql")["result"]
+        except StoreError as e:
+            if "SchemaException" in str(e):
+                return []
+            raise
+        return rows
+
+    def _post(
+        self,
+        endpoint: str,
+        query: str,
+        what: str,
+        params: dict[str, Any],
+        language: str = "cypher",
+    ) -> Any:
         """POST a statement (``limit: -1``: never truncate a result) and return the JSON body."""
-        body = {"language": "cypher", "command": query, "params": params, "limit": -1}
+        body = {"language": language, "command": query, "params": params, "limit": -1}
         try:
             response = self._client.post(f"/api/v1/{endpoint}/{self.database}", json=body)
         except httpx.HTTPError as e:

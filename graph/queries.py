@@ -43,10 +43,11 @@ __all__ = [
     "merge_relations",
     "move_relations",
     "neighbourhood",
-    "node_ids",
     "projection_edges",
     "projection_nodes",
     "set_node_properties",
+    "sql_edge_record_ids",
+    "sql_record_ids",
 ]
 
 PING = "RETURN 1 AS ok"
@@ -164,11 +165,6 @@ def delete_nodes(label: Node) -> str:
     return f"MATCH (n:{label}) WHERE n.id IN $ids DETACH DELETE n"
 
 
-def node_ids(label: Node) -> str:
-    """Ids of every node of ``label`` in one row."""
-    return f"MATCH (n:{label}) RETURN collect(n.id) AS ids"
-
-
 def projection_nodes(label: Node) -> str:
     """Ids of every node of ``label`` in one row."""
     return f"MATCH (n:{label}) RETURN collect(n.id) AS ids"
@@ -184,6 +180,23 @@ def projection_edges(rel: Rel, start: Node, end: Node, weight: str | None) -> st
         f"MATCH (a:{start})-[e:{rel}]->(b:{end}) "
         f"RETURN collect(a.id) AS a, collect(b.id) AS b, collect({w}) AS w"
     )
+
+
+def sql_record_ids(label: Node) -> str:
+    """ArcadeDB SQL: the record id and ``id`` of every ``label`` node, as two lists in one row."""
+    # label is a Node member, never user text
+    return f"SELECT list(@rid) AS rids, list(id) AS ids FROM `{label}`"  # noqa: S608
+
+
+def sql_edge_record_ids(rel: Rel, weight: str | None) -> str:
+    """ArcadeDB SQL: every ``rel`` edge as record ids of its ends (and weight), three lists.
+
+    ``list()`` skips nulls, so a missing weight is replaced before it is collected: the three
+    lists stay aligned.
+    """
+    w = f"ifnull(`{weight}`, 1.0)" if weight else "1.0"
+    # rel is a Rel member; weight is checked against a property-name pattern by the store
+    return f"SELECT list(@out) AS a, list(@in) AS b, list({w}) AS w FROM `{rel}`"  # noqa: S608
 
 
 # -- ingest and identity resolution (quanzi.ingest) -------------------------------------------

@@ -461,7 +461,9 @@ class GraphStore:
     def node_ids(self, label: Node | str) -> list[str]:
         """Every id of one node kind."""
         node = check_label(label)
-        rows = self.read_bulk(q.node_ids(node), f"reading {node} ids")
+        if self.bulk is not None:
+            return self._record_ids(node)[1]
+        rows = self.read(q.projection_nodes(node), f"reading {node} ids")
         return list(rows[0]["ids"]) if rows else []
 
     def read_pairs(
@@ -469,8 +471,19 @@ class GraphStore:
     ) -> list[tuple[str, str]]:
         """Every ``(start id, end id)`` joined by ``rel`` (e.g. customer -> group memberships)."""
         r, a, b = check_rel(rel), check_label(start), check_label(end)
-        rows = self.read_bulk(q.projection_edges(r, a, b, None), f"reading {r} relations")
-        return list(zip(rows[0]["a"], rows[0]["b"], strict=True)) if rows else []
+        if self.bulk is None:
+            rows = self.read(q.projection_edges(r, a, b, None), f"reading {r} relations")
+            return list(zip(rows[0]["a"], rows[0]["b"], strict=True)) if rows else []
+        starts = dict(zip(*self._record_ids(a), strict=True))
+        ends = starts if b == a else dict(zip(*self._record_ids(b), strict=True))
+        rows = self.bulk.read_sql(q.sql_edge_record_ids(r, None), f"reading {r} relations")
+        if not rows or rows[0].get("a") is None:
+            return []
+        return [
+            (starts[x], ends[y])
+            for x, y in zip(rows[0]["a"], rows[0]["b"], strict=True)
+            if x in starts and y in ends
+        ]
 
     def delete_nodes(self, label: Node | str, ids: Sequence[str]) -> None:
         """Delete nodes by id, with their relations, in one transaction."""
@@ -540,19 +553,10 @@ class GraphStore:
         types = [check_rel(r) for r in rels]
         if weight is not None and not _PROPERTY_NAME.match(weight):
             raise InputError(f"weight property {weight!r} is not a property name")
-        ids: list[str] = self.read_bulk(q.projection_nodes(node), f"reading {node} ids")[0]["ids"]
-        index = {v: i for i, v in enumerate(ids)}
-        src: list[int] = []
-        dst: list[int] = []
-        w: list[float] = []
-        for r in types:
-            rows = self.read_bulk(
-                q.projection_edges(r, node, node, weight), f"reading {r} relations"
-            )
-            if rows:
-                src.extend(index[a] for a in rows[0]["a"])
-                dst.extend(index[b] for b in rows[0]["b"])
-                w.extend(float(x) for x in rows[0]["w"])
+        if self.bulk is not None:
+            ids, src, dst, w = self._projection_by_record_ids(node, types, weight)
+        else:
+            ids, src, dst, w = self._projection_by_cypher(node, types, weight)
         return Projection(
             ids,
             np.asarray(src, dtype=np.int64),
@@ -560,3 +564,57 @@ class GraphStore:
             np.asarray(w, dtype=np.float64),
             directed,
         )
+
+    def _projection_by_cypher(
+        self, node: Node, types: list[Rel], weight: str | None
+    ) -> tuple[list[str], list[int], list[int], list[float]]:
+        """Projection columns through Cypher: ids, then each relation type's id columns."""
+        ids: list[str] = self.read(q.projection_nodes(node), f"reading {node} ids")[0]["ids"]
+        index = {v: i for i, v in enumerate(ids)}
+        src: list[int] = []
+        dst: list[int] = []
+        w: list[float] = []
+        for r in types:
+            rows = self.read(q.projection_edges(r, node, node, weight), f"reading {r} relations")
+            if rows:
+                src.extend(index[a] for a in rows[0]["a"])
+                dst.extend(index[b] for b in rows[0]["b"])
+                w.extend(float(x) for x in rows[0]["w"])
+        return ids, src, dst, w
+
+    def _projection_by_record_ids(
+        self, node: Node, types: list[Rel], weight: str | None
+    ) -> tuple[list[str], list[int], list[int], list[float]]:
+        """Projection columns through the bulk channel's SQL, joined on record ids here.
+
+        Edges whose ends are not both ``node`` vertices (other labels, or a vertex created
+        after the vertex list was read) are left out, as the Cypher ``MATCH`` would.
+        """
+        assert self.bulk is not None
+        rids, ids = self._record_ids(node)
+        index = {rid: i for i, rid in enumerate(rids)}
+        src: list[int] = []
+        dst: list[int] = []
+        w: list[float] = []
+        for r in types:
+            rows = self.bulk.read_sql(q.sql_edge_record_ids(r, weight), f"reading {r} relations")
+            if not rows or rows[0].get("a") is None:
+                continue
+            for a, b, x in zip(rows[0]["a"], rows[0]["b"], rows[0]["w"], strict=True):
+                i, j = index.get(a), index.get(b)
+                if i is not None and j is not None:
+                    src.append(i)
+                    dst.append(j)
+                    w.append(float(x))
+        return ids, src, dst, w
+
+    def _record_ids(self, node: Node) -> tuple[list[str], list[str]]:
+        """Record ids and ``id`` values of every ``node`` vertex (bundled store only)."""
+        assert self.bulk is not None
+        rows = self.bulk.read_sql(q.sql_record_ids(node), f"reading {node} ids")
+        if not rows or rows[0].get("rids") is None:
+            return [], []
+        rids, ids = list(rows[0]["rids"]), list(rows[0]["ids"])
+        if len(rids) != len(ids):
+            raise StoreError(f"Some {node} nodes have no id; run `quanzi store status` and check")
+        return rids, ids

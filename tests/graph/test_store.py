@@ -181,3 +181,32 @@ def test_bulk_path_matches_merge_semantics(store: GraphStore) -> None:
     edges = {(p.ids[a], p.ids[b]): w for a, b, w in zip(p.src, p.dst, p.weight, strict=True)}
     assert edges[("c1", "c8")] == 2.0
     assert len(edges) == 3000
+
+
+def test_projection_paths_agree(store: GraphStore) -> None:
+    # The bundled store reads projections with SQL over record ids; Neo4j uses Cypher over
+    # Bolt. Both must give the same graph: other labels left out, a missing weight read as
+    # 1.0, a relation type that never held a record read as empty.
+    store.upsert_nodes(Node.CUSTOMER, _people(5))
+    store.upsert_nodes(Node.GROUP, [{"id": "g1"}])
+    ties = [{"start": "c0", "end": "c1", "weight": 2.5}, {"start": "c1", "end": "c2"}]
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+    store.upsert_relations(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP, [{"start": "c3", "end": "g1"}])
+    bolt_only = GraphStore(store.driver, database=store.database)
+
+    def edges(s: GraphStore, rels: list[Rel]) -> set[tuple[str, str, float]]:
+        p = s.read_projection(rels, directed=True)
+        assert sorted(p.ids) == [f"c{i}" for i in range(5)]
+        return {(p.ids[a], p.ids[b], w) for a, b, w in zip(p.src, p.dst, p.weight, strict=True)}
+
+    rels = [Rel.INTERACTS_WITH, Rel.MEMBER_OF, Rel.REFERRED]
+    assert edges(store, rels) == edges(bolt_only, rels) == {("c0", "c1", 2.5), ("c1", "c2", 1.0)}
+    pairs = [
+        (Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP),
+        (Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER),
+    ]
+    for rel, a, b in pairs:
+        assert sorted(store.read_pairs(rel, a, b)) == sorted(bolt_only.read_pairs(rel, a, b))
+    assert store.read_pairs(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP) == [("c3", "g1")]
+    assert sorted(store.node_ids(Node.CUSTOMER)) == sorted(bolt_only.node_ids(Node.CUSTOMER))
+    assert store.node_ids(Node.EMPLOYEE) == bolt_only.node_ids(Node.EMPLOYEE) == []
