@@ -11,8 +11,10 @@ lookalike views draw -- comes from the service's cached tie graph
 ids and tie weights only, read after the API has admitted the caller for the same page.
 Pages never query the store themselves.
 
-Signing in: ``/ui/login`` takes an API key and keeps it in an HttpOnly, ``SameSite=Strict``
-cookie scoped to ``/ui`` (a request may also send ``X-API-Key`` itself). Forms that change
+Signing in: ``/ui/login`` checks an API key and opens a server-side session; the browser only
+holds a random session token in an HttpOnly, ``SameSite=Strict`` cookie scoped to ``/ui``, never
+the key (a request may also send ``X-API-Key`` itself). Sessions live in the service's memory:
+signing out, a restart or eight hours end them. Forms that change
 something check that they were posted from this site.
 
 All scripts and styles come from ``/ui/static`` (Quanzi's own files and the vis-network file
@@ -26,6 +28,9 @@ import asyncio
 import csv
 import io
 import re
+import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -59,10 +64,51 @@ __all__ = ["COOKIE", "PREFIX", "router"]
 
 #: Where the pages live.
 PREFIX = "/ui"
-#: The cookie that carries the signed-in person's API key.
-COOKIE = "quanzi_key"
+#: The cookie that carries the signed-in person's session token (not their key).
+COOKIE = "quanzi_session"
 STATIC = f"{PREFIX}/static"
 _SESSION_S = 8 * 3600
+_MAX_SESSIONS = 10_000
+
+
+class _Sessions:
+    """Page sessions: random token -> (API key, expiry), in memory, oldest dropped first."""
+
+    def __init__(self) -> None:
+        self._by_token: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def open(self, key: str) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            while len(self._by_token) >= _MAX_SESSIONS:
+                self._by_token.pop(next(iter(self._by_token)))
+            self._by_token[token] = (key, time.monotonic() + _SESSION_S)
+        return token
+
+    def key(self, token: str) -> str | None:
+        with self._lock:
+            found = self._by_token.get(token)
+            if found is None:
+                return None
+            if found[1] < time.monotonic():
+                del self._by_token[token]
+                return None
+            return found[0]
+
+    def close(self, token: str) -> None:
+        with self._lock:
+            self._by_token.pop(token, None)
+
+
+def _sessions(request: Request) -> _Sessions:
+    state = request.app.state
+    if not hasattr(state, "ui_sessions"):
+        state.ui_sessions = _Sessions()
+    sessions: _Sessions = state.ui_sessions
+    return sessions
+
+
 _TIERS = tuple(TIER_COLOURS)
 _FUNNEL = ("first_contact", "intention", "meeting", "order")
 _RISK_BINS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0))
@@ -149,7 +195,10 @@ def _param(value: Any) -> str:
 
 # -- sign-in, rendering, errors ---------------------------------------------------------------
 def _key(request: Request) -> str | None:
-    return request.headers.get("x-api-key") or request.cookies.get(COOKIE) or None
+    if key := request.headers.get("x-api-key"):
+        return key
+    token = request.cookies.get(COOKIE)
+    return _sessions(request).key(token) if token else None
 
 
 def _principal(request: Request, key: str) -> Principal | None:
@@ -328,7 +377,7 @@ def login(
     key: Annotated[str, Form(max_length=500)],
     target: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
 ) -> Response:
-    """Check the key and keep it in a cookie for the pages."""
+    """Check the key and open a session for the pages (the cookie holds its token)."""
     target = _local_next(target)
     if not _same_origin(request):
         return _html(
@@ -351,7 +400,7 @@ def login(
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
-        key.strip(),
+        _sessions(request).open(key.strip()),
         max_age=_SESSION_S,
         path=PREFIX,
         httponly=True,
@@ -362,8 +411,10 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
-    """Forget the key."""
+def logout(request: Request) -> Response:
+    """End the session."""
+    if token := request.cookies.get(COOKIE):
+        _sessions(request).close(token)
     response = RedirectResponse(f"{PREFIX}/login", status_code=303)
     response.delete_cookie(COOKIE, path=PREFIX)
     return response

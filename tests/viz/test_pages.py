@@ -48,10 +48,14 @@ def test_pages_need_a_key_and_sign_in_sets_a_strict_cookie(site: Any, http: http
     assert "httponly" in cookie
     assert "samesite=strict" in cookie
     assert "path=/ui" in cookie
+    token = good.cookies["quanzi_session"]
+    assert site.admin_key not in good.headers["set-cookie"]  # the browser never holds the key
     assert http.get("/ui/circles").status_code == 200  # the cookie now signs the pages in
 
     assert http.post("/ui/logout").status_code == 303
     assert http.get("/ui/circles").status_code == 303
+    replay = httpx.Client(base_url=str(http.base_url), cookies={"quanzi_session": token})
+    assert replay.get("/ui/circles").status_code == 303  # a signed-out token is dead
 
 
 def test_every_page_renders_and_references_nothing_outside(
