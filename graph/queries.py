@@ -44,8 +44,10 @@ __all__ = [
     "move_relations",
     "neighbourhood",
     "node_ids",
+    "node_table",
     "projection_edges",
     "projection_nodes",
+    "relation_table",
     "set_node_properties",
 ]
 
@@ -167,6 +169,19 @@ def delete_nodes(label: Node) -> str:
 def node_ids(label: Node) -> str:
     """Ids of every node of ``label`` in one row."""
     return f"MATCH (n:{label}) RETURN collect(n.id) AS ids"
+
+
+def node_table(label: Node) -> str:
+    """Every node of ``label`` with all its properties, as one collected column."""
+    return f"MATCH (n:{label}) RETURN collect(properties(n)) AS props"
+
+
+def relation_table(rel: Rel, start: Node, end: Node) -> str:
+    """Every ``rel`` from ``start`` to ``end`` nodes with its properties, as collected columns."""
+    return (
+        f"MATCH (a:{start})-[e:{rel}]->(b:{end}) "
+        "RETURN collect(a.id) AS a, collect(b.id) AS b, collect(properties(e)) AS props"
+    )
 
 
 def projection_nodes(label: Node) -> str:
