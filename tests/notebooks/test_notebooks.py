@@ -55,7 +55,9 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
     nbformat.validate(nb)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            assert cell.outputs == [], f"{path.name} cell {i} holds outputs: clear them"
+            assert cell.outputs == [], (
+                f"{path.name} cell {i} holds outputs: run scripts/clear_notebook_outputs.py"
+            )
             assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
 
 
