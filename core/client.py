@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from quanzi.algorithms.influence import InfluenceScores
     from quanzi.api.schemas import Customer360
     from quanzi.api.services.analysis import AnalysisSummary
+    from quanzi.ingest.readers import ColumnMapping
     from quanzi.ingest.report import IngestReport
     from quanzi.ingest.synthetic import GeneratedFiles
     from quanzi.viz.views import GraphView
@@ -305,7 +306,7 @@ class Client:
     def ingest(
         self,
         *paths: Path | str,
-        mappings: Mapping[Path, Any] | None = None,
+        mappings: Mapping[Path, ColumnMapping] | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
         """Load contact, event and reference files (or folders of them) and resolve identities.
