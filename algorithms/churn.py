@@ -166,6 +166,12 @@ class ChurnReason:
         The population mean it is compared with.
     effect : float
         Predicted risk minus the risk with this feature set to ``typical`` (> 0).
+
+    Examples
+    --------
+    >>> r = ChurnReason("churned_neighbour_share", value=0.6, typical=0.1, effect=0.25)
+    >>> f"{r.feature} {r.value:.0%} (typical {r.typical:.0%}) adds {r.effect:.0%} risk"
+    'churned_neighbour_share 60% (typical 10%) adds 25% risk'
     """
 
     feature: str

@@ -86,6 +86,11 @@ class LayerWeights:
         together than a shared group.
     employee : float
         Shared employees (both customers added the same salesperson).
+
+    Examples
+    --------
+    >>> LayerWeights(interest=0.0)  # shared interests left out
+    LayerWeights(tie=1.0, group=0.5, interest=0.0, employee=0.3)
     """
 
     tie: float = 1.0
@@ -116,6 +121,15 @@ class Partition:
         Circle number, one level up, of each circle (all -1 at the top level).
     modularity : float
         Weighted modularity of this level on the graph it was computed on.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph([(0, 1), (1, 2), (0, 2), (3, 4)])
+    >>> g.vs["id"] = list("abcde")
+    >>> p = detect_circles(g, weight=None)
+    >>> p.n_circles, p.sizes().tolist(), p.circles()["1"]
+    (2, [3, 2], ['d', 'e'])
     """
 
     ids: tuple[str, ...]
@@ -155,6 +169,15 @@ class CircleMatch(NamedTuple):
         New circle keys with no previous circle (give them fresh ids).
     unmatched_previous : list of str
         Previous circle ids no new circle took over (retire them).
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph([(0, 1), (1, 2), (0, 2), (3, 4)])
+    >>> g.vs["id"] = list("abcde")
+    >>> match = match_circles({"K7": ["a", "b", "c"]}, detect_circles(g, weight=None))
+    >>> match.mapping, match.unmatched_new, match.unmatched_previous
+    ({'0': 'K7'}, ['1'], [])
     """
 
     mapping: dict[str, str]
@@ -186,6 +209,15 @@ class CircleDescription:
         values among members with their member counts.
     means : dict of str to float
         For each numeric score passed in (e.g. churn risk), the members' mean.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph([(0, 1), (1, 2), (0, 2), (3, 4)])
+    >>> g.vs["id"] = list("abcde")
+    >>> first = describe_circles(g, detect_circles(g, weight=None), weight=None)[0]
+    >>> first.key, first.size, first.kind
+    ('0', 3, 'friend')
     """
 
     key: str

@@ -156,6 +156,15 @@ class ReferralReach(NamedTuple):
         ...), up to the depth limit; the customer itself is never counted.
     depth : ndarray of int64
         Generations below each customer: 0 for none, 1 for invitees only, and so on.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> chain = ig.Graph([(0, 1), (1, 2)], directed=True)
+    >>> chain.vs["id"] = ["a", "b", "c"]
+    >>> reach = referral_reach(chain)
+    >>> reach.direct.tolist(), reach.total.tolist(), reach.depth.tolist()
+    ([1, 1, 0], [2, 1, 0], [2, 1, 0])
     """
 
     ids: tuple[str, ...]
@@ -351,6 +360,11 @@ class InfluenceWeights:
         k-core depth.
     reach : float
         Multi-level referral reach.
+
+    Examples
+    --------
+    >>> InfluenceWeights(brokerage=0.0)  # skip the costliest part
+    InfluenceWeights(pagerank=0.4, brokerage=0.0, core=0.2, reach=0.2)
     """
 
     pagerank: float = 0.4
@@ -381,6 +395,15 @@ class InfluenceScores:
         Part name -> share of customers scoring strictly lower on that part, in [0, 1].
     weights : dict of str to float
         Part name -> weight used, summing to 1 over the parts computed.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph.Star(5)
+    >>> g.vs["id"] = ["hub", "a", "b", "c", "d"]
+    >>> scores = influence(g, weight=None)
+    >>> scores.ids[int(scores.score.argmax())], sorted(scores.weights)
+    ('hub', ['brokerage', 'core', 'pagerank'])
     """
 
     ids: tuple[str, ...]
@@ -403,6 +426,15 @@ class Influencer(NamedTuple):
         Part -> weight x percentile; they sum to ``score``.
     raw : dict of str to float
         Part -> the measure itself (see :class:`InfluenceScores`).
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph.Star(5)
+    >>> g.vs["id"] = ["hub", "a", "b", "c", "d"]
+    >>> best = top_influencers(influence(g, weight=None), k=1)[0]
+    >>> best.id, round(sum(best.contributions.values()), 6) == round(best.score, 6)
+    ('hub', True)
     """
 
     id: str

@@ -371,6 +371,11 @@ class SegmentRule:
     """An RFM segment: a range of the recency score and of the mean of F and M scores.
 
     Bounds are inclusive; the first matching rule of a list wins.
+
+    Examples
+    --------
+    >>> RFM_SEGMENTS[0]
+    SegmentRule(name='champions', recency=(4, 5), frequency_monetary=(4, 5))
     """
 
     name: str

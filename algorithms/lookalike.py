@@ -164,6 +164,11 @@ class LookalikeWeights:
 
     Parts whose input is missing (no attributes, no profile) drop out and the rest are
     rescaled to sum to 1. A weight of 0 skips computing that part.
+
+    Examples
+    --------
+    >>> LookalikeWeights(attributes=0.0)  # rank on the graph alone
+    LookalikeWeights(proximity=0.4, adamic_adar=0.2, embedding=0.2, attributes=0.0, profile=0.1)
     """
 
     proximity: float = 0.4
@@ -194,6 +199,15 @@ class Reason:
         The ids or values behind it (seed ids, contact ids, attribute values).
     strength : float
         How strong: a count of people, or a cosine similarity.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph([(0, 1), (1, 2), (0, 2)])
+    >>> g.vs["id"] = ["a", "b", "c"]
+    >>> reason = lookalikes(g, ["a", "b"], k=1, weight=None)[0].reasons[0]
+    >>> reason.kind, reason.text, reason.evidence
+    ('knows_seeds', 'knows 2 of the 2 seeds directly', ('a', 'b'))
     """
 
     kind: str
@@ -215,6 +229,15 @@ class Lookalike(NamedTuple):
         Part -> its value relative to the best candidate on that part, in [0, 1].
     reasons : tuple of Reason
         Strongest first.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph([(0, 1), (1, 2), (0, 2), (2, 3)])
+    >>> g.vs["id"] = ["a", "b", "c", "d"]
+    >>> best = lookalikes(g, ["a", "b"], k=2, weight=None)
+    >>> [c.id for c in best], best[0].score >= best[1].score
+    (['c', 'd'], True)
     """
 
     id: str

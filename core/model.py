@@ -25,6 +25,7 @@ class Node(StrEnum):
     ORDER = "Order"
     SCHEMA_META = "SchemaMeta"  # one node recording the schema version
     INGEST_BATCH = "IngestBatch"  # one loaded event file (content fingerprint), for idempotency
+    SETTING = "Setting"  # a tuned setting the services read (e.g. lookalike weights), by name
 
 
 class Rel(StrEnum):

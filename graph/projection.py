@@ -37,7 +37,7 @@ class Projection:
     >>> g = p.to_igraph()
     >>> g.vcount(), g.ecount(), g.es["weight"]
     (3, 2, [2.0, 1.0])
-    >>> p.to_scipy().toarray()[0, 1]
+    >>> float(p.to_scipy().toarray()[0, 1])
     2.0
     """
 
@@ -97,16 +97,27 @@ class Projection:
         return m.tocsr()
 
     def to_networkx(self) -> nx.Graph[Any]:
-        """A ``networkx`` graph with store ids as nodes and ``weight`` on edges."""
+        """A ``networkx`` graph with store ids as nodes and ``weight`` on edges.
+
+        networkx holds one edge per pair, so parallel edges (``a -> b`` and ``b -> a`` of an
+        undirected projection, or repeated relations) become one edge with their weights
+        summed, as igraph-based algorithms count them.
+
+        Examples
+        --------
+        >>> p = Projection.from_edges(["a", "b"], [("a", "b", 2.0), ("b", "a", 1.0)])
+        >>> p.to_networkx().edges(data=True)
+        EdgeDataView([('a', 'b', {'weight': 3.0})])
+        """
         import networkx as nx
 
         g: nx.Graph[Any] = nx.DiGraph() if self.directed else nx.Graph()
         g.add_nodes_from(self.ids)
         ids = self.ids
-        g.add_weighted_edges_from(
-            (ids[a], ids[b], float(w))
-            for a, b, w in zip(
-                self.src.tolist(), self.dst.tolist(), self.weight.tolist(), strict=True
-            )
-        )
+        for a, b, w in zip(self.src.tolist(), self.dst.tolist(), self.weight.tolist(), strict=True):
+            u, v = ids[a], ids[b]
+            if g.has_edge(u, v):
+                g[u][v]["weight"] += float(w)
+            else:
+                g.add_edge(u, v, weight=float(w))
         return g

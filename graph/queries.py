@@ -43,8 +43,10 @@ __all__ = [
     "merge_relations",
     "move_relations",
     "neighbourhood",
+    "node_table",
     "projection_edges",
     "projection_nodes",
+    "relation_table",
     "set_node_properties",
     "sql_edge_record_ids",
     "sql_record_ids",
@@ -163,6 +165,19 @@ def neighbourhood(label: Node, depth: int, rels: list[Rel] | None) -> str:
 def delete_nodes(label: Node) -> str:
     """Delete the ``label`` nodes whose id is in ``$ids``, with their relations."""
     return f"MATCH (n:{label}) WHERE n.id IN $ids DETACH DELETE n"
+
+
+def node_table(label: Node) -> str:
+    """Every node of ``label`` with all its properties, as one collected column."""
+    return f"MATCH (n:{label}) RETURN collect(properties(n)) AS props"
+
+
+def relation_table(rel: Rel, start: Node, end: Node) -> str:
+    """Every ``rel`` from ``start`` to ``end`` nodes with its properties, as collected columns."""
+    return (
+        f"MATCH (a:{start})-[e:{rel}]->(b:{end}) "
+        "RETURN collect(a.id) AS a, collect(b.id) AS b, collect(properties(e)) AS props"
+    )
 
 
 def projection_nodes(label: Node) -> str:

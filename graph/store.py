@@ -403,9 +403,12 @@ class GraphStore:
     ) -> int:
         """Write algorithm results (``{"id", <property>: value, ...}``) onto existing nodes."""
         node = check_label(label)
+        # Checked whole before the first batch, so a bad row cannot leave earlier batches
+        # written and later ones not.
+        clean = list(_node_rows(rows, node))
         return self._write_batches(
             q.set_node_properties(node),
-            _node_rows(rows, node),
+            clean,
             f"writing {node} results",
             None,
             progress,
@@ -483,6 +486,25 @@ class GraphStore:
             (starts[x], ends[y])
             for x, y in zip(rows[0]["a"], rows[0]["b"], strict=True)
             if x in starts and y in ends
+        ]
+
+    def node_table(self, label: Node | str) -> list[dict[str, Any]]:
+        """Every node of one kind with all its properties (``id`` included), one dict each."""
+        node = check_label(label)
+        rows = self.read_bulk(q.node_table(node), f"reading {node} nodes")
+        return [dict(p) for p in rows[0]["props"]] if rows else []
+
+    def relation_table(
+        self, rel: Rel | str, start: Node | str, end: Node | str
+    ) -> list[dict[str, Any]]:
+        """Every ``rel`` from ``start`` to ``end`` nodes: ``{"start", "end", <property>...}``."""
+        r, a, b = check_rel(rel), check_label(start), check_label(end)
+        rows = self.read_bulk(q.relation_table(r, a, b), f"reading {r} relations")
+        if not rows:
+            return []
+        return [
+            dict(props) | {"start": x, "end": y}
+            for x, y, props in zip(rows[0]["a"], rows[0]["b"], rows[0]["props"], strict=True)
         ]
 
     def delete_nodes(self, label: Node | str, ids: Sequence[str]) -> None:

@@ -162,7 +162,7 @@ _MAX_LABEL = 28
 _MAX_EDGES_PER_NODE = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GraphView:
     """One rendered graph view.
 
@@ -190,6 +190,14 @@ class GraphView:
     def sampled(self) -> bool:
         """Whether the view shows less than the whole data."""
         return self.note is not None
+
+    def __repr__(self) -> str:
+        """A short summary; the document itself is :attr:`html` (notebooks show it drawn)."""
+        note = f", note={self.note!r}" if self.note else ""
+        return (
+            f"GraphView(nodes={self.nodes}, edges={self.edges}, "
+            f"total_nodes={self.total_nodes}{note})"
+        )
 
     def _repr_html_(self) -> str:
         """Show the view in a notebook (an ``iframe`` holding the document)."""

@@ -4,10 +4,21 @@ Runs the prebuilt :class:`~quanzi.algorithms.lookalike.LookalikeIndex` of the ca
 in-memory graph (:mod:`quanzi.api.services.graph_cache`): ties, shared circles, groups and
 interests, and FastRP embeddings. Seeds and candidates can be given by filter; the filters
 run in the store.
+
+The parts of the score are mixed by the weights saved in the graph as the ``Setting`` node
+``lookalike_weights`` (:func:`save_lookalike_weights`; a data scientist tunes them with
+``quanzi.connect().save_lookalike_weights``), else by the defaults of
+:class:`~quanzi.algorithms.lookalike.LookalikeWeights`. They are read at every request, so
+a saved setting takes effect at once in every process using the store.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from quanzi.algorithms.lookalike import LookalikeWeights
 from quanzi.api.schemas import (
     LookalikePublic,
     LookalikeReason,
@@ -17,15 +28,79 @@ from quanzi.api.schemas import (
 from quanzi.api.services.access import Principal
 from quanzi.api.services.customers import customer_ids, summarise, survivors
 from quanzi.api.services.graph_cache import GraphCache
-from quanzi.errors import InputError
+from quanzi.errors import ConfigError, InputError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
+from quanzi.model import Node
 from quanzi.settings import Settings
 
-__all__ = ["MAX_SEEDS", "find_lookalikes"]
+__all__ = [
+    "LOOKALIKE_WEIGHTS_SETTING",
+    "MAX_SEEDS",
+    "find_lookalikes",
+    "lookalike_weights",
+    "save_lookalike_weights",
+]
 
 #: Most seeds a filter may select (the first ones by id).
 MAX_SEEDS = 1000
+
+#: Id of the ``Setting`` node that holds the lookalike part weights.
+LOOKALIKE_WEIGHTS_SETTING = "lookalike_weights"
+_WEIGHT_NAMES = tuple(f.name for f in fields(LookalikeWeights))
+
+
+def lookalike_weights(store: GraphStore) -> LookalikeWeights:
+    """The part weights lookalike searches use: the saved setting, else the defaults.
+
+    A part the saved setting does not name keeps its default weight.
+
+    Raises
+    ------
+    ConfigError
+        The saved setting holds a value that is not a weight; it names the field and how to
+        replace the setting.
+    """
+    saved = store.get_node(Node.SETTING, LOOKALIKE_WEIGHTS_SETTING)
+    if saved is None:
+        return LookalikeWeights()
+    fix = (
+        "save valid weights with quanzi.connect().save_lookalike_weights(...) or delete the "
+        f"Setting node {LOOKALIKE_WEIGHTS_SETTING!r}"
+    )
+    values: dict[str, float] = {}
+    for name in _WEIGHT_NAMES:
+        value = saved.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(
+                f"Setting {LOOKALIKE_WEIGHTS_SETTING!r}, field {name!r}: {value!r} is not a "
+                f"number; {fix}"
+            )
+        values[name] = float(value)
+    try:
+        return LookalikeWeights(**values)
+    except InputError as e:
+        raise ConfigError(f"Setting {LOOKALIKE_WEIGHTS_SETTING!r}: {e}; {fix}") from None
+
+
+def save_lookalike_weights(
+    store: GraphStore, weights: LookalikeWeights, *, actor: str, note: str = ""
+) -> dict[str, Any]:
+    """Save ``weights`` as the setting every later lookalike search uses; return what was saved.
+
+    ``note`` records why (e.g. the evaluation that chose them); ``actor`` who saved them.
+    """
+    row: dict[str, Any] = {
+        "id": LOOKALIKE_WEIGHTS_SETTING,
+        **asdict(weights),
+        "updated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "updated_by": actor,
+        "note": note,
+    }
+    store.upsert_nodes(Node.SETTING, [row])
+    return row
 
 
 def _seeds(
@@ -73,7 +148,11 @@ def find_lookalikes(
         if not candidates:
             return LookalikeResult(seeds=usable, items=[])
     ranked = graph.lookalike_index().query(
-        usable, candidates=candidates, k=request.k, max_reasons=request.max_reasons
+        usable,
+        candidates=candidates,
+        k=request.k,
+        weights=lookalike_weights(store),
+        max_reasons=request.max_reasons,
     )
     ids = [r.id for r in ranked]
     rows = store.read(q.CUSTOMER_PROPERTIES, "reading lookalike prospects", ids=ids) if ids else []
