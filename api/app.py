@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, params
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
 
 from quanzi import __version__
 from quanzi.api.errors import install_error_handlers
+from quanzi.api.limits import RateLimiter, RequestLimitsMiddleware
 from quanzi.api.observability import Metrics, ObservabilityMiddleware
 from quanzi.api.routers import (
     campaigns,
@@ -40,6 +43,7 @@ from quanzi.api.services.segments import SegmentBook
 from quanzi.graph.connect import open_store
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings, load_settings
+from quanzi.viz.pages import COOKIE
 from quanzi.viz.pages import router as pages_router
 
 __all__ = ["create_app"]
@@ -58,6 +62,12 @@ id, 307 a merged customer id (follow `Location`), 409 conflict, 422 invalid inpu
 names each field).
 
 **Lists** page by cursor: pass the `next_cursor` of one page as `cursor` for the next.
+Page sizes are bounded (`limit` above its maximum is a 422).
+
+**Limits**: each key may make a number of requests per second and per minute (by role,
+settable per key); callers without a valid key are limited per client address. Over the
+limit: 429 with `Retry-After`. Request bodies are limited in size (413): 16 MiB by default,
+file uploads 512 MiB.
 """
 
 _TAGS = [
@@ -100,6 +110,17 @@ def _publish_problem_schema(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _upload_routes(routers: Sequence[APIRouter]) -> list[re.Pattern[str]]:
+    """Path patterns of the routes that take files (they get the upload size limit)."""
+    return [
+        route.path_regex
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and any(isinstance(p.field_info, params.File) for p in route.dependant.body_params)
+    ]
+
+
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> FastAPI:
     """Build the app. Without ``store``, the lifespan opens (and closes) the configured one.
 
@@ -131,7 +152,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         openapi_tags=_TAGS,
         lifespan=lifespan,
     )
-    app.state.keys = KeyRing(settings.api_keys, folder)
+    app.state.keys = KeyRing(settings.api_keys, folder, settings.api_key_employees)
     app.state.audit = audit
     app.state.graph_cache = graph_cache
     app.state.segments = SegmentBook(folder)
@@ -147,30 +168,44 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             out["quanzi_graph_cache_age_seconds"] = {(): age}
         return out
 
+    routers = [
+        module.router
+        for module in (
+            customers,
+            identity,
+            jobs,
+            tags,
+            circles,
+            influencers,
+            lookalikes,
+            churn,
+            lifecycle,
+            campaigns,
+            segments,
+            privacy,
+            keys,
+            health,
+        )
+    ]
+    # The marketer's pages (/ui) call the API above in process, under the caller's key.
+    for router in [*routers, pages_router]:
+        app.include_router(router)
+
+    install_error_handlers(app)
+    _publish_problem_schema(app)
+    # Middleware added last runs first: metrics see every answer, 413 and 429 included.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        keys=app.state.keys,
+        limiter=RateLimiter(settings.api_rate_limits, settings.api_rate_limit_storage),
+        max_body_bytes=settings.api_max_body_bytes,
+        max_upload_bytes=settings.api_max_upload_bytes,
+        upload_routes=_upload_routes(routers),
+        key_cookie=COOKIE,
+    )
     metrics = Metrics(gauges)
     app.state.metrics = metrics
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, audit=audit)
-    install_error_handlers(app)
-    _publish_problem_schema(app)
-    for module in (
-        customers,
-        identity,
-        jobs,
-        tags,
-        circles,
-        influencers,
-        lookalikes,
-        churn,
-        lifecycle,
-        campaigns,
-        segments,
-        privacy,
-        keys,
-        health,
-    ):
-        app.include_router(module.router)
-    # The marketer's pages (/ui) call the API above in process, under the caller's key.
-    app.include_router(pages_router)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
