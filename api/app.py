@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, params
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from quanzi import __version__
+from quanzi.api.deps import RoleCheck
 from quanzi.api.errors import install_error_handlers
 from quanzi.api.limits import RateLimiter, RequestLimitsMiddleware
 from quanzi.api.observability import Metrics, ObservabilityMiddleware
@@ -42,7 +44,7 @@ from quanzi.api.services.keys import KeyRing
 from quanzi.api.services.segments import SegmentBook
 from quanzi.graph.connect import open_store
 from quanzi.graph.store import GraphStore
-from quanzi.settings import Settings, load_settings
+from quanzi.settings import Role, Settings, load_settings
 from quanzi.viz.pages import COOKIE
 from quanzi.viz.pages import router as pages_router
 
@@ -88,8 +90,30 @@ _TAGS = [
 ]
 
 
-def _publish_problem_schema(app: FastAPI) -> None:
-    """Add the ``Problem`` schema (the body of every error) to the OpenAPI components."""
+def _role_of(dependant: Dependant) -> Role | None:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, RoleCheck):
+            return dependency.call.role
+        found = _role_of(dependency)
+        if found is not None:
+            return found
+    return None
+
+
+def _required_roles(routers: Sequence[APIRouter]) -> dict[tuple[str, str], Role]:
+    """The lowest role each operation admits, by (path, method)."""
+    out: dict[tuple[str, str], Role] = {}
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and (role := _role_of(route.dependant)) is not None:
+                for method in route.methods or ():
+                    out[(route.path, method.lower())] = role
+    return out
+
+
+def _publish_problem_schema(app: FastAPI, roles: Mapping[tuple[str, str], Role]) -> None:
+    """Add the ``Problem`` schema (the body of every error) to the OpenAPI components, and
+    the role each operation needs (``x-required-role``, also said in its description)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -104,6 +128,14 @@ def _publish_problem_schema(app: FastAPI) -> None:
             components = spec.setdefault("components", {}).setdefault("schemas", {})
             components.update(schema.pop("$defs", {}))
             components["Problem"] = schema
+            for path, operations in spec.get("paths", {}).items():
+                for method, operation in operations.items():
+                    role = roles.get((path, method))
+                    if role is not None:
+                        operation["x-required-role"] = role
+                        operation["description"] = (
+                            f"{operation.get('description', '')}\n\nNeeds the `{role}` role."
+                        ).lstrip()
             app.openapi_schema = spec
         return app.openapi_schema
 
@@ -192,7 +224,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         app.include_router(router)
 
     install_error_handlers(app)
-    _publish_problem_schema(app)
+    _publish_problem_schema(app, _required_roles(routers))
     # Middleware added last runs first: metrics see every answer, 413 and 429 included.
     app.add_middleware(
         RequestLimitsMiddleware,

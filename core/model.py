@@ -25,6 +25,7 @@ class Node(StrEnum):
     ORDER = "Order"
     SCHEMA_META = "SchemaMeta"  # one node recording the schema version
     INGEST_BATCH = "IngestBatch"  # one loaded event file (content fingerprint), for idempotency
+    ERASED_KEY = "ErasedKey"  # keyed hash of an erased person's key: ingest refuses it
 
 
 class Rel(StrEnum):

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         "per worker process; use e.g. `redis://host:6379` to share counts between workers.",
     )
 
+    #: Key of the hashes that keep erased persons out of later ingests. Unset: generated once
+    #: and kept in ``<data_dir>/erasure.key`` (0600). Set it, the same everywhere, when
+    #: several machines ingest into one store.
+    erasure_secret: SecretStr | None = None
+
     write_batch_size: int = Field(5000, ge=1, le=100_000)
     viz_max_nodes: int = Field(
         300, ge=20, le=5000, description="Above this many nodes a graph view samples/aggregates."

@@ -127,13 +127,17 @@ class KeyRing:
             return None
         return Principal(record.id, record.role, record.name, record.employee_id)
 
-    def records(self) -> list[ApiKeyRecord]:
-        """Every key, configured ones first, then managed ones by creation time."""
+    def records(self, *, limit: int | None = None, after: str | None = None) -> list[ApiKeyRecord]:
+        """Keys, configured ones first, then managed ones by creation time: at most ``limit``
+        of them, those after the key with id ``after``."""
         managed = sorted(
             (ApiKeyRecord(**r) for r in self._managed().values()),
             key=lambda r: (r.created_at or "", r.id),
         )
-        return [*self._configured.values(), *managed]
+        records = [*self._configured.values(), *managed]
+        ids = [r.id for r in records]
+        start = ids.index(after) + 1 if after in ids else 0
+        return records[start : None if limit is None else start + limit]
 
     def create(
         self, name: str, role: Role, *, employee_id: str | None, created_by: str
