@@ -18,6 +18,7 @@ from quanzi import __version__
 from quanzi.api.deps import RoleCheck
 from quanzi.api.errors import install_error_handlers
 from quanzi.api.limits import RateLimiter, RequestLimitsMiddleware
+from quanzi.api.logs import install_log_masking
 from quanzi.api.observability import Metrics, ObservabilityMiddleware
 from quanzi.api.routers import (
     campaigns,
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     segments, jobs, audit trail) live under ``<data_dir>/api/``.
     """
     settings = settings or load_settings()
+    install_log_masking(settings.default_phone_region)
     folder = api_folder(settings.data_dir)
     audit = AuditLog(folder / "audit.jsonl")
     graph_cache = GraphCache()
