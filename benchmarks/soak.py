@@ -331,13 +331,16 @@ def soak(
         with run.lock:
             run.results.append(result)
 
+    done = threading.Event()
+
     def sampler() -> None:
-        while time.monotonic() - started < seconds + 1:
+        while not done.is_set():
             at = time.monotonic() - started
             run.samples.append(Sample(at, _rss(service_pid), _rss(store_pid)))
-            time.sleep(10)
+            done.wait(10)
 
-    threading.Thread(target=sampler, daemon=True).start()
+    sampling = threading.Thread(target=sampler, daemon=True)
+    sampling.start()
     with ThreadPoolExecutor(max_workers=32) as pool:
         i = 0
         while True:
@@ -349,6 +352,8 @@ def soak(
                 time.sleep(delay)
             pool.submit(send, draw(i), scheduled)
             i += 1
+    done.set()
+    sampling.join()
     run.samples.append(Sample(time.monotonic() - started, _rss(service_pid), _rss(store_pid)))
     for client in clients.values():
         client.close()
@@ -412,15 +417,17 @@ def report(run: Run, seconds: float) -> dict[str, Any]:
         f"(x{la['p50_ms'] / f['p50_ms']:.2f}), p99 {la['p99_ms']:.1f} / {f['p99_ms']:.1f} ms "
         f"(x{la['p99_ms'] / f['p99_ms']:.2f})"
     )
-    for name, start, end in (
-        ("service", s0.service_rss, s1.service_rss),
-        ("store (Java)", s0.store_rss, s1.store_rss),
+    # Memory after the first minute (caches filled, JIT warm) tells growth from warm-up.
+    warm = next((s for s in run.samples if s.at_s >= 60), s1)
+    for name, start, settled, end in (
+        ("service", s0.service_rss, warm.service_rss, s1.service_rss),
+        ("store (Java)", s0.store_rss, warm.store_rss, s1.store_rss),
     ):
-        growth = (end - start) * mib
         ratio = end / start if start else float("nan")
         print(
-            f"RSS {name:<13} start {start * mib:7.1f} MiB, end {end * mib:7.1f} MiB, "
-            f"growth {growth:+.1f} MiB (x{ratio:.2f}); samples every 10 s"
+            f"RSS {name:<13} start {start * mib:7.1f} MiB, at 1 min {settled * mib:7.1f} MiB, "
+            f"end {end * mib:7.1f} MiB: growth {(end - start) * mib:+.1f} MiB (x{ratio:.2f}), "
+            f"after the first minute {(end - settled) * mib:+.1f} MiB"
         )
     if errors:
         print("errors, e.g.:", *summary["error_examples"], sep="\n  ")
@@ -429,6 +436,10 @@ def report(run: Run, seconds: float) -> dict[str, Any]:
         "p99_last_over_first": la["p99_ms"] / f["p99_ms"],
         "service_rss_end_over_start": s1.service_rss / s0.service_rss if s0.service_rss else None,
         "store_rss_end_over_start": s1.store_rss / s0.store_rss if s0.store_rss else None,
+        "service_rss_end_over_1min": s1.service_rss / warm.service_rss
+        if warm.service_rss
+        else None,
+        "store_rss_end_over_1min": s1.store_rss / warm.store_rss if warm.store_rss else None,
     }
     return summary
 
@@ -452,6 +463,14 @@ def main() -> None:
     store_pid = bundled_store(settings).status().pid
     port = _free_port()
     server = serve(settings, port, employee)
+    created = httpx.post(
+        f"http://127.0.0.1:{port}/tags",
+        headers={"X-API-Key": KEYS["sales"]},
+        json={"name": "soak", "description": "tagged by benchmarks/soak.py"},
+        timeout=60,
+    )
+    if created.status_code not in (201, 409):
+        raise SystemExit(f"could not create the soak tag: {created.text}")
     seconds = args.minutes * 60
     print(
         f"soak: {args.minutes:g} min at {args.rate:g} requests/s on 127.0.0.1:{port} "

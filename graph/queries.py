@@ -336,7 +336,7 @@ __all__ += [
     "CUSTOMER_FILTERS",
     "CUSTOMER_SCORE_SORTS",
     "CUSTOMER_SORT_KEYS",
-    "ERASED_KEYS_FOUND",
+    "ERASED_KEYS",
     "ERASED_KEY_SECRETS",
     "api_circles_page",
     "api_customer_count",
@@ -704,10 +704,10 @@ ERASED_KEY_SECRETS = (
     f"MATCH (e:{Node.ERASED_KEY}) RETURN collect(DISTINCT e.secret_id) AS secret_ids"
 )
 
-#: Of the hashes ``$ids``, those of erased keys, with the date of the erasure.
-ERASED_KEYS_FOUND = (
-    f"UNWIND $ids AS h MATCH (e:{Node.ERASED_KEY} {{id: h}}) "
-    "RETURN e.id AS id, e.erased_at AS erased_at"
+#: Every erased key (a keyed hash), the date of its erasure and the secret it was made with.
+ERASED_KEYS = (
+    f"MATCH (e:{Node.ERASED_KEY}) "
+    "RETURN e.id AS id, e.erased_at AS erased_at, e.secret_id AS secret_id"
 )
 
 #: Customers recorded as merged into one of ``$ids`` (their old ids).

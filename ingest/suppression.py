@@ -46,7 +46,6 @@ from quanzi.settings import Settings
 __all__ = ["ErasureHasher", "erased_key_rows", "erasure_hasher", "reject_erased"]
 
 _KEY_FILE = "erasure.key"
-_BATCH = 5000
 
 
 class ErasureHasher:
@@ -85,10 +84,8 @@ def _new_secret(settings: Settings) -> bytes:
     return secret.encode("ascii")
 
 
-def _check(store: GraphStore, hasher: ErasureHasher | None) -> bool:
-    """Whether the store holds erased keys; raise if they were made with another secret."""
-    rows = store.read(q.ERASED_KEY_SECRETS, "reading the erasure list's secret ids")
-    stored = {str(s) for s in (rows[0]["secret_ids"] if rows else []) if s}
+def _check(stored: set[str], hasher: ErasureHasher | None) -> None:
+    """Raise if the stored erased keys were made with another secret than ``hasher``'s."""
     if stored and (hasher is None or stored != {hasher.secret_id}):
         raise ConfigError(
             "The store's list of erased people was made with another erasure secret than "
@@ -96,7 +93,6 @@ def _check(store: GraphStore, hasher: ErasureHasher | None) -> bool:
             f"{', '.join(sorted(stored))}): set QUANZI_ERASURE_SECRET to the secret used for "
             f"the erasures, or copy its {_KEY_FILE} into the data directory"
         )
-    return bool(stored)
 
 
 def erasure_hasher(store: GraphStore, settings: Settings) -> ErasureHasher:
@@ -109,7 +105,8 @@ def erasure_hasher(store: GraphStore, settings: Settings) -> ErasureHasher:
         The store holds keys hashed with another secret.
     """
     hasher = ErasureHasher(_read_secret(settings) or _new_secret(settings))
-    _check(store, hasher)
+    rows = store.read(q.ERASED_KEY_SECRETS, "reading the erasure list's secret ids")
+    _check({str(s) for s in (rows[0]["secret_ids"] if rows else []) if s}, hasher)
     return hasher
 
 
@@ -144,28 +141,26 @@ def reject_erased(
     first_row : mapping of record id to (file, row)
         Where each record was read, for the rejects report.
 
-    One query when nothing was ever erased; otherwise one lookup per 5,000 keys.
+    One query reads the erasure list (a few keys per erased person); the records' keys are
+    hashed here and looked up in it.
     """
     if not profiles:
         return
+    rows = store.read(q.ERASED_KEYS, "reading the list of erased people")
+    if not rows:
+        return
     secret = _read_secret(settings)
     hasher = ErasureHasher(secret) if secret is not None else None
-    if not _check(store, hasher) or hasher is None:
-        return
-    holders: dict[str, list[tuple[str, str]]] = {}
+    _check({str(r["secret_id"]) for r in rows}, hasher)
+    assert hasher is not None  # _check refuses a store with erased keys and no secret
+    erased_on = {str(r["id"]): str(r["erased_at"]) for r in rows}
+    erased: dict[str, tuple[str, str]] = {}
     for rid, profile in profiles.items():
         for identity, field in _identities(rid, profile):
-            holders.setdefault(hasher.hash(identity), []).append((rid, field))
-    hashes = list(holders)
-    erased: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(hashes), _BATCH):
-        rows = store.read(
-            q.ERASED_KEYS_FOUND, "checking for erased people", ids=hashes[start : start + _BATCH]
-        )
-        for row in rows:
-            for rid, field in holders[str(row["id"])]:
-                if rid not in erased or field == "source_record_id":
-                    erased[rid] = (field, str(row["erased_at"]))
+            at = erased_on.get(hasher.hash(identity))
+            if at is not None:
+                erased[rid] = (field, at)
+                break  # the record id comes first: the most telling reason
     for rid, (field, at) in sorted(erased.items(), key=lambda e: first_row[e[0]]):
         origin, row_no = first_row[rid]
         report.reject(origin, row_no, field, f"erased on {at}; subject requested erasure")
