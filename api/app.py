@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, params
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
 
 from quanzi import __version__
+from quanzi.api.deps import RoleCheck
 from quanzi.api.errors import install_error_handlers
+from quanzi.api.limits import RateLimiter, RequestLimitsMiddleware
+from quanzi.api.logs import install_log_masking
 from quanzi.api.observability import Metrics, ObservabilityMiddleware
 from quanzi.api.routers import (
     campaigns,
@@ -39,7 +45,8 @@ from quanzi.api.services.keys import KeyRing
 from quanzi.api.services.segments import SegmentBook
 from quanzi.graph.connect import open_store
 from quanzi.graph.store import GraphStore
-from quanzi.settings import Settings, load_settings
+from quanzi.settings import Role, Settings, load_settings
+from quanzi.viz.pages import COOKIE
 from quanzi.viz.pages import router as pages_router
 
 __all__ = ["create_app"]
@@ -58,6 +65,12 @@ id, 307 a merged customer id (follow `Location`), 409 conflict, 422 invalid inpu
 names each field).
 
 **Lists** page by cursor: pass the `next_cursor` of one page as `cursor` for the next.
+Page sizes are bounded (`limit` above its maximum is a 422).
+
+**Limits**: each key may make a number of requests per second and per minute (by role,
+settable per key); callers without a valid key are limited per client address. Over the
+limit: 429 with `Retry-After`. Request bodies are limited in size (413): 16 MiB by default,
+file uploads 512 MiB.
 """
 
 _TAGS = [
@@ -78,8 +91,30 @@ _TAGS = [
 ]
 
 
-def _publish_problem_schema(app: FastAPI) -> None:
-    """Add the ``Problem`` schema (the body of every error) to the OpenAPI components."""
+def _role_of(dependant: Dependant) -> Role | None:
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, RoleCheck):
+            return dependency.call.role
+        found = _role_of(dependency)
+        if found is not None:
+            return found
+    return None
+
+
+def _required_roles(routers: Sequence[APIRouter]) -> dict[tuple[str, str], Role]:
+    """The lowest role each operation admits, by (path, method)."""
+    out: dict[tuple[str, str], Role] = {}
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and (role := _role_of(route.dependant)) is not None:
+                for method in route.methods or ():
+                    out[(route.path, method.lower())] = role
+    return out
+
+
+def _publish_problem_schema(app: FastAPI, roles: Mapping[tuple[str, str], Role]) -> None:
+    """Add the ``Problem`` schema (the body of every error) to the OpenAPI components, and
+    the role each operation needs (``x-required-role``, also said in its description)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -94,10 +129,29 @@ def _publish_problem_schema(app: FastAPI) -> None:
             components = spec.setdefault("components", {}).setdefault("schemas", {})
             components.update(schema.pop("$defs", {}))
             components["Problem"] = schema
+            for path, operations in spec.get("paths", {}).items():
+                for method, operation in operations.items():
+                    role = roles.get((path, method))
+                    if role is not None:
+                        operation["x-required-role"] = role
+                        operation["description"] = (
+                            f"{operation.get('description', '')}\n\nNeeds the `{role}` role."
+                        ).lstrip()
             app.openapi_schema = spec
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _upload_routes(routers: Sequence[APIRouter]) -> list[re.Pattern[str]]:
+    """Path patterns of the routes that take files (they get the upload size limit)."""
+    return [
+        route.path_regex
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and any(isinstance(p.field_info, params.File) for p in route.dependant.body_params)
+    ]
 
 
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> FastAPI:
@@ -107,6 +161,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     segments, jobs, audit trail) live under ``<data_dir>/api/``.
     """
     settings = settings or load_settings()
+    install_log_masking(settings.default_phone_region)
     folder = api_folder(settings.data_dir)
     audit = AuditLog(folder / "audit.jsonl")
     graph_cache = GraphCache()
@@ -131,7 +186,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         openapi_tags=_TAGS,
         lifespan=lifespan,
     )
-    app.state.keys = KeyRing(settings.api_keys, folder)
+    app.state.keys = KeyRing(settings.api_keys, folder, settings.api_key_employees)
     app.state.audit = audit
     app.state.graph_cache = graph_cache
     app.state.segments = SegmentBook(folder)
@@ -147,30 +202,44 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             out["quanzi_graph_cache_age_seconds"] = {(): age}
         return out
 
+    routers = [
+        module.router
+        for module in (
+            customers,
+            identity,
+            jobs,
+            tags,
+            circles,
+            influencers,
+            lookalikes,
+            churn,
+            lifecycle,
+            campaigns,
+            segments,
+            privacy,
+            keys,
+            health,
+        )
+    ]
+    # The marketer's pages (/ui) call the API above in process, under the caller's key.
+    for router in [*routers, pages_router]:
+        app.include_router(router)
+
+    install_error_handlers(app)
+    _publish_problem_schema(app, _required_roles(routers))
+    # Middleware added last runs first: metrics see every answer, 413 and 429 included.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        keys=app.state.keys,
+        limiter=RateLimiter(settings.api_rate_limits, settings.api_rate_limit_storage),
+        max_body_bytes=settings.api_max_body_bytes,
+        max_upload_bytes=settings.api_max_upload_bytes,
+        upload_routes=_upload_routes(routers),
+        key_cookie=COOKIE,
+    )
     metrics = Metrics(gauges)
     app.state.metrics = metrics
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, audit=audit)
-    install_error_handlers(app)
-    _publish_problem_schema(app)
-    for module in (
-        customers,
-        identity,
-        jobs,
-        tags,
-        circles,
-        influencers,
-        lookalikes,
-        churn,
-        lifecycle,
-        campaigns,
-        segments,
-        privacy,
-        keys,
-        health,
-    ):
-        app.include_router(module.router)
-    # The marketer's pages (/ui) call the API above in process, under the caller's key.
-    app.include_router(pages_router)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -8,7 +8,6 @@ key whose role is below the endpoint's is a 403. ``ViewerDep``, ``SalesDep`` and
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -29,6 +28,7 @@ __all__ = [
     "GraphCacheDep",
     "JobsDep",
     "KeysDep",
+    "RoleCheck",
     "SalesDep",
     "SettingsDep",
     "StoreDep",
@@ -103,18 +103,28 @@ def authenticate(
     return principal
 
 
-def require(role: Role) -> Callable[[Principal], Principal]:
-    """A dependency that admits callers whose role includes ``role`` (403 otherwise)."""
+class RoleCheck:
+    """A dependency that admits callers whose role includes ``role`` (403 otherwise).
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.allows(role):
+    The app reads ``role`` off each route's dependencies to publish it in the OpenAPI
+    description (``x-required-role``).
+    """
+
+    def __init__(self, role: Role) -> None:
+        self.role: Role = role
+
+    def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.allows(self.role):
             raise PermissionDeniedError(
-                f"This needs the {role} role; your key ({principal.key_id}) has the "
+                f"This needs the {self.role} role; your key ({principal.key_id}) has the "
                 f"{principal.role} role"
             )
         return principal
 
-    return check
+
+def require(role: Role) -> RoleCheck:
+    """A dependency that admits callers whose role includes ``role`` (403 otherwise)."""
+    return RoleCheck(role)
 
 
 ViewerDep = Annotated[Principal, Depends(require("viewer"))]

@@ -32,6 +32,7 @@ __all__ = [
     "AuthenticationError",
     "CustomerMovedError",
     "PermissionDeniedError",
+    "RequestTooLargeError",
     "ServiceUnavailableError",
     "install_error_handlers",
     "problem",
@@ -73,6 +74,43 @@ class CustomerMovedError(QuanziError):
         self.survivor_id = survivor_id
 
 
+def _size(n: int) -> str:
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n:,} bytes"
+
+
+class RequestTooLargeError(StarletteHTTPException):
+    """A request body over the size limit (413), raised while the body is read.
+
+    An ``HTTPException`` so that FastAPI passes it on unchanged from body parsing.
+
+    Attributes
+    ----------
+    limit_bytes : int
+        The limit that was passed.
+    """
+
+    def __init__(self, limit_bytes: int, *, upload: bool) -> None:
+        if upload:
+            detail = (
+                f"The upload is over the limit of {_size(limit_bytes)} per request "
+                "(QUANZI_API_MAX_UPLOAD_BYTES); send the files in several uploads"
+            )
+        else:
+            detail = (
+                f"The request body is over the limit of {_size(limit_bytes)} "
+                "(QUANZI_API_MAX_BODY_BYTES); send fewer records per request, or upload a file"
+            )
+        super().__init__(413, detail)
+        self.limit_bytes = limit_bytes
+
+    def response(self) -> JSONResponse:
+        """The problem+json answer."""
+        return problem(413, "Content too large", self.detail, limit_bytes=self.limit_bytes)
+
+
 _STATUS: list[tuple[type[QuanziError], int, str]] = [
     (AuthenticationError, 401, "Unauthorized"),
     (PermissionDeniedError, 403, "Forbidden"),
@@ -93,6 +131,17 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "The key's role does not allow this.", "content": _PROBLEM},
     404: {"description": "Unknown id.", "content": _PROBLEM},
     422: {"description": "Invalid input; `errors` names the fields.", "content": _PROBLEM},
+    413: {"description": "The request body is over the size limit.", "content": _PROBLEM},
+    429: {
+        "description": "Over the rate limit of the key (or client address); see `Retry-After`.",
+        "content": _PROBLEM,
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
 }
 
 #: OpenAPI ``responses`` entry of endpoints that refuse a write breaking a rule.
@@ -161,6 +210,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc, RequestTooLargeError):
+            return exc.response()
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
         if exc.status_code == 404 and detail == "Not Found":
             detail = "No such endpoint; see /docs for the API"

@@ -988,7 +988,17 @@ class ErasureReport(BaseModel):
     customer_id: str
     customer_ids: list[str] = Field(description="The customer and the ids merged into it.")
     erased: dict[str, int] = Field(
-        examples=[{"customers": 2, "identities": 7, "shared_identity_links": 1, "orders": 3}]
+        examples=[
+            {
+                "customers": 2,
+                "identities": 7,
+                "shared_identity_links": 1,
+                "orders": 3,
+                "suppressed_keys": 7,
+            }
+        ],
+        description="What went, by kind. `suppressed_keys`: the person's records and keys now "
+        "remembered as keyed hashes, so that later ingests reject them.",
     )
     remaining: list[str] = Field(description="Anything still found afterwards (should be empty).")
     verified: bool
@@ -1008,6 +1018,33 @@ class AuditEntryPublic(BaseModel):
     query: dict[str, str] = Field(default_factory=dict)
     action: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AccessExport(BaseModel):
+    """Everything Quanzi holds about one person (an access request), unmasked."""
+
+    customer_id: str = Field(description="The person's customer id (the surviving one).")
+    customer_ids: list[str] = Field(description="It and the ids merged into it.")
+    generated_at: str
+    customers: list[dict[str, Any]] = Field(
+        description="Every property of the customer and of the customers merged into it "
+        "(profile, lifecycle, funnel and tier history, scores and their reasons)."
+    )
+    scores: list[Score] = Field(description="The scores among them, with their explanation.")
+    identities: list[dict[str, Any]] = Field(
+        description="Source records (with every field read) and channel keys, each with "
+        "the evidence of its link (`link`)."
+    )
+    orders: list[dict[str, Any]]
+    relations: dict[str, list[dict[str, Any]]] = Field(
+        description="Every other relation by type (`SERVED_BY`, `MEMBER_OF`, `TAGGED`, "
+        "`INTERESTED_IN`, `IN_CIRCLE`, `IN_CAMPAIGN`, `INTERACTS_WITH`, `REFERRED`, ...): "
+        "direction, the node at the other end (other people by id only) and the relation's "
+        "properties."
+    )
+    audit: list[AuditEntryPublic] = Field(
+        description="Audit entries naming the person's ids, newest first."
+    )
 
 
 class AuditPage(BaseModel):

@@ -26,6 +26,7 @@ class Node(StrEnum):
     SCHEMA_META = "SchemaMeta"  # one node recording the schema version
     INGEST_BATCH = "IngestBatch"  # one loaded event file (content fingerprint), for idempotency
     SETTING = "Setting"  # a tuned setting the services read (e.g. lookalike weights), by name
+    ERASED_KEY = "ErasedKey"  # keyed hash of an erased person's key: ingest refuses it
 
 
 class Rel(StrEnum):

@@ -10,16 +10,26 @@ Examples
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from limits import parse_many
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from quanzi.errors import ConfigError
 
-__all__ = ["PLACEHOLDER_PASSWORDS", "Role", "Settings", "default_data_dir", "load_settings"]
+__all__ = [
+    "DEFAULT_RATE_LIMITS",
+    "PLACEHOLDER_PASSWORDS",
+    "RATE_LIMIT_SCOPES",
+    "Role",
+    "Settings",
+    "default_data_dir",
+    "load_settings",
+]
 
 Role = Literal["viewer", "sales", "admin"]
 
@@ -28,6 +38,20 @@ PLACEHOLDER_PASSWORDS = frozenset(
     {"", "neo4j", "password", "changeme", "changethis", "secret", "admin", "test", "12345678"}
 )
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+#: Request rate limits of the HTTP API unless ``QUANZI_API_RATE_LIMITS`` says otherwise: per
+#: key by its role, per client address for callers without a valid key (``anonymous``) and
+#: for the monitoring endpoints (``public``).
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "viewer": "30/second;1000/minute",
+    "sales": "30/second;1000/minute",
+    "admin": "60/second;3000/minute",
+    "anonymous": "10/second;100/minute",
+    "public": "20/second",
+}
+#: What a rate limit can be set for, besides one key by its id.
+RATE_LIMIT_SCOPES = frozenset(DEFAULT_RATE_LIMITS)
+_KEY_ID = re.compile(r"env-[0-9a-f]{8}|key_[0-9a-f]{12}")
 
 
 def default_data_dir() -> Path:
@@ -64,6 +88,39 @@ class Settings(BaseSettings):
     #: API keys and their roles, e.g. ``QUANZI_API_KEYS='{"<key>": "admin"}'``. Held hashed
     #: in memory; never logged.
     api_keys: dict[SecretStr, Role] = Field(default_factory=dict)
+    #: Employees that keys from ``api_keys`` act for, by the key's id (``env-`` and the first
+    #: 8 hex digits of its SHA-256), e.g. ``{"env-1a2b3c4d": "E001"}``: a sales key bound to an
+    #: employee sees that employee's customers unmasked.
+    api_key_employees: dict[str, str] = Field(default_factory=dict)
+    api_max_body_bytes: int = Field(
+        16 * 2**20,
+        ge=1024,
+        description="Largest request body (JSON or form) other than a file upload, in bytes; "
+        "a larger one is refused with 413 while it is read.",
+    )
+    api_max_upload_bytes: int = Field(
+        512 * 2**20,
+        ge=1024,
+        description="Largest file upload request (all files together), in bytes; a larger one "
+        "is refused with 413 while it is read, before anything is queued.",
+    )
+    api_rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rate limits by role (viewer, sales, admin), by key id, for `anonymous` "
+        "callers (per client address) and for `public` endpoints (/health, /metrics; per "
+        "address), as `limits` strings such as `20/second;600/minute`, or `unlimited`. "
+        "Merged over DEFAULT_RATE_LIMITS.",
+    )
+    api_rate_limit_storage: str = Field(
+        "memory://",
+        description="Where request counts are kept (`limits` storage URI). `memory://` counts "
+        "per worker process; use e.g. `redis://host:6379` to share counts between workers.",
+    )
+
+    #: Key of the hashes that keep erased persons out of later ingests. Unset: generated once
+    #: and kept in ``<data_dir>/erasure.key`` (0600). Set it, the same everywhere, when
+    #: several machines ingest into one store.
+    erasure_secret: SecretStr | None = None
 
     write_batch_size: int = Field(5000, ge=1, le=100_000)
     viz_max_nodes: int = Field(
@@ -98,6 +155,25 @@ class Settings(BaseSettings):
         ge=10,
         description="Longest value accepted in one input field; longer rows are rejected.",
     )
+
+    @field_validator("api_rate_limits")
+    @classmethod
+    def _check_rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if name not in RATE_LIMIT_SCOPES and not _KEY_ID.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is neither one of {sorted(RATE_LIMIT_SCOPES)} nor a key id "
+                    "(env-xxxxxxxx or key_xxxxxxxxxxxx)"
+                )
+            if text.strip().lower() != "unlimited":
+                try:
+                    parse_many(text)
+                except ValueError:
+                    raise ValueError(
+                        f"{name}: {text!r} is not a rate such as '20/second;600/minute' "
+                        "or 'unlimited'"
+                    ) from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_password(self) -> Settings:

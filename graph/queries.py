@@ -331,6 +331,8 @@ def delete_relations_between(rel: Rel) -> str:
 # here by name: callers pass names, never Cypher text, and every value is a parameter.
 
 __all__ += [
+    "API_ACCESS_EXPORT",
+    "API_ACCESS_ORDERS",
     "API_CAMPAIGNS",
     "API_CAMPAIGN_CODE_OF",
     "API_CAMPAIGN_CODE_OWNER",
@@ -362,6 +364,8 @@ __all__ += [
     "CUSTOMER_FILTERS",
     "CUSTOMER_SCORE_SORTS",
     "CUSTOMER_SORT_KEYS",
+    "ERASED_KEYS",
+    "ERASED_KEY_SECRETS",
     "api_circles_page",
     "api_customer_count",
     "api_customer_ids",
@@ -641,8 +645,11 @@ API_UNTAG_GROUP_SIBLINGS = (
 
 # -- referral campaigns --
 
-#: Every campaign's properties, by id.
-API_CAMPAIGNS = f"MATCH (k:{Node.CAMPAIGN}) RETURN k.id AS id, properties(k) AS props ORDER BY id"
+#: Up to ``$limit`` campaigns by id, after id ``$after`` (``null``: from the first).
+API_CAMPAIGNS = (
+    f"MATCH (k:{Node.CAMPAIGN}) WHERE $after IS NULL OR k.id > $after "
+    "RETURN k.id AS id, properties(k) AS props ORDER BY id LIMIT $limit"
+)
 
 #: Participants, inviters and referrals of every campaign in ``$ids``.
 API_CAMPAIGN_STATS = (
@@ -706,6 +713,31 @@ API_RECORD_INVITATION = (
 
 # -- privacy: erasure of a person --
 
+#: Everything held on the customers ``$ids``: their properties and every relation, with the
+#: node at the other end (an access request).
+API_ACCESS_EXPORT = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.id IN $ids OPTIONAL MATCH (c)-[r]-(x) "
+    "RETURN c.id AS id, properties(c) AS props, collect({type: type(r), "
+    "outgoing: startNode(r) = c, label: labels(x)[0], node: properties(x), "
+    "rel: properties(r)}) AS relations"
+)
+
+#: Orders naming one of the customers ``$ids`` (linked or not).
+API_ACCESS_ORDERS = (
+    f"MATCH (o:{Node.ORDER}) WHERE o.customer_id IN $ids RETURN properties(o) AS props"
+)
+
+#: The secret ids the erased keys were hashed with (one, unless a secret was changed).
+ERASED_KEY_SECRETS = (
+    f"MATCH (e:{Node.ERASED_KEY}) RETURN collect(DISTINCT e.secret_id) AS secret_ids"
+)
+
+#: Every erased key (a keyed hash), the date of its erasure and the secret it was made with.
+ERASED_KEYS = (
+    f"MATCH (e:{Node.ERASED_KEY}) "
+    "RETURN e.id AS id, e.erased_at AS erased_at, e.secret_id AS secret_id"
+)
+
 #: Customers recorded as merged into one of ``$ids`` (their old ids).
 API_ERASURE_MERGED_STUBS = (
     f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IN $ids RETURN collect(c.id) AS ids"
@@ -759,9 +791,13 @@ def api_erase() -> list[str]:
 
     Parameters: ``$ids`` (the customer and its merged-in ids), ``$identities`` (identity
     ids held by no one else), ``$shared`` (identity ids others hold too: only the links
-    go), ``$records`` (record identity ids), ``$orders`` (order ids).
+    go), ``$records`` (record identity ids), ``$orders`` (order ids), ``$erased_keys``
+    (rows ``{id, erased_at, secret_id}``: hashes of the keys later ingests refuse).
     """
     return [
+        # Remembered, hashed, so that loading the same records again does not bring them back.
+        f"UNWIND $erased_keys AS row MERGE (e:{Node.ERASED_KEY} {{id: row.id}}) "
+        "ON CREATE SET e.erased_at = row.erased_at, e.secret_id = row.secret_id",
         # Circles lose the person from their leaders and their size.
         f"MATCH (c:{Node.CUSTOMER})-[:{Rel.IN_CIRCLE}]->(k:{Node.CIRCLE}) WHERE c.id IN $ids "
         "SET k.size = CASE WHEN k.size IS NULL THEN NULL ELSE k.size - 1 END",

@@ -33,6 +33,7 @@ from quanzi.ingest.readers import ColumnMapping, Table, expand_paths, open_table
 from quanzi.ingest.records import normalise_contact, record_identity_id
 from quanzi.ingest.report import IngestProgress, IngestReport, Reject
 from quanzi.ingest.resolve import resolve
+from quanzi.ingest.suppression import reject_erased
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings
 
@@ -195,6 +196,8 @@ def ingest_records(
                 progress("normalise", i, len(rows))
         if progress is not None:
             progress("normalise", len(rows), len(rows))
+    # People who asked to be erased are not loaded again (quanzi.ingest.suppression).
+    reject_erased(store, settings, profiles, first_row, report)
     report.counts["contacts_valid"] += len(profiles)
     if not profiles:
         return

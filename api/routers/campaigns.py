@@ -27,9 +27,17 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 @router.get("", response_model=list[CampaignPublic])
-def list_campaigns(store: StoreDep, _: ViewerDep) -> list[CampaignPublic]:
-    """Every campaign with participant, invite-code and referral counts."""
-    return service.list_campaigns(store)
+def list_campaigns(
+    store: StoreDep,
+    _: ViewerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[
+        str | None, Query(max_length=100, description="Id of the last campaign seen.")
+    ] = None,
+) -> list[CampaignPublic]:
+    """Campaigns by id with participant, invite-code and referral counts; for the next
+    page pass the last id as `after`."""
+    return service.list_campaigns(store, limit=limit, after=after)
 
 
 @router.post(

@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from quanzi.api.deps import SettingsDep, StoreDep
+from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.schemas import HealthPublic
 from quanzi.api.services.health import check_health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses={429: PROBLEM_RESPONSES[429]})
 
 
 @router.get(

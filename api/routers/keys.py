@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from quanzi.api.deps import AdminDep, KeysDep
 from quanzi.api.errors import CONFLICT_RESPONSE, PROBLEM_RESPONSES
@@ -20,9 +20,15 @@ def _public(record: ApiKeyRecord) -> ApiKeyPublic:
 
 
 @router.get("", response_model=list[ApiKeyPublic])
-def list_keys(keys: KeysDep, _: AdminDep) -> list[ApiKeyPublic]:
-    """Every key the service knows (configured and created), without the keys themselves."""
-    return [_public(r) for r in keys.records()]
+def list_keys(
+    keys: KeysDep,
+    _: AdminDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(max_length=100, description="Last key id seen.")] = None,
+) -> list[ApiKeyPublic]:
+    """Keys the service knows (configured first, then created ones by creation time),
+    without the keys themselves; for the next page pass the last id as `after`."""
+    return [_public(r) for r in keys.records(limit=limit, after=after)]
 
 
 @router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)

@@ -1,4 +1,5 @@
-"""``/privacy``: erase a person; ``/audit``: who read or changed what."""
+"""``/privacy``: erase a person, export what is held about one; ``/audit``: who read or
+changed what."""
 
 from __future__ import annotations
 
@@ -6,27 +7,41 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
-from quanzi.api.deps import AdminDep, AuditDep, GraphCacheDep, StoreDep
+from quanzi.api.deps import AdminDep, AuditDep, GraphCacheDep, SettingsDep, StoreDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.observability import note
-from quanzi.api.schemas import AuditEntryPublic, AuditPage, ErasureReport, ErasureRequest, iso
-from quanzi.api.services.privacy import erase_person
+from quanzi.api.schemas import (
+    AccessExport,
+    AuditEntryPublic,
+    AuditPage,
+    ErasureReport,
+    ErasureRequest,
+    iso,
+)
+from quanzi.api.services.privacy import erase_person, export_person
 
 router = APIRouter(tags=["privacy"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/privacy/erasures", response_model=ErasureReport)
 def erase(
-    request: Request, body: ErasureRequest, store: StoreDep, cache: GraphCacheDep, _: AdminDep
+    request: Request,
+    body: ErasureRequest,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: GraphCacheDep,
+    _: AdminDep,
 ) -> ErasureReport:
     """Erase a person: every identity, event and derived record across channels, in one
     transaction; then check that nothing of them is left and say what was erased.
 
-    The audit trail keeps the (pseudonymous) customer id, the reason and the counts.
+    The person's records and keys are remembered as keyed hashes: later ingests reject rows
+    that carry them ("erased on <date>; subject requested erasure"). The audit trail keeps
+    the (pseudonymous) customer id, the reason and the counts.
     """
-    report = erase_person(store, cache, body.customer_id)
+    report = erase_person(store, settings, cache, body.customer_id)
     note(
         request.state,
         "erasure",
@@ -37,6 +52,25 @@ def erase(
         verified=report.verified,
     )
     return report
+
+
+@router.get("/privacy/access/{customer_id}", response_model=AccessExport)
+def access_request(
+    request: Request,
+    store: StoreDep,
+    audit: AuditDep,
+    _: AdminDep,
+    customer_id: Annotated[str, Path(min_length=1, max_length=200)],
+) -> AccessExport:
+    """Everything held about one person, as JSON (an access request): profile and scores
+    with their reasons, source records and channel keys with link evidence, orders, every
+    relation (employees, groups, tags, interests, circles, campaigns, interactions,
+    referrals; other people by id only) and the audit entries naming them. A merged id
+    exports the customer it was merged into.
+    """
+    export = export_person(store, audit, customer_id)
+    note(request.state, "access_export", customer_id=export.customer_id)
+    return export
 
 
 @router.get("/audit", response_model=AuditPage)

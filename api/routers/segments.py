@@ -24,9 +24,16 @@ def _book(request: Request) -> SegmentBook:
 
 
 @router.get("", response_model=list[SegmentPublic], response_model_exclude_none=True)
-def list_segments(request: Request, _: ViewerDep) -> list[SegmentPublic]:
-    """Every saved segment, newest first."""
-    return _book(request).list()
+def list_segments(
+    request: Request,
+    _: ViewerDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[
+        str | None, Query(max_length=100, description="Id of the last segment seen.")
+    ] = None,
+) -> list[SegmentPublic]:
+    """Saved segments, newest first; for the next page pass the last id as `after`."""
+    return _book(request).list(limit=limit, after=after)
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from quanzi.api.deps import AdminDep, SalesDep, SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import CONFLICT_RESPONSE, MOVED_RESPONSE, PROBLEM_RESPONSES
@@ -29,9 +29,15 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 @router.get("/tags", response_model=TagStats)
-def tag_stats(store: StoreDep, _: ViewerDep) -> TagStats:
-    """Every tag with the number of customers carrying it, and the tag groups."""
-    return service.tag_stats(store)
+def tag_stats(
+    store: StoreDep,
+    _: ViewerDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    after: Annotated[str | None, Query(max_length=64, description="Last tag id seen.")] = None,
+) -> TagStats:
+    """Tags by id with the number of customers carrying each, and the tag groups; for the
+    next page of tags pass the last id as `after`."""
+    return service.tag_stats(store, limit=limit, after=after)
 
 
 @router.post(

@@ -75,9 +75,12 @@ def _with_stats(store: GraphStore, campaigns: list[dict[str, Any]]) -> list[Camp
     return out
 
 
-def list_campaigns(store: GraphStore) -> list[CampaignPublic]:
-    """Every campaign with participant, code and referral counts."""
-    rows = store.read(q.API_CAMPAIGNS, "listing campaigns")
+def list_campaigns(
+    store: GraphStore, *, limit: int = 100, after: str | None = None
+) -> list[CampaignPublic]:
+    """Up to ``limit`` campaigns by id (after id ``after``), with participant, code and
+    referral counts."""
+    rows = store.read(q.API_CAMPAIGNS, "listing campaigns", limit=limit, after=after)
     return _with_stats(store, [dict(r["props"]) for r in rows])
 
 

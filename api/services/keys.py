@@ -4,7 +4,8 @@ Two sources of keys:
 
 - ``QUANZI_API_KEYS`` (settings): hashed when the app starts; the plaintext is not kept.
   Their ids are ``env-`` and the first 8 hex digits of the hash. They cannot be revoked
-  through the API (remove them from the setting instead) and are not bound to an employee.
+  through the API (remove them from the setting instead). ``QUANZI_API_KEY_EMPLOYEES``
+  binds them to employees by id (``{"env-1a2b3c4d": "E001"}``).
 - Keys created through ``POST /keys``: ``qz_`` + 43 random URL-safe characters (256 bits),
   shown once, stored as their SHA-256 digest in ``<data_dir>/api/keys.json`` (mode 0600)
   with id, name, role, bound employee, creator and times. Revoking keeps the record with
@@ -29,7 +30,7 @@ from pydantic import SecretStr
 
 from quanzi.api.services.access import Principal
 from quanzi.api.services.files import JsonDocument
-from quanzi.errors import ConflictError, NotFoundError
+from quanzi.errors import ConfigError, ConflictError, NotFoundError
 from quanzi.settings import Role
 
 __all__ = ["ApiKeyRecord", "KeyRing", "hash_key"]
@@ -74,14 +75,38 @@ class KeyRing:
         Keys from settings; hashed here, the plaintext is not kept.
     folder : Path
         Where ``keys.json`` (managed keys) lives.
+    employees : mapping of str to str, optional
+        The employee each configured key acts for, by key id (``env-…``).
+
+    Raises
+    ------
+    ConfigError
+        ``employees`` names a key id that is not one of the configured keys.
     """
 
-    def __init__(self, configured: Mapping[SecretStr, Role], folder: Path) -> None:
+    def __init__(
+        self,
+        configured: Mapping[SecretStr, Role],
+        folder: Path,
+        employees: Mapping[str, str] | None = None,
+    ) -> None:
+        employees = dict(employees or {})
         self._configured: dict[str, ApiKeyRecord] = {}
         for secret, role in configured.items():
             digest = hash_key(secret.get_secret_value())
+            key_id = f"env-{digest[:8]}"
             self._configured[digest] = ApiKeyRecord(
-                f"env-{digest[:8]}", f"QUANZI_API_KEYS ({role})", role, "settings"
+                key_id,
+                f"QUANZI_API_KEYS ({role})",
+                role,
+                "settings",
+                employee_id=employees.pop(key_id, None),
+            )
+        if employees:
+            raise ConfigError(
+                f"QUANZI_API_KEY_EMPLOYEES names {sorted(employees)}, which are no keys of "
+                "QUANZI_API_KEYS; a key's id is env- and the first 8 hex digits of its "
+                "SHA-256 (GET /keys lists them)"
             )
         self._doc = JsonDocument(folder / "keys.json")
 
@@ -102,13 +127,17 @@ class KeyRing:
             return None
         return Principal(record.id, record.role, record.name, record.employee_id)
 
-    def records(self) -> list[ApiKeyRecord]:
-        """Every key, configured ones first, then managed ones by creation time."""
+    def records(self, *, limit: int | None = None, after: str | None = None) -> list[ApiKeyRecord]:
+        """Keys, configured ones first, then managed ones by creation time: at most ``limit``
+        of them, those after the key with id ``after``."""
         managed = sorted(
             (ApiKeyRecord(**r) for r in self._managed().values()),
             key=lambda r: (r.created_at or "", r.id),
         )
-        return [*self._configured.values(), *managed]
+        records = [*self._configured.values(), *managed]
+        ids = [r.id for r in records]
+        start = ids.index(after) + 1 if after in ids else 0
+        return records[start : None if limit is None else start + limit]
 
     def create(
         self, name: str, role: Role, *, employee_id: str | None, created_by: str

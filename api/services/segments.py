@@ -79,11 +79,13 @@ class SegmentBook:
         )
         return self._public(record)
 
-    def list(self) -> list[SegmentPublic]:
-        """Every segment, newest first (without counts)."""
+    def list(self, *, limit: int = 100, after: str | None = None) -> list[SegmentPublic]:
+        """Up to ``limit`` segments, newest first, after segment ``after`` (without counts)."""
         records = self._doc.read().get("segments", {}).values()
         ordered = sorted(records, key=lambda r: (r["created_at"], r["id"]), reverse=True)
-        return [self._public(dict(r)) for r in ordered]
+        ids = [r["id"] for r in ordered]
+        start = ids.index(after) + 1 if after in ids else 0
+        return [self._public(dict(r)) for r in ordered[start : start + limit]]
 
     def get(
         self, store: GraphStore, settings: Settings, principal: Principal, segment_id: str

@@ -58,8 +58,9 @@ def _tag(props: dict[str, Any], customers: int) -> TagPublic:
     )
 
 
-def tag_stats(store: GraphStore) -> TagStats:
-    """Every tag with its customer count, and every tag group with its tags."""
+def tag_stats(store: GraphStore, *, limit: int = 500, after: str | None = None) -> TagStats:
+    """Up to ``limit`` tags by id (after id ``after``) with their customer counts, and every
+    tag group with all its tags."""
     rows = store.read(q.API_TAG_COUNTS, "counting tags")
     tags = [
         _tag(dict(r["props"]), int(r["customers"]))
@@ -81,7 +82,8 @@ def tag_stats(store: GraphStore) -> TagStats:
             group = groups.setdefault(tag.group, TagGroupPublic(name=tag.group))
             group.tags.append(tag.id)
             group.customers += tag.customers
-    return TagStats(tags=tags, groups=sorted(groups.values(), key=lambda g: g.name))
+    page = [t for t in tags if after is None or t.id > after][:limit]
+    return TagStats(tags=page, groups=sorted(groups.values(), key=lambda g: g.name))
 
 
 def _group(store: GraphStore, name: str) -> dict[str, Any] | None:

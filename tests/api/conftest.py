@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from quanzi.api.app import create_app
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
-from quanzi.settings import Settings
+from quanzi.settings import RATE_LIMIT_SCOPES, Settings
 
 ADMIN_KEY = "test-admin-key-0123456789"
 VIEWER_KEY = "test-viewer-key-0123456789"
@@ -54,7 +54,12 @@ class Api:
         return self.client.post(url, headers=getattr(self, role), **kw)
 
 
-def _settings(store_settings: Settings, data_dir: Path) -> Settings:
+#: Rate limits lifted: tests send requests back to back from one address; the limits have
+#: tests of their own (test_limits.py).
+NO_RATE_LIMITS = dict.fromkeys(RATE_LIMIT_SCOPES, "unlimited")
+
+
+def _settings(store_settings: Settings, data_dir: Path, **update: Any) -> Settings:
     return store_settings.model_copy(
         update={
             "data_dir": data_dir,
@@ -63,7 +68,9 @@ def _settings(store_settings: Settings, data_dir: Path) -> Settings:
                 SecretStr(VIEWER_KEY): "viewer",
                 SecretStr(SALES_ENV_KEY): "sales",
             },
+            "api_rate_limits": NO_RATE_LIMITS,
         }
+        | update
     )
 
 
