@@ -83,8 +83,9 @@ def translate_errors(e: Exception, what: str) -> Exception:
     if isinstance(e, ServiceUnavailable | SessionExpired | OSError) or (
         isinstance(e, DriverError) and not isinstance(e, Neo4jError)
     ):
+        detail = " ".join(str(e).split())  # the driver's messages span lines: keep one
         return StoreUnavailableError(
-            f"The graph store cannot be reached while {what} ({e}). Start the bundled store "
+            f"The graph store cannot be reached while {what} ({detail}). Start the bundled store "
             "with `quanzi store start`, or check QUANZI_NEO4J_URI and that Neo4j is running"
         )
     if isinstance(e, ConstraintError):
