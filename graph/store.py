@@ -535,14 +535,15 @@ class GraphStore:
         """Read every ``label`` node and the ``rels`` among them as a :class:`Projection`.
 
         Parallel relations between the same pair (in either direction when undirected) are
-        kept as separate edges; algorithms sum their weights where that matters.
+        kept as separate edges; algorithms sum their weights where that matters. Nodes are
+        read first: relations to nodes that a concurrent load commits afterwards are left out.
         """
         node = check_label(label)
         types = [check_rel(r) for r in rels]
         if weight is not None and not _PROPERTY_NAME.match(weight):
             raise InputError(f"weight property {weight!r} is not a property name")
         ids: list[str] = self.read_bulk(q.projection_nodes(node), f"reading {node} ids")[0]["ids"]
-        index = {v: i for i, v in enumerate(ids)}
+        at = {v: i for i, v in enumerate(ids)}.get
         src: list[int] = []
         dst: list[int] = []
         w: list[float] = []
@@ -551,13 +552,11 @@ class GraphStore:
                 q.projection_edges(r, node, node, weight), f"reading {r} relations"
             )
             if rows:
-                src.extend(index[a] for a in rows[0]["a"])
-                dst.extend(index[b] for b in rows[0]["b"])
+                src.extend(at(a, -1) for a in rows[0]["a"])
+                dst.extend(at(b, -1) for b in rows[0]["b"])
                 w.extend(float(x) for x in rows[0]["w"])
-        return Projection(
-            ids,
-            np.asarray(src, dtype=np.int64),
-            np.asarray(dst, dtype=np.int64),
-            np.asarray(w, dtype=np.float64),
-            directed,
-        )
+        a, b = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        # -1: a node committed after the node read (a load running now); its relations are left
+        # out, so the projection is the graph as of that first read.
+        keep = (a >= 0) & (b >= 0)
+        return Projection(ids, a[keep], b[keep], np.asarray(w, dtype=np.float64)[keep], directed)

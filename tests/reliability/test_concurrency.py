@@ -12,14 +12,16 @@ import csv
 import random
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from quanzi.api.app import create_app
 from quanzi.ingest import ingest_files
 from quanzi.ingest.readers import CONTACT_FIELDS
-from quanzi.model import Rel
+from quanzi.model import Node, Rel
 
 from .conftest import FaultStore, GraphDump, dump_graph, start_cli
 
@@ -114,3 +116,37 @@ def test_queries_during_an_ingest_never_fail_and_see_committed_data_only(
     assert seen == sorted(seen), "committed customers never disappear"
     assert len(set(seen)) > 2, "the queries should have run while customers were written"
     assert dump_graph(fs.store).differences(uninterrupted) == []
+
+
+def test_a_projection_read_while_an_ingest_adds_customers_does_not_fail(
+    fault_store: FaultStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A projection is two reads (the customers, then their ties). A load that commits a new
+    customer and its ties between the two must not break the read: the projection is the graph
+    as of its first read. The commit is placed exactly between the reads (a race too narrow to
+    hit reliably by timing alone), on the real store."""
+    store = fault_store.store
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "c1"}, {"id": "c2"}])
+    store.upsert_relations(
+        Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, [{"start": "c1", "end": "c2"}]
+    )
+    read_bulk = store.read_bulk
+
+    def read_then_let_a_load_commit(query: str, what: str, **params: Any) -> Any:
+        rows = read_bulk(query, what, **params)
+        if "ids" in rows[0]:
+            store.upsert_nodes(Node.CUSTOMER, [{"id": "c3"}])
+            store.upsert_relations(
+                Rel.INTERACTS_WITH,
+                Node.CUSTOMER,
+                Node.CUSTOMER,
+                [{"start": "c3", "end": "c1", "weight": 2.0}],
+            )
+        return rows
+
+    monkeypatch.setattr(store, "read_bulk", read_then_let_a_load_commit)
+    projection = store.read_projection([Rel.INTERACTS_WITH])
+    assert sorted(projection.ids) == ["c1", "c2"]
+    assert projection.ecount == 1
+    monkeypatch.undo()
+    assert store.read_projection([Rel.INTERACTS_WITH]).ecount == 2
