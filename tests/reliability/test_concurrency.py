@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import random
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -59,63 +60,51 @@ def _keys_shared_by_customers(dump: GraphDump) -> Counter[str]:
     return Counter(key.split(":", 1)[0] for key, n in holders.items() if n > 1)
 
 
-def test_two_ingests_of_overlapping_files_at_once_equal_one_after_the_other(
+def test_two_ingests_at_once_under_queries_equal_one_after_the_other(
     fault_store: FaultStore, small_dataset: Path, tmp_path: Path
 ) -> None:
+    """Two ``quanzi ingest`` processes of overlapping files start together while the API and
+    the library query the store without pause. Every query succeeds, committed customers
+    never disappear, and the graph equals the two files loaded one after the other, in the
+    order the ingests took their turns (the one that finished first went first)."""
     fs = fault_store
-    a, b = _split_contacts(small_dataset, tmp_path, seed=5)
-    serial: list[GraphDump] = []
-    for order in ((a, b), (b, a)):
-        fs.store.delete_everything()
-        for path in order:
-            ingest_files(fs.store, [path], fs.settings)
-        serial.append(dump_graph(fs.store))
-
-    fs.store.delete_everything()
-    procs = [start_cli(fs.settings, ["ingest", str(p)], tmp_path) for p in (a, b)]
-    errors = [p.communicate(timeout=300)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], errors
-    together = dump_graph(fs.store)
-
-    assert together.duplicates() == []
-    records = Counter(r for customer in together.customers for r in customer)
-    assert [r for r, n in records.items() if n > 1] == [], "a record in two customers"
-    assert sum(records.values()) == sum(len(c) for c in serial[0].customers)
-    shared = _keys_shared_by_customers(together)
-    assert shared["wechat_unionid"] == shared["wechat_openid"] == shared["id_number"] == 0
-    assert shared == _keys_shared_by_customers(serial[0]) or shared == (
-        _keys_shared_by_customers(serial[1])
-    )
-    assert [together.differences(s) for s in serial].count([]) >= 1, (
-        "two ingests at once must give the graph of one after the other"
-    )
-
-
-def test_queries_during_an_ingest_never_fail_and_see_committed_data_only(
-    fault_store: FaultStore, small_dataset: Path, uninterrupted: GraphDump, tmp_path: Path
-) -> None:
-    fs = fault_store
+    files = _split_contacts(small_dataset, tmp_path, seed=5)
     settings = fs.settings.model_copy(update={"api_keys": {SecretStr(KEY): "viewer"}})
     headers = {"X-API-Key": KEY}
     seen: list[int] = []
+    finished: list[int] = []
     with TestClient(create_app(settings)) as client:
-        proc = start_cli(fs.settings, ["ingest", str(small_dataset)], tmp_path)
-        while proc.poll() is None:
+        procs = [start_cli(fs.settings, ["ingest", str(p)], tmp_path) for p in files]
+        while len(finished) < len(procs):
             counts = fs.store.counts()
             seen.append(counts.get("Customer", 0))
             # A committed customer always comes with its records (one transaction each).
             assert counts.get("HAS_IDENTITY", 0) >= counts.get("Customer", 0)
-            page = client.get("/customers", headers=headers, params={"include_total": True})
+            page = client.get("/customers", headers=headers, params={"limit": 20})
             assert page.status_code == 200, page.text
-            assert page.json()["total"] >= seen[-1]
-            projection = fs.store.read_projection([Rel.INTERACTS_WITH])
-            assert projection.ecount == 0 or projection.vcount >= 2
             assert client.get("/health").status_code == 200
-        _, err = proc.communicate()
-        assert proc.returncode == 0, err
+            fs.store.read_projection([Rel.INTERACTS_WITH])
+            done = [i for i, p in enumerate(procs) if p.poll() is not None]
+            finished += [i for i in done if i not in finished]
+            time.sleep(0.1)  # leave the two cores to the ingests most of the time
+    errors = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
     assert seen == sorted(seen), "committed customers never disappear"
     assert len(set(seen)) > 2, "the queries should have run while customers were written"
-    assert dump_graph(fs.store).differences(uninterrupted) == []
+    together = dump_graph(fs.store)
+
+    fs.store.delete_everything()
+    for i in finished:
+        ingest_files(fs.store, [files[i]], fs.settings)
+    one_after_the_other = dump_graph(fs.store)
+
+    assert together.duplicates() == []
+    records = Counter(r for customer in together.customers for r in customer)
+    assert [r for r, n in records.items() if n > 1] == [], "a record in two customers"
+    shared = _keys_shared_by_customers(together)
+    assert shared["wechat_unionid"] == shared["wechat_openid"] == shared["id_number"] == 0
+    assert together.differences(one_after_the_other) == []
+    assert together.customer_ids == one_after_the_other.customer_ids
 
 
 def test_a_projection_read_while_an_ingest_adds_customers_does_not_fail(

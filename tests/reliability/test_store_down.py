@@ -20,10 +20,9 @@ from pydantic import SecretStr
 from quanzi.api.app import create_app
 from quanzi.errors import StoreUnavailableError
 from quanzi.graph.store import GraphStore
-from quanzi.ingest import ingest_files
 from quanzi.model import Node, Rel
 
-from .conftest import FaultStore, GraphDump, dump_graph, run_cli, start_cli, wait_for
+from .conftest import FaultStore, run_cli, start_cli, wait_for
 
 KEY = "reliability-admin-key-0123456789"
 
@@ -46,7 +45,7 @@ def _restart_with_the_cli(fs: FaultStore, cwd: Path) -> None:
 
 
 def test_store_killed_during_an_ingest_is_reported_and_committed_batches_survive(
-    fault_store: FaultStore, small_dataset: Path, uninterrupted: GraphDump, tmp_path: Path
+    fault_store: FaultStore, small_dataset: Path, tmp_path: Path
 ) -> None:
     fs = fault_store
     proc = start_cli(fs.settings, ["ingest", str(small_dataset)], tmp_path)
@@ -72,11 +71,7 @@ def test_store_killed_during_an_ingest_is_reported_and_committed_batches_survive
     assert committed, "the kill should come after some customers were committed"
     lost = {c: r for c, r in committed.items() if after.get(c) != r}
     assert lost == {}, f"{len(lost)} committed customers lost or changed by the crash"
-
-    ingest_files(store, [small_dataset], fs.settings)
-    resumed = dump_graph(store)
-    assert resumed.differences(uninterrupted) == []
-    assert resumed.customer_ids == uninterrupted.customer_ids
+    # Running the load again completes it: test_kill_ingest.py checks that on the CLI's kill.
 
 
 def test_store_killed_under_api_and_library_queries_is_a_503_then_recovers(
