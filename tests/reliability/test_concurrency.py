@@ -24,7 +24,7 @@ from quanzi.ingest import ingest_files
 from quanzi.ingest.readers import CONTACT_FIELDS
 from quanzi.model import Node, Rel
 
-from .conftest import FaultStore, GraphDump, dump_graph, start_cli
+from .harness import FaultStore, GraphDump, dump_graph, start_cli
 
 KEY = "reliability-viewer-key-0123456789"
 STRONG_KEYS = ("phone", "email", "wechat_unionid", "id_number")

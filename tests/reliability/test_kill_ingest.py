@@ -23,7 +23,7 @@ import pytest
 
 from quanzi.ingest import ingest_files
 
-from .conftest import FaultStore, GraphDump, dump_graph, start_cli, wait_for
+from .harness import FaultStore, GraphDump, dump_graph, start_cli, wait_for
 
 #: (what to wait for in the store, longest random extra delay in seconds) per killed run.
 KILL_POINTS = (("Customer", 0.4), ("INTERACTS_WITH", 0.4))

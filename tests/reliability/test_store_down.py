@@ -22,7 +22,7 @@ from quanzi.errors import StoreUnavailableError
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
 
-from .conftest import FaultStore, run_cli, start_cli, wait_for
+from .harness import FaultStore, run_cli, start_cli, wait_for
 
 KEY = "reliability-admin-key-0123456789"
 
