@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200, help="people to generate")
     parser.add_argument("--batch", type=int, default=FAULT_BATCH, help="write batch size")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the store on the way out
 
     work = Path(tempfile.mkdtemp(prefix="quanzi-faults-"))
     data = work / "input"
@@ -129,15 +130,16 @@ def timed_load(fs: FaultStore, data: Path, work: Path) -> tuple[float, float]:
     fs.store.delete_everything()
     started = time.monotonic()
     proc = start_cli(fs.settings, ["ingest", str(data)], work)
-    first_write = None
-    while proc.poll() is None:
-        if first_write is None and set(fs.store.counts()) - {"SchemaMeta"}:
-            first_write = time.monotonic() - started
+    first_write = 0.0
+    # Poll only until the first write: counting scans the graph, and polling all along would
+    # slow the load it measures.
+    while proc.poll() is None and not set(fs.store.counts()) - {"SchemaMeta"}:
         time.sleep(0.05)
-    total = time.monotonic() - started
+    first_write = time.monotonic() - started
     _, err = proc.communicate()
+    total = time.monotonic() - started
     assert proc.returncode == 0, err
-    return first_write or 0.0, total
+    return first_write, total
 
 
 def run(fs: FaultStore, data: Path, work: Path, args: argparse.Namespace) -> None:
