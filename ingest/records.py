@@ -222,7 +222,8 @@ def _as_text(value: Any) -> tuple[str, str | None]:
             as_text = str(value)
         else:
             as_text = json.dumps(value, ensure_ascii=False, default=str)
-        as_text.encode("utf-8")
+        if not as_text.isascii():
+            as_text.encode("utf-8")
     except UnicodeEncodeError:
         return "", (
             "holds characters that are not valid Unicode text: save the file as UTF-8 "
