@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -289,6 +290,9 @@ def create_key(
 
 def main() -> None:
     """Entry point: run the CLI, printing Quanzi's errors as one line instead of a traceback."""
+    # The driver warns on every retry of a failed transaction; the error that ends the retries
+    # is printed below as one line, so its warnings would only bury it.
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
     try:
         app()
     except QuanziError as e:

@@ -90,12 +90,20 @@ def _free_port() -> int:
 
 
 def _port_taken(port: int) -> bool:
+    """Whether something listens on ``port``. Connections of a crashed server that linger in
+    TIME_WAIT do not count: the server binds with SO_REUSEADDR (Java's default) too."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return True
     return False
+
+
+def _reusable(port: int) -> int:
+    """``port`` if it is set and free on 127.0.0.1, else 0."""
+    return port if port and not _port_taken(port) else 0
 
 
 def _cmdline(pid: int) -> str:
@@ -240,24 +248,38 @@ class BundledStore:
             current = self.status()
             if current.state == "running":
                 return current
+            previous: tuple[int, int] | None = None
             if current.state == "stale":
-                self._clear_stale()
-            return self._launch(on_wait)
+                previous = self._clear_stale()
+            return self._launch(on_wait, previous)
 
-    def _clear_stale(self) -> None:
+    def _clear_stale(self) -> tuple[int, int] | None:
+        """Stop orphans and forget the crashed server; return its (bolt, http) ports if known."""
+        ports = None
+        try:
+            info = json.loads(self._state_file.read_text())
+            ports = (int(info["bolt_port"]), int(info["http_port"]))
+        except (ValueError, KeyError, TypeError, OSError):
+            pass
         for pid in self._orphans():
             self._terminate(pid)
         self._state_file.unlink(missing_ok=True)
+        return ports
 
-    def _launch(self, on_wait: Callable[[float], None] | None) -> BundledStatus:
+    def _launch(
+        self, on_wait: Callable[[float], None] | None, previous: tuple[int, int] | None = None
+    ) -> BundledStatus:
         for name, port in (("BOLT", self.bolt_port), ("HTTP", self.http_port)):
             if port and _port_taken(port):
                 raise ConfigError(
                     f"Port {port} on 127.0.0.1 is taken: set QUANZI_BUNDLED_{name}_PORT to a free "
                     "port, or to 0 to pick one"
                 )
-        bolt_port = self.bolt_port or _free_port()
-        http_port = self.http_port or _free_port()
+        # After a crash, the ports of the crashed server if they are still free: clients that
+        # stayed up (an API service, a notebook) reconnect by themselves.
+        old_bolt, old_http = previous or (0, 0)
+        bolt_port = self.bolt_port or _reusable(old_bolt) or _free_port()
+        http_port = self.http_port or _reusable(old_http) or _free_port()
         while http_port == bolt_port:
             http_port = _free_port()
         password = self.password()

@@ -245,13 +245,17 @@ CUSTOMER_PROPERTIES = (
 )
 
 #: Add interaction counts and weights to INTERACTS_WITH (rows ``{start, end, count, weight,
-#: last_at, kinds}``); creates the relation on first sight.
+#: last_at, kinds}``) from the event file ``$batch``; creates the relation on first sight. The
+#: relation lists the files already added (``batches``) and a row of one of them adds nothing:
+#: an events load killed half-way and run again does not count its interactions twice.
 ADD_INTERACTIONS = (
     f"UNWIND $rows AS r MATCH (a:{Node.CUSTOMER} {{id: r.start}}) "
     f"MATCH (b:{Node.CUSTOMER} {{id: r.end}}) "
     f"MERGE (a)-[e:{Rel.INTERACTS_WITH}]->(b) "
-    "ON CREATE SET e.count = 0, e.weight = 0.0, e.kinds = [] "
+    "ON CREATE SET e.count = 0, e.weight = 0.0, e.kinds = [], e.batches = [] "
+    "WITH e, r WHERE NOT $batch IN coalesce(e.batches, []) "
     "SET e.count = e.count + r.count, e.weight = e.weight + r.weight, "
+    "e.batches = coalesce(e.batches, []) + $batch, "
     "e.last_at = CASE WHEN e.last_at IS NULL OR e.last_at < r.last_at THEN r.last_at "
     "ELSE e.last_at END, e.kinds = [k IN e.kinds WHERE NOT k IN r.kinds] + r.kinds"
 )
@@ -308,6 +312,8 @@ def move_relations(rel: Rel, *, outgoing: bool) -> str:
         add = (
             " ON MATCH SET n.count = coalesce(n.count, 0) + coalesce(r.count, 0), "
             "n.weight = coalesce(n.weight, 0.0) + coalesce(r.weight, 0.0), "
+            "n.batches = coalesce(n.batches, []) + "
+            "[b IN coalesce(r.batches, []) WHERE NOT b IN coalesce(n.batches, [])], "
             "n.last_at = CASE WHEN n.last_at IS NULL OR n.last_at < r.last_at THEN r.last_at "
             "ELSE n.last_at END"
         )

@@ -83,8 +83,9 @@ def translate_errors(e: Exception, what: str) -> Exception:
     if isinstance(e, ServiceUnavailable | SessionExpired | OSError) or (
         isinstance(e, DriverError) and not isinstance(e, Neo4jError)
     ):
+        detail = " ".join(str(e).split())  # the driver's messages span lines: keep one
         return StoreUnavailableError(
-            f"The graph store cannot be reached while {what} ({e}). Start the bundled store "
+            f"The graph store cannot be reached while {what} ({detail}). Start the bundled store "
             "with `quanzi store start`, or check QUANZI_NEO4J_URI and that Neo4j is running"
         )
     if isinstance(e, ConstraintError):
@@ -569,7 +570,8 @@ class GraphStore:
         """Read every ``label`` node and the ``rels`` among them as a :class:`Projection`.
 
         Parallel relations between the same pair (in either direction when undirected) are
-        kept as separate edges; algorithms sum their weights where that matters.
+        kept as separate edges; algorithms sum their weights where that matters. Nodes are
+        read first: relations to nodes that a concurrent load commits afterwards are left out.
         """
         node = check_label(label)
         types = [check_rel(r) for r in rels]
@@ -598,10 +600,14 @@ class GraphStore:
         w: list[float] = []
         for r in types:
             rows = self.read(q.projection_edges(r, node, node, weight), f"reading {r} relations")
-            if rows:
-                src.extend(index[a] for a in rows[0]["a"])
-                dst.extend(index[b] for b in rows[0]["b"])
-                w.extend(float(x) for x in rows[0]["w"])
+            if not rows:
+                continue
+            for a, b, x in zip(rows[0]["a"], rows[0]["b"], rows[0]["w"], strict=True):
+                i, j = index.get(a), index.get(b)
+                if i is not None and j is not None:  # else committed after the node read
+                    src.append(i)
+                    dst.append(j)
+                    w.append(float(x))
         return ids, src, dst, w
 
     def _projection_by_record_ids(

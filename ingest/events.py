@@ -41,13 +41,20 @@ class EventError(ValueError):
 
 def _text(event: Mapping[str, Any], name: str, max_chars: int = 1000) -> str:
     value = event.get(name)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise EventError(
             name, "missing" if value is None else f"expected text, got {type(value).__name__}"
         )
-    text = normalise_text(value)
+    try:
+        text = normalise_text(str(value))
+        if text is not None:
+            text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventError(
+            name, "holds characters that are not valid Unicode text: save the file as UTF-8"
+        ) from None
+    except ValueError as e:  # an integer of over 4,300 digits
+        raise EventError(name, f"cannot be read as text ({e})") from None
     if text is None:
         raise EventError(name, "missing")
     if len(text) > max_chars:
@@ -59,14 +66,17 @@ def _number(event: Mapping[str, Any], name: str, default: float | None = None) -
     value = event.get(name)
     if value is None and default is not None:
         return default
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise EventError(name, f"{value!r} is not a number") from None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise EventError(name, f"expected a finite number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)
+    except ValueError:
+        raise EventError(name, f"{str(value)[:40]!r} is not a number") from None
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise EventError(name, f"expected a finite number, got {str(value)[:40]!r}")
+    return number
 
 
 def _latest(a: str | None, b: str) -> str:

@@ -247,6 +247,7 @@ def _write_chunk(
     customers: list[dict[str, Any]] = []
     identities: dict[str, dict[str, Any]] = {}
     has_identity: list[dict[str, Any]] = []
+    tagged: dict[tuple[str, str], str] = {}  # (customer, tag) -> earliest record time
     for cid in chunk:
         records = [profiles[r] for r in members[cid]]
         props = customer_properties(cid, records)
@@ -261,6 +262,9 @@ def _write_chunk(
             if rid not in fresh:
                 continue
             identities[record_identity_id(rid)] = _identity_rows(profile)
+            for tag in profile.get("tags") or []:
+                at = str(profile.get("created_at") or "")
+                tagged[(cid, tag)] = min(at, tagged.get((cid, tag), at))
             if rid in stored and rid not in resolution.evidence:
                 continue  # a changed record that stays where it was: its evidence stands
             evidence = resolution.evidence.get(rid, {"rule": "first record"})
@@ -304,10 +308,22 @@ def _write_chunk(
         (q.create_nodes(Node.IDENTITY), create_ids),
         (q.merge_nodes(Node.IDENTITY), merge_ids),
     ]
+    # Tags from the contact files go in the same transaction: written after it, a load killed
+    # in between would leave them out for good (the records count as loaded on the next run).
+    statements.append(
+        (q.merge_nodes(Node.TAG), [{"id": t, "name": t} for t in sorted({t for _, t in tagged})])
+    )
     ends = (Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY)
     relations = [
         (q.create_relations(*ends), [r for r in has_identity if r["start"] in new]),
         (q.merge_relations(*ends), [r for r in has_identity if r["start"] not in new]),
+        (
+            q.merge_relations(Rel.TAGGED, Node.CUSTOMER, Node.TAG),
+            [
+                {"start": c, "end": t, "by": "import", "at": at or None}
+                for (c, t), at in sorted(tagged.items())
+            ],
+        ),
     ]
     store.write_many(
         [(text, {"rows": [_split(r) for r in rows]}) for text, rows in statements if rows]

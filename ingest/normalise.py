@@ -351,7 +351,11 @@ def normalise_datetime(raw: str) -> str | None:
             ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable UTC time
+        raise ValueError(f"{text!r} is out of the range of dates Quanzi stores") from None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _GENDERS = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from quanzi.graph.store import GraphStore
 from quanzi.ingest.events import EventAggregate, EventError
 from quanzi.ingest.linker import link_records
 from quanzi.ingest.load import fetch_known, merge_into, now_iso, write_customers
+from quanzi.ingest.lock import writer_lock
 from quanzi.ingest.readers import ColumnMapping, Table, expand_paths, open_table
 from quanzi.ingest.records import normalise_contact, record_identity_id
 from quanzi.ingest.report import IngestProgress, IngestReport, Reject
@@ -99,6 +100,26 @@ def ingest_files(
     tables = [open_table(f, mappings.get(f.resolve())) for f in files]
     tables.sort(key=lambda t: _KIND_ORDER[t.kind])
     report = IngestReport()
+    with writer_lock(settings.data_dir, on_wait=_waiting(progress)):
+        _load_tables(store, tables, settings, report, progress)
+    return report
+
+
+def _waiting(progress: IngestProgress | None) -> Callable[[str], None]:
+    def note(holder: str) -> None:
+        if progress is not None:
+            progress(f"waiting for the ingest of pid {holder or '?'}", 0, None)
+
+    return note
+
+
+def _load_tables(
+    store: GraphStore,
+    tables: Sequence[Table],
+    settings: Settings,
+    report: IngestReport,
+    progress: IngestProgress | None,
+) -> None:
     _ensure_ingest_indexes(store)
     contacts: list[tuple[int, dict[str, Any], str]] = []
     for table in tables:
@@ -121,7 +142,6 @@ def ingest_files(
     for table in tables:
         if table.kind == "events":
             _load_events(store, table, settings, report, progress)
-    return report
 
 
 def ingest_contacts(
@@ -142,9 +162,10 @@ def ingest_contacts(
                                           "full_name": "张伟", "phone": "13800138000"}], settings)
     """
     report = IngestReport()
-    _ensure_ingest_indexes(store)
     numbered = [(i, dict(r), origin) for i, r in enumerate(rows, start=1)]
-    ingest_records(store, numbered, settings, report=report, progress=progress)
+    with writer_lock(settings.data_dir, on_wait=_waiting(progress)):
+        _ensure_ingest_indexes(store)
+        ingest_records(store, numbered, settings, report=report, progress=progress)
     return report
 
 
@@ -246,7 +267,6 @@ def ingest_records(
             batch_size=settings.write_batch_size,
             progress=progress,
         )
-        _write_contact_tags(store, fresh, resolution.assignment)
     report.counts["customers_created"] += len(resolution.new_customers)
     report.counts["customers_merged"] += len(resolution.merged)
     report.counts["records_loaded"] += len(fresh)
@@ -257,30 +277,6 @@ def ingest_records(
 def _ensure_ingest_indexes(store: GraphStore) -> None:
     for prop in ("kind", "name_latin"):
         store.write(q.create_index(Node.IDENTITY, prop), f"creating the Identity.{prop} index")
-
-
-def _write_contact_tags(
-    store: GraphStore, profiles: Sequence[Mapping[str, Any]], assignment: Mapping[str, str]
-) -> None:
-    tagged: dict[tuple[str, str], str] = {}
-    for p in profiles:
-        for tag in p.get("tags") or []:
-            key = (assignment[str(p["record_id"])], tag)
-            at = str(p.get("created_at") or "")
-            if key not in tagged or at < tagged[key]:
-                tagged[key] = at
-    if not tagged:
-        return
-    store.upsert_nodes(Node.TAG, ({"id": t, "name": t} for t in sorted({t for _, t in tagged})))
-    store.upsert_relations(
-        Rel.TAGGED,
-        Node.CUSTOMER,
-        Node.TAG,
-        (
-            {"start": c, "end": t, "by": "import", "at": at or None}
-            for (c, t), at in sorted(tagged.items())
-        ),
-    )
 
 
 def _load_reference(store: GraphStore, table: Table, report: IngestReport) -> None:
@@ -358,7 +354,7 @@ def _load_events(
                 "customer",
                 f"{ref!r} is no loaded contact record; load its contact file first",
             )
-        counts = _write_events(store, agg, customer_of, settings)
+        counts = _write_events(store, agg, customer_of, settings, fingerprint)
         report.counts.update(counts)
         store.upsert_nodes(
             Node.INGEST_BATCH,
@@ -376,7 +372,11 @@ def _load_events(
 
 
 def _write_events(
-    store: GraphStore, agg: EventAggregate, customer_of: Mapping[str, str], settings: Settings
+    store: GraphStore,
+    agg: EventAggregate,
+    customer_of: Mapping[str, str],
+    settings: Settings,
+    batch: str,
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
     c = customer_of.get
@@ -405,6 +405,7 @@ def _write_events(
             q.ADD_INTERACTIONS,
             "writing interactions",
             rows=rows[start : start + settings.write_batch_size],
+            batch=batch,
         )
     counts["INTERACTS_WITH"] += len(rows)
 

@@ -236,18 +236,37 @@ def _recognise(path: Path, columns: set[str]) -> FileKind:
     )
 
 
+def _not_text(text: str) -> bool:
+    """Whether ``text`` holds bytes that were not UTF-8 (read as lone surrogates) or a JSON
+    ``"\ud800"`` escape: neither can be stored."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_NOT_UTF8 = "is not UTF-8 text; save the file as UTF-8"
+
+
 def _columns(path: Path, fmt: str) -> list[str]:
     if fmt == "csv":
-        with path.open(newline="", encoding="utf-8-sig") as f:
+        # Bytes that are not UTF-8 are read as lone surrogates, and their rows rejected one by
+        # one (a line saved in another encoding), instead of failing the whole file.
+        with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
             try:
                 header = next(csv.reader(f, delimiter=_delimiter(path)), None)
-            except (csv.Error, UnicodeDecodeError) as e:
+            except csv.Error as e:
                 raise InputError(f"{path}: not a readable CSV file ({e})") from None
         if not header or not any(h.strip() for h in header):
             raise InputError(f"{path}: the file has no header row")
+        if _not_text("".join(header)):
+            raise InputError(f"{path}: the header row {_NOT_UTF8}")
         return [h.strip() for h in header]
     if fmt == "jsonl":
-        with path.open(encoding="utf-8") as f:
+        with path.open(encoding="utf-8", errors="surrogateescape") as f:
             for line in f:
                 if line.strip():
                     try:
@@ -256,6 +275,8 @@ def _columns(path: Path, fmt: str) -> list[str]:
                         raise InputError(f"{path}: line 1 is not JSON ({e})") from None
                     if not isinstance(first, dict):
                         raise InputError(f"{path}: each line must be one JSON object")
+                    if _not_text("".join(first)):
+                        raise InputError(f"{path}: the field names of line 1 {_NOT_UTF8}")
                     return list(first)
         raise InputError(f"{path}: the file is empty")
     import pyarrow.parquet as pq
@@ -273,17 +294,20 @@ def _delimiter(path: Path) -> str:
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     csv.field_size_limit(sys.maxsize)  # oversize values are rejected per field, with a reason
-    with path.open(newline="", encoding="utf-8-sig") as f:
+    with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
         reader = csv.reader(f, delimiter=_delimiter(path))
         header = [h.strip() for h in next(reader)]
         width = len(header)
         line = reader.line_num + 1
-        for values in reader:
+        for values in _csv_records(reader, path):
             if not values or not any(v.strip() for v in values):
                 line = reader.line_num + 1
                 continue
             if len(values) != width:
                 yield line, {"__error__": f"has {len(values)} values for {width} columns"}
+            elif _not_text("".join(values)):
+                bad = next(h for h, v in zip(header, values, strict=True) if _not_text(v))
+                yield line, {"__error__": f"value of column {bad!r} {_NOT_UTF8}"}
             else:
                 yield (
                     line,
@@ -292,10 +316,20 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             line = reader.line_num + 1
 
 
+def _csv_records(reader: Any, path: Path) -> Iterator[list[str]]:
+    try:
+        yield from reader
+    except csv.Error as e:
+        raise InputError(f"{path}: line {reader.line_num} is not readable CSV ({e})") from None
+
+
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8", errors="surrogateescape") as f:
         for line_no, line in enumerate(f, start=1):
             if not line.strip():
+                continue
+            if _not_text(line):
+                yield line_no, {"__error__": _NOT_UTF8}
                 continue
             try:
                 record = json.loads(line)
@@ -305,14 +339,23 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(record, dict):
                 yield line_no, {"__error__": "is not a JSON object"}
                 continue
+            if "\\u" in line and _not_text(json.dumps(record, ensure_ascii=False)):
+                yield line_no, {"__error__": "holds a \\u escape that is no Unicode character"}
+                continue
             yield line_no, record
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
-        for record in batch.to_pylist():
-            row += 1
-            yield row, record
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=50_000):
+            for record in batch.to_pylist():
+                row += 1
+                yield row, record
+    except (OSError, pa.ArrowException, UnicodeDecodeError) as e:
+        # A damaged page: which rows it held is unknown, so the file is refused (before any of
+        # its rows is written: files are read whole before their rows are loaded).
+        raise InputError(f"{path}: not a readable Parquet file after row {row} ({e})") from None

@@ -116,26 +116,26 @@ def normalise_contact(
     text: dict[str, str | None] = {}
     extra: dict[str, Any] = {}
     for key, value in row.items():
+        if value is None:
+            text[key] = None
+            continue
+        as_text, why = _as_text(value)
+        if why is not None:
+            problems.append((key, why))
+            continue
+        if len(as_text) > max_chars:
+            problems.append((key, f"value of {len(as_text)} characters is over {max_chars}"))
         if key in _TEXT_FIELDS:
-            if value is None or isinstance(value, str):
-                text[key] = value
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                text[key] = str(int(value)) if float(value).is_integer() else str(value)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                text[key] = as_text
             else:
                 problems.append((key, f"expected text, got {type(value).__name__}"))
-                continue
-            if value is not None and len(text[key] or "") > max_chars:
-                problems.append(
-                    (key, f"value of {len(text[key] or '')} characters is over {max_chars}")
-                )
-        elif key not in ("tags", "attributes") and value is not None:
-            if isinstance(value, str) and len(value) > max_chars:
-                problems.append((key, f"value of {len(value)} characters is over {max_chars}"))
-            else:
-                extra[key] = value
+        elif key not in ("tags", "attributes"):
+            extra[key] = value
+    refused = {f for f, _ in problems}
 
-    tags = _tags(row.get("tags"), problems, max_chars)
-    attributes = _attributes(row.get("attributes"), problems)
+    tags = _tags(None if "tags" in refused else row.get("tags"), problems, max_chars)
+    attributes = _attributes(None if "attributes" in refused else row.get("attributes"), problems)
     attributes.update(extra)
 
     source = n.normalise_text(text.get("source"))
@@ -210,6 +210,30 @@ def normalise_contact(
     return profile, unreadable
 
 
+def _as_text(value: Any) -> tuple[str, str | None]:
+    """A raw value as the text that is measured against the size limit and, for text fields,
+    normalised; or the reason it cannot be read as text."""
+    try:
+        if isinstance(value, str):
+            as_text = value
+        elif isinstance(value, float) and value.is_integer():
+            as_text = str(int(value))
+        elif isinstance(value, int | float):
+            as_text = str(value)
+        else:
+            as_text = json.dumps(value, ensure_ascii=False, default=str)
+        if not as_text.isascii():
+            as_text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "", (
+            "holds characters that are not valid Unicode text: save the file as UTF-8 "
+            "(it may be in another encoding)"
+        )
+    except (ValueError, TypeError) as e:  # a number of over 4,300 digits; a map with odd keys
+        return "", f"cannot be read as text ({e})"
+    return as_text, None
+
+
 def _tags(value: Any, problems: list[tuple[str, str]], max_chars: int) -> list[str]:
     if value is None:
         return []
@@ -232,8 +256,9 @@ def _attributes(value: Any, problems: list[tuple[str, str]]) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
+            json.dumps(value, ensure_ascii=False).encode("utf-8")  # "\ud800" escapes
         except ValueError:
-            problems.append(("attributes", "expected a JSON object"))
+            problems.append(("attributes", "expected a JSON object of valid Unicode text"))
             return {}
     if not isinstance(value, dict):
         problems.append(("attributes", "expected a JSON object"))

@@ -1,0 +1,69 @@
+"""One writer at a time: an advisory file lock around every ingest over one data directory.
+
+An ingest reads what the graph holds (the customers its records may join), resolves, and then
+writes. Two at once would each resolve against a graph without the other's records: measured
+here (``tests/reliability/test_concurrency.py``), two ingests of files that share phones,
+e-mails and WeChat ids created two customers for one WeChat unionid, or one of them failed
+half-way on a uniqueness rule. Retrying a conflicting write does not help, because the decision
+it carries was taken on a stale read; so ingests over one data directory take turns, and a
+second one waits for the first instead of failing.
+
+The lock is ``<data_dir>/ingest/writer.lock`` (``flock``): it covers the processes of one
+machine that share a data directory (CLI commands, API workers), and the kernel releases it
+when its holder dies, even by SIGKILL. Loaders on other machines writing into the same Neo4j
+are not covered: run one ingest at a time there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from quanzi.errors import ConfigError
+
+__all__ = ["writer_lock"]
+
+_LOCK_FILE = "writer.lock"
+
+
+@contextlib.contextmanager
+def writer_lock(data_dir: Path, *, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the data directory's writer lock for the ``with`` block, waiting for it if taken.
+
+    ``on_wait(holder)`` is called once, before waiting, with the holder's process id as text
+    (empty when unknown).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with writer_lock(Path(tempfile.mkdtemp())):
+    ...     pass
+    """
+    folder = Path(data_dir) / "ingest"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / _LOCK_FILE, "a+")  # noqa: SIM115 - held across the yield
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot create the ingest lock in {folder} ({e.strerror}): "
+            "set QUANZI_DATA_DIR to a folder you can write to"
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                handle.seek(0)
+                on_wait(handle.read().strip())
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
