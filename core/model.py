@@ -25,6 +25,7 @@ class Node(StrEnum):
     ORDER = "Order"
     SCHEMA_META = "SchemaMeta"  # one node recording the schema version
     INGEST_BATCH = "IngestBatch"  # one loaded event file (content fingerprint), for idempotency
+    ANALYSIS = "Analysis"  # the latest analysis run's population-level results (id "latest")
 
 
 class Rel(StrEnum):

@@ -7,6 +7,7 @@ parameter (``$rows``, ``$id``), never inside the text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from quanzi.model import Node, Rel
@@ -43,9 +44,12 @@ __all__ = [
     "merge_relations",
     "move_relations",
     "neighbourhood",
+    "node_columns",
     "node_ids",
     "projection_edges",
     "projection_nodes",
+    "relation_columns",
+    "remove_node_properties",
     "set_node_properties",
 ]
 
@@ -137,6 +141,15 @@ def set_node_properties(label: Node) -> str:
     return f"UNWIND $rows AS r MATCH (n:{label} {{id: r.id}}) SET n += r.props"
 
 
+def remove_node_properties(label: Node, props: Collection[str]) -> str:
+    """Remove the properties ``props`` from every ``label`` node (stale results)."""
+    for name in props:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
+            raise ValueError(f"bad property name {name!r}")
+    removed = ", ".join(f"n.{name}" for name in props)
+    return f"MATCH (n:{label}) REMOVE {removed}"
+
+
 def get_node(label: Node) -> str:
     """One node's properties by id."""
     return f"MATCH (n:{label} {{id: $id}}) RETURN properties(n) AS props"
@@ -183,6 +196,41 @@ def projection_edges(rel: Rel, start: Node, end: Node, weight: str | None) -> st
     return (
         f"MATCH (a:{start})-[e:{rel}]->(b:{end}) "
         f"RETURN collect(a.id) AS a, collect(b.id) AS b, collect({w}) AS w"
+    )
+
+
+#: Defaults for missing properties in column reads (``collect`` drops nulls, which would
+#: misalign the columns).
+COLUMN_DEFAULTS = {"text": "''", "number": "0.0", "list": "[]"}
+
+
+def _columns(alias: str, props: dict[str, str]) -> str:
+    for name, kind in props.items():
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name) or kind not in COLUMN_DEFAULTS:
+            raise ValueError(f"bad column {name!r} of kind {kind!r}")
+    return "".join(
+        f", collect(coalesce({alias}.{name}, {COLUMN_DEFAULTS[kind]})) AS {name}"
+        for name, kind in props.items()
+    )
+
+
+def node_columns(label: Node, props: dict[str, str]) -> str:
+    """Every ``label`` node as parallel columns: ``id`` and one per property.
+
+    ``props`` maps a property name to its kind (``text``, ``number`` or ``list``), which
+    gives the value of a missing property (``''``, ``0.0``, ``[]``). Merged-away customers
+    (``merged_into`` set) are left out.
+    """
+    where = " WHERE n.merged_into IS NULL" if label == Node.CUSTOMER else ""
+    return f"MATCH (n:{label}){where} RETURN collect(n.id) AS id{_columns('n', props)}"
+
+
+def relation_columns(rel: Rel, start: Node, end: Node, props: dict[str, str]) -> str:
+    """Every ``rel`` as parallel columns: ``a`` and ``b`` (the ids) and one per property of
+    the relation (kinds as in :func:`node_columns`)."""
+    return (
+        f"MATCH (a:{start})-[e:{rel}]->(b:{end}) "
+        f"RETURN collect(a.id) AS a, collect(b.id) AS b{_columns('e', props)}"
     )
 
 

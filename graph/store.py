@@ -411,6 +411,14 @@ class GraphStore:
             progress,
         )
 
+    def remove_node_properties(self, label: Node | str, props: Sequence[str]) -> None:
+        """Remove properties (stale results of an earlier run) from every ``label`` node."""
+        node = check_label(label)
+        bad = [p for p in props if not _PROPERTY_NAME.match(p)]
+        if bad:
+            raise InputError(f"property names {bad} are not allowed; use letters, digits and _")
+        self.write(q.remove_node_properties(node, props), f"clearing {node} results")
+
     def replace_relations(
         self,
         rel: Rel | str,
@@ -471,6 +479,29 @@ class GraphStore:
         r, a, b = check_rel(rel), check_label(start), check_label(end)
         rows = self.read_bulk(q.projection_edges(r, a, b, None), f"reading {r} relations")
         return list(zip(rows[0]["a"], rows[0]["b"], strict=True)) if rows else []
+
+    def read_node_columns(
+        self, label: Node | str, props: Mapping[str, str]
+    ) -> dict[str, list[Any]]:
+        """Every ``label`` node (less merged-away customers) as parallel columns: ``id`` and
+        one per property; ``props`` maps each property to ``text``, ``number`` or ``list``,
+        which says what stands in for a missing value (``''``, ``0.0``, ``[]``)."""
+        node = check_label(label)
+        rows = self.read_bulk(q.node_columns(node, dict(props)), f"reading {node} properties")
+        if not rows or rows[0]["id"] is None:
+            return {name: [] for name in ("id", *props)}
+        return {name: list(rows[0][name] or []) for name in ("id", *props)}
+
+    def read_relation_columns(
+        self, rel: Rel | str, start: Node | str, end: Node | str, props: Mapping[str, str]
+    ) -> dict[str, list[Any]]:
+        """Every ``rel`` as parallel columns: ``a``, ``b`` (the end ids) and one per relation
+        property (kinds as in :meth:`read_node_columns`)."""
+        r, a, b = check_rel(rel), check_label(start), check_label(end)
+        rows = self.read_bulk(q.relation_columns(r, a, b, dict(props)), f"reading {r} relations")
+        if not rows or rows[0]["a"] is None:
+            return {name: [] for name in ("a", "b", *props)}
+        return {name: list(rows[0][name] or []) for name in ("a", "b", *props)}
 
     def delete_nodes(self, label: Node | str, ids: Sequence[str]) -> None:
         """Delete nodes by id, with their relations, in one transaction."""

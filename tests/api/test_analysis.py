@@ -19,13 +19,16 @@ def _two_cliques(store: GraphStore) -> None:
     store.upsert_nodes(
         Node.CUSTOMER,
         [
-            {"id": "a1", "order_count": 4, "last_order_at": "2024-11-01T00:00:00Z"},
-            {"id": "a2", "order_count": 4, "last_order_at": "2022-01-01T00:00:00Z"},
-            {"id": "a3", "order_count": 1, "last_order_at": "2024-06-01T00:00:00Z"},
             {"id": "a4", "recorded_tier": "gold"},
             {"id": "a5", "last_active_at": "2024-12-31T00:00:00Z"},
         ],
     )
+    orders = [
+        ("a1", ["2024-02-01", "2024-05-01", "2024-08-01", "2024-11-01"]),
+        ("a2", ["2021-06-01", "2021-08-01", "2021-10-01", "2022-01-01"]),
+        ("a3", ["2024-06-01"]),
+    ]
+    _orders(store, orders)
     ties = [
         {"start": x, "end": y, "weight": 3.0}
         for group in (left, right)
@@ -34,6 +37,21 @@ def _two_cliques(store: GraphStore) -> None:
     ]
     ties.append({"start": "a0", "end": "b0", "weight": 1.0})
     store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+
+
+def _orders(store: GraphStore, orders: list[tuple[str, list[str]]]) -> None:
+    rows = [
+        {"id": f"o-{c}-{i}", "customer_id": c, "placed_at": f"{day}T00:00:00Z", "amount": 100.0}
+        for c, days in orders
+        for i, day in enumerate(days)
+    ]
+    store.upsert_nodes(Node.ORDER, rows)
+    store.upsert_relations(
+        Rel.PLACED,
+        Node.CUSTOMER,
+        Node.ORDER,
+        [{"start": r["customer_id"], "end": r["id"], "at": r["placed_at"]} for r in rows],
+    )
 
 
 def _circle_of(store: GraphStore) -> dict[str, str]:
