@@ -495,6 +495,7 @@ class CustomerTimeline:
             self.group_links["left_at"].max(),
             self.tags["at"].max(),
             self.first_seen.max(),
+            self.last_seen.max(),
         ]
         known = [t for t in times if pd.notna(t)]
         if not known:

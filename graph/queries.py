@@ -370,6 +370,7 @@ __all__ += [
     "API_ISSUE_INVITE_CODE",
     "API_OWN_CUSTOMERS",
     "API_RECORD_INVITATION",
+    "API_SCORED_TIER_PATHS",
     "API_SET_CIRCLE_PROPERTIES",
     "API_TAGGED_ALREADY",
     "API_TAG_COUNTS",
@@ -603,12 +604,23 @@ API_CHURN_ALERTS = (
 )
 
 #: Per distinct sequence of funnel stages reached in [``$start``, ``$end``): how many
-#: customers followed it. Histories are ``"<ISO time> <stage>"`` strings (see ingest).
+#: customers followed it. Histories are ``"<ISO time> <stage>"`` strings: the analysis'
+#: ``funnel_path`` (stages by the funnel rules, orders included) where it ran, else the
+#: stages ingest recorded (``funnel_history``).
 API_FUNNEL_PATHS = (
-    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.funnel_history IS NOT NULL "
-    "WITH [h IN c.funnel_history WHERE substring(h, 0, 20) >= $start "
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL "
+    "AND coalesce(c.funnel_path, c.funnel_history) IS NOT NULL "
+    "WITH [h IN coalesce(c.funnel_path, c.funnel_history) WHERE substring(h, 0, 20) >= $start "
     "AND substring(h, 0, 20) < $end | substring(h, 21)] AS stages "
     "WHERE size(stages) > 0 RETURN stages, count(*) AS n"
+)
+
+#: The same for the tiers the analysis scored (``tier_path``).
+API_SCORED_TIER_PATHS = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.tier_path IS NOT NULL "
+    "WITH [h IN c.tier_path WHERE substring(h, 0, 20) >= $start "
+    "AND substring(h, 0, 20) < $end | substring(h, 21)] AS tiers "
+    "WHERE size(tiers) > 0 RETURN tiers, count(*) AS n"
 )
 
 #: The same for recorded tier changes (``tier_history``).

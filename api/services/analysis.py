@@ -67,7 +67,7 @@ from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings
 
-__all__ = ["AnalysisSummary", "run_analysis"]
+__all__ = ["AnalysisSummary", "read_tie_graph", "run_analysis"]
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -270,6 +270,30 @@ def _churn(g: ig.Graph, facts: StoredFacts, finest: Partition, settings: Setting
     )
 
 
+def _tie_graph(store: GraphStore) -> tuple[ig.Graph, int, int]:
+    customers = store.node_ids(Node.CUSTOMER)
+    ties = store.read_projection([Rel.INTERACTS_WITH], weight="weight")
+    groups = store.read_pairs(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP)
+    interests = store.read_pairs(Rel.INTERESTED_IN, Node.CUSTOMER, Node.INTEREST)
+    employees = store.read_pairs(Rel.SERVED_BY, Node.CUSTOMER, Node.EMPLOYEE)
+    g = build_tie_graph(
+        ties.to_igraph(),
+        groups=_affiliations(groups),
+        interests=_affiliations(interests),
+        employees=_affiliations(employees),
+        layer_weights=LayerWeights(),
+        customers=customers,
+    )
+    return g, len(customers), ties.ecount
+
+
+def read_tie_graph(store: GraphStore) -> ig.Graph:
+    """The customer graph the analysis works on: direct ties plus ties projected from shared
+    groups, interests and employees (:class:`~quanzi.algorithms.circles.LayerWeights`
+    defaults), every customer a vertex with its ``"id"``."""
+    return _tie_graph(store)[0]
+
+
 def run_analysis(
     store: GraphStore,
     settings: Settings,
@@ -293,12 +317,7 @@ def run_analysis(
         clock = now
 
     report("analyse: read graph", 0, 6)
-    customers = store.node_ids(Node.CUSTOMER)
-    ties = store.read_projection([Rel.INTERACTS_WITH], weight="weight")
-    report("analyse: read graph", 1, 6)
-    groups = store.read_pairs(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP)
-    interests = store.read_pairs(Rel.INTERESTED_IN, Node.CUSTOMER, Node.INTEREST)
-    employees = store.read_pairs(Rel.SERVED_BY, Node.CUSTOMER, Node.EMPLOYEE)
+    g, summary.customers, summary.ties = _tie_graph(store)
     report("analyse: read graph", 3, 6)
     referred = store.read_pairs(Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER)
     previous = _affiliations(store.read_pairs(Rel.IN_CIRCLE, Node.CUSTOMER, Node.CIRCLE))
@@ -311,18 +330,9 @@ def run_analysis(
     facts = read_facts(store)
     reference = _reference(facts)
     report("analyse: read graph", 6, 6)
-    summary.customers, summary.ties = len(customers), ties.ecount
     lap("read")
 
     report("analyse: circles", 0, 2)
-    g = build_tie_graph(
-        ties.to_igraph(),
-        groups=_affiliations(groups),
-        interests=_affiliations(interests),
-        employees=_affiliations(employees),
-        layer_weights=LayerWeights(),
-        customers=customers,
-    )
     levels = detect_circle_hierarchy(g, seed=seed, max_levels=2, max_circle_size=MAX_CIRCLE_SIZE)
     report("analyse: circles", 1, 2)
     referrals = ig.Graph.TupleList(referred, directed=True) if referred else None
