@@ -225,12 +225,14 @@ def test_churn_lifecycle_and_circle_descriptions(store: GraphStore, api: Api) ->
     # What is left of the leaving circle is most at risk, then b, then c.
     assert mean["a"] > mean["b"] > mean["c"]
     reasons = props("a19")["churn_risk_reasons"]
-    assert reasons and all(isinstance(r, str) for r in reasons)
+    assert reasons
+    assert all(isinstance(r, str) for r in reasons)
     assert any("circle has left" in r or "customers who left" in r for r in reasons)
 
     circle_a = store.get_node(Node.CIRCLE, props("a19")["circle_id"])
     circle_c = store.get_node(Node.CIRCLE, props("c19")["circle_id"])
-    assert circle_a is not None and circle_c is not None
+    assert circle_a is not None
+    assert circle_c is not None
     assert circle_a["churn_rate"] == 0.7
     assert circle_a["churn_risk"] == pytest.approx(
         sum(risk[c] for c in circles["a"]) / 20, abs=1e-3
@@ -269,7 +271,8 @@ def test_churn_lifecycle_and_circle_descriptions(store: GraphStore, api: Api) ->
     assert run is not None
     assert run["reference_at"] == "2024-12-31T00:00:00Z"
     churn = json.loads(run["churn"])
-    assert churn["scored"] and churn["training_churned"] == 12
+    assert churn["scored"]
+    assert churn["training_churned"] == 12
     assert json.loads(run["rfm_segments"])["prospect"] == 58
     tier_steps = {(s["from"], s["to"]): s for s in json.loads(run["tier_conversion"])}
     assert tier_steps[("potential", "general")]["reached"] == 60
