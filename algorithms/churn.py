@@ -550,7 +550,7 @@ def churned_at(
 
 def _count_by(customers: pd.Series, index: pd.Index) -> FloatArray:
     counts = customers.value_counts()
-    return counts.reindex(index, fill_value=0).to_numpy(dtype=np.float64)
+    return np.asarray(counts.reindex(index, fill_value=0).to_numpy(), dtype=np.float64)
 
 
 def churn_snapshot(
@@ -792,6 +792,11 @@ def forecast_churn(
     columns = _select(list(snapshot.columns), features)
     train = snapshot.loc[train_rows, columns]
     columns = [c for c in columns if train[c].nunique() > 1]
+    if not columns:
+        raise InputError(
+            "none of the chosen churn features varies among the customers to learn from; "
+            "choose other features or give the timeline more facts"
+        )
     fitted = ChurnModel(model=model, random_state=seed, n_threads=n_threads).fit(
         train[columns], labels.astype(np.int64)
     )

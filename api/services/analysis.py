@@ -184,17 +184,34 @@ def _paths(history: pd.DataFrame) -> tuple[dict[str, str], dict[str, list[str]]]
     return current, dict(paths)
 
 
+def _number(value: Any, digits: int) -> float | None:
+    return None if pd.isna(value) else round(float(value), digits)
+
+
 def _steps(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {
-            "from": r.from_label,
-            "to": r.to_label,
-            "reached": int(r.reached),
-            "converted": int(r.converted),
-            "rate": None if pd.isna(r.rate) else round(float(r.rate), 4),
-            "median_days": None if pd.isna(r.median_days) else round(float(r.median_days), 1),
+            "from": r["from_label"],
+            "to": r["to_label"],
+            "reached": int(r["reached"]),
+            "converted": int(r["converted"]),
+            "rate": _number(r["rate"], 4),
+            "median_days": _number(r["median_days"], 1),
         }
-        for r in table.itertuples()
+        for r in table.to_dict("records")
+    ]
+
+
+def _shares(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of :func:`preference_distribution` as plain records."""
+    return [
+        {
+            "value": str(r["value"]),
+            "customers": int(r["customers"]),
+            "share": round(float(r["share"]), 4),
+            "lift": round(float(r["lift"]), 3),
+        }
+        for r in rows.to_dict("records")
     ]
 
 
@@ -207,11 +224,12 @@ def _lifecycle(facts: StoredFacts, reference: pd.Timestamp) -> _Lifecycle:
         history = label_history(over_time, ladder)
         matrix = transition_matrix(history, ladder)
         summary[f"{name}_conversion"] = _steps(conversion_rates(history, ladder))
+        counts = matrix.to_numpy()
         summary[f"{name}_transitions"] = {
-            f"{a}->{b}": int(matrix.loc[a, b])
-            for a in ladder.labels
-            for b in ladder.labels
-            if matrix.loc[a, b]
+            f"{a}->{b}": int(counts[i, j])
+            for i, a in enumerate(matrix.index)
+            for j, b in enumerate(matrix.columns)
+            if counts[i, j]
         }
         results.append(_paths(history))
     now = over_time[over_time["at"] == reference].set_index("customer_id")
@@ -240,16 +258,7 @@ def _preferences(
         for value_name, held in values.items():
             table = preference_distribution(by_customer, held, top=top)
             out.setdefault(seg_name, {})[value_name] = {
-                str(segment): [
-                    {
-                        "value": str(r.value),
-                        "customers": int(r.customers),
-                        "share": round(float(r.share), 4),
-                        "lift": round(float(r.lift), 3),
-                    }
-                    for r in rows.itertuples()
-                ]
-                for segment, rows in table.groupby("segment", sort=True)
+                str(segment): _shares(rows) for segment, rows in table.groupby("segment", sort=True)
             }
     return out
 
@@ -382,10 +391,10 @@ def run_analysis(
         customer_rows.setdefault(cid, {"id": cid})["funnel_stage"] = stage
     for cid, path in lifecycle.funnel_paths.items():
         customer_rows.setdefault(cid, {"id": cid})["funnel_path"] = path
-    for cid, segment in lifecycle.segments.items():
-        customer_rows.setdefault(str(cid), {"id": str(cid)})["rfm_segment"] = str(segment)
-    for cid, score in lifecycle.rfm["rfm"].items():
-        customer_rows[str(cid)]["rfm_score"] = str(score)
+    for who, segment in lifecycle.segments.items():
+        customer_rows.setdefault(str(who), {"id": str(who)})["rfm_segment"] = str(segment)
+    for who, score in lifecycle.rfm["rfm"].items():
+        customer_rows[str(who)]["rfm_score"] = str(score)
     risk: dict[str, float] = {}
     if forecast is not None:
         for cid, value, reasons in zip(
@@ -398,9 +407,10 @@ def run_analysis(
                     reason_text(r, window_days=forecast.horizon_days) for r in reasons
                 ],
             )
-        for cid, when in forecast.churned.items():
-            risk[str(cid)] = 1.0
-            customer_rows.setdefault(str(cid), {"id": str(cid)}).update(
+        for who, when in forecast.churned.items():
+            cid = str(who)
+            risk[cid] = 1.0
+            customer_rows.setdefault(cid, {"id": cid}).update(
                 churn_risk=1.0,
                 churned_at=_iso(when),
                 churn_risk_reasons=[
@@ -539,18 +549,7 @@ def _circle_lifts(
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for name, held in (("interest", facts.interests), ("tag", facts.tags)):
         table = preference_distribution(circle_of, held, top=top)
-        out[name] = {
-            str(key): [
-                {
-                    "value": str(r.value),
-                    "customers": int(r.customers),
-                    "share": round(float(r.share), 4),
-                    "lift": round(float(r.lift), 3),
-                }
-                for r in rows.itertuples()
-            ]
-            for key, rows in table.groupby("segment", sort=False)
-        }
+        out[name] = {str(key): _shares(rows) for key, rows in table.groupby("segment", sort=False)}
     return out
 
 

@@ -268,9 +268,9 @@ def lifecycle_facts(
         {
             "customer_id": points["customer_id"].to_numpy(),
             "at": points["at"].to_numpy(),
-            "orders": np.maximum(found["orders"].fillna(0), counts["order"]).to_numpy(),
+            "orders": np.maximum(found["orders"].fillna(0).to_numpy(), counts["order"].to_numpy()),
             "monetary": found["monetary"].fillna(0.0).to_numpy(),
-            "days_since_last_order": np.floor(elapsed).to_numpy(),
+            "days_since_last_order": np.floor(elapsed.to_numpy(dtype=np.float64)),
             "is_member": np.where(no_history, timeless, held.eq(True).to_numpy()),
             "intent_signals": counts["intention"].to_numpy(),
             "meetings": counts["meeting"].to_numpy(),
