@@ -319,6 +319,39 @@ def bench_brokerage(name: str, g: ig.Graph, mu: float, args: argparse.Namespace)
     )
     RESULTS[name]["brokerage_speed"] = rows
     RESULTS[name]["brokerage_quality"] = quality
+    if args.exact_main:
+        bench_brokerage_exact(name, g, args)
+
+
+def bench_brokerage_exact(name: str, g: ig.Graph, args: argparse.Namespace) -> None:
+    """Rank agreement with exact betweenness on the graph itself (slow: every source)."""
+    exact, t_exact = timed(lambda: np.asarray(g.betweenness(directed=False)))
+    nkg = to_networkit(g)
+    n = g.vcount()
+    top = set(np.argsort(-exact)[: max(1, n // 100)].tolist())
+
+    def row(label: str, scores: np.ndarray, seconds: float) -> list[Any]:
+        found = set(np.argsort(-scores)[: len(top)].tolist())
+        return [label, seconds, spearmanr(exact, scores).statistic, len(found & top) / len(top)]
+
+    rows = [row("exact betweenness (igraph)", exact, t_exact)]
+    (default, t), k = sources_used(lambda: timed(lambda: brokerage(g, seed=0)))
+    rows.append(row(f"quanzi brokerage (default: {k or n} sources)", default, t))
+    for samples in (32, 64):
+        ours, t = timed(partial(brokerage, g, n_samples=samples, seed=0))
+        rows.append(row(f"quanzi brokerage (k={samples}, linear scaling)", ours, t))
+        sources = np.sort(np.random.default_rng(0).permutation(n)[:samples]).tolist()
+        plain, t = timed(partial(g.betweenness, directed=False, sources=sources))
+        rows.append(row(f"plain source sampling, igraph (k={samples})", np.asarray(plain), t))
+        algo = nk.centrality.EstimateBetweenness(nkg, samples, True, True)
+        _, t = timed(algo.run)
+        rows.append(row(f"networkit Estimate (k={samples})", np.asarray(algo.scores()), t))
+    table(
+        f"Brokerage vs exact betweenness on {name}",
+        ["method", "seconds", "Spearman", "top 1% found"],
+        rows,
+    )
+    RESULTS[name]["brokerage_exact"] = rows
 
 
 def bench_pipeline(name: str, g: ig.Graph, args: argparse.Namespace) -> None:
@@ -524,6 +557,7 @@ def bench_generator(args: argparse.Namespace) -> None:
         rows,
     )
     RESULTS[name]["circles"] = rows
+    bench_brokerage_exact(name, g, args)
     plans = [(5, 10), (10, 20)]
     bench_lookalike(name, g, truth, args, plans=plans)
     bench_lookalike(
@@ -611,6 +645,11 @@ def main() -> None:
     parser.add_argument("--exact-nodes", type=int, default=2000)
     parser.add_argument("--approx-epsilon", type=float, default=0.1)
     parser.add_argument("--skip-approx", action="store_true", help="skip ApproxBetweenness")
+    parser.add_argument(
+        "--exact-main",
+        action="store_true",
+        help="also compare brokerage with exact betweenness on the main LFR graphs (slow)",
+    )
     parser.add_argument("--networkx-max-nodes", type=int, default=20_000)
     parser.add_argument("--k", type=int, default=50, help="lookalike list length")
     parser.add_argument("--seed-counts", type=int, nargs="+", default=[20, 5])

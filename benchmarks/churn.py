@@ -180,7 +180,7 @@ def bench_cutoff(generated: Path, work: Path, fraction: float, args: argparse.Na
         codes = {key: i for i, key in enumerate(sorted(set(finest.values())))}
         circles = np.array([codes[finest[v]] for v in g.vs["id"]])
         horizon = settings.churn_horizon_days
-        silence = settings.churn_silence_days
+        silence = settings.churn_silence_days or None
         full = forecast_churn(
             g, facts.timeline, circles=circles, horizon_days=horizon, silence_days=silence
         )

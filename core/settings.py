@@ -107,11 +107,12 @@ class Settings(BaseSettings):
         description="Churn risk is the probability of churning within this many days; the "
         "model learns from who churned in the last this many days.",
     )
-    churn_silence_days: float | None = Field(
+    churn_silence_days: float = Field(
         90.0,
-        gt=0,
+        ge=0,
+        le=3650,
         description="A customer silent (no event of any kind) this long counts as churned, "
-        "beside those who deleted every employee contact; unset to count deletions only.",
+        "beside those who deleted every employee contact; 0 counts deletions only.",
     )
 
     @model_validator(mode="after")

@@ -274,7 +274,7 @@ def _churn(g: ig.Graph, facts: StoredFacts, finest: Partition, settings: Setting
         facts.timeline,
         circles=_aligned(finest, list(g.vs["id"])),
         horizon_days=settings.churn_horizon_days,
-        silence_days=settings.churn_silence_days,
+        silence_days=settings.churn_silence_days or None,
         n_threads=1,
     )
 
