@@ -229,7 +229,8 @@ def lifecycle_facts(
     earliest = events.groupby("customer_id")["at"].min().reindex(first.index)
     first = first.where(first.notna() & ~(earliest < first), earliest)
     first = first.fillna(reference)
-    months = pd.date_range(first.min().floor("D"), reference, freq=freq)
+    start = first.min().floor("D") if len(first) else reference
+    months = pd.date_range(start, reference, freq=freq)
     grid = pd.DataFrame(
         {
             "customer_id": np.repeat(first.index.to_numpy(), len(months)),
@@ -246,6 +247,7 @@ def lifecycle_facts(
         ],
         ignore_index=True,
     )
+    points["at"] = pd.to_datetime(points["at"], utc=True).astype("datetime64[ns, UTC]")
     points = points.drop_duplicates().sort_values(["customer_id", "at"], kind="stable")
     points = points.reset_index(drop=True)
     orders = _cumulative(timeline.orders, orders="count", monetary="amount")
@@ -257,10 +259,10 @@ def lifecycle_facts(
         mine = _cumulative(stages[stages["label"] == label], n="count")
         counts[label] = _asof(points, mine, ["n"])["n"].fillna(0)
     tiers = history[history["kind"] == "tier"].copy()
-    tiers["member"] = tiers["label"].str.lower().isin(set(member_tiers))
+    tiers["member"] = tiers["label"].astype(str).str.lower().isin(set(member_tiers))
     held = _asof(points, tiers, ["member"])["member"]
     no_history = ~points["customer_id"].isin(set(tiers["customer_id"]))
-    recorded = customers["recorded_tier"].str.lower().isin(set(member_tiers))
+    recorded = customers["recorded_tier"].astype(str).str.lower().isin(set(member_tiers))
     timeless = points["customer_id"].map(recorded).fillna(False).astype(bool)
     last_order = pd.to_datetime(found["last_order_at"], utc=True)
     elapsed = (points["at"] - last_order).dt.total_seconds() / 86400.0

@@ -295,3 +295,16 @@ def test_churn_lifecycle_and_circle_descriptions(store: GraphStore, api: Api) ->
         mine = next(s for s in funnel["steps"] if s["from_stage"] == step["from"])
         assert (mine["reached"], mine["converted"]) == (step["reached"], step["converted"])
     assert funnel["current"] == {"first_contact": 58, "order": 2}
+
+
+def test_empty_store_and_no_dates(store: GraphStore, store_settings: Settings) -> None:
+    summary = run_analysis(store, store_settings)
+    assert summary.customers == 0
+    assert "no dated fact" in summary.churn_note
+    # Too few dated facts to learn churn from: tiers and stages still come out.
+    _two_cliques(store)
+    store.delete_nodes(Node.ORDER, [f"o-a1-{i}" for i in range(4)])
+    summary = run_analysis(store, store_settings)
+    assert "at least 10 churned" in summary.churn_note
+    assert sum(summary.tiers.values()) == 17
+    assert summary.funnel == {"first_contact": 15, "order": 2}
