@@ -424,6 +424,7 @@ class LookalikeIndex:
         seed_vector[seed_idx] = 1.0
         seeds_known = self._pattern @ seed_vector
         raw, seed_counts = self._parts(seed_vector, chosen, walk_lengths)
+        from_seeds = raw
         # Expansion: the best-scoring customers join the seeds with their (relative) score as
         # weight, and everything is scored again. In a sparse circle most held-out members
         # know no seed, but they know the members who know the seeds.
@@ -442,12 +443,8 @@ class LookalikeIndex:
 
         seed_set = set(seed_idx.tolist())
         similarity = {
-            "similar_position": self._centroid_cosine(self.embeddings, seed_vector)
-            if "embedding" in raw
-            else None,
-            "similar_profile": self._centroid_cosine(self._profile, seed_vector)
-            if "profile" in raw and self._profile is not None
-            else None,
+            "similar_position": from_seeds.get("embedding"),
+            "similar_profile": from_seeds.get("profile"),
         }
         results = []
         for i in best.tolist():
@@ -473,7 +470,8 @@ class LookalikeIndex:
 
     @staticmethod
     def _centroid_cosine(rows: FloatArray, weights: FloatArray) -> FloatArray:
-        centroid = weights @ rows
+        held = np.flatnonzero(weights)
+        centroid = weights[held] @ rows[held]
         norm = float(np.linalg.norm(centroid))
         if norm == 0:
             return np.zeros(len(rows), dtype=np.float64)
