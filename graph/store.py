@@ -401,15 +401,25 @@ class GraphStore:
         *,
         progress: Progress | None = None,
     ) -> int:
-        """Write algorithm results (``{"id", <property>: value, ...}``) onto existing nodes."""
+        """Write algorithm results (``{"id", <property>: value, ...}``) onto existing nodes.
+
+        Large writes go through the bulk channel when the store has one: the same statement,
+        one transaction per batch, but JSON instead of the driver's pure-Python packstream
+        (measured: writing 5,600 customers' analysis results took 25 s through Bolt, most
+        of it packing).
+        """
         node = check_label(label)
-        return self._write_batches(
-            q.set_node_properties(node),
-            _node_rows(rows, node),
-            f"writing {node} results",
-            None,
-            progress,
-        )
+        what = f"writing {node} results"
+        clean = list(_node_rows(rows, node))
+        if self.bulk is None or len(clean) < _BULK_MIN_ROWS:
+            return self._write_batches(q.set_node_properties(node), clean, what, None, progress)
+        done = 0
+        for batch in _batches(clean, self.batch_size):
+            self.bulk.run(q.set_node_properties(node), what, rows=batch)
+            done += len(batch)
+            if progress is not None:
+                progress(done, None)
+        return done
 
     def remove_node_properties(self, label: Node | str, props: Sequence[str]) -> None:
         """Remove properties (stale results of an earlier run) from every ``label`` node."""
