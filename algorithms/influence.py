@@ -359,6 +359,29 @@ def brokerage(
     >>> scores.round(3).tolist()
     [1.0, 0.0, 0.0, 0.0, 0.0]
     """
+    return _brokerage(
+        g,
+        weight=weight,
+        n_samples=n_samples,
+        work_budget=work_budget,
+        seed=seed,
+        normalized=normalized,
+        reliability=reliability,
+        edges=None,
+    )
+
+
+def _brokerage(
+    g: ig.Graph,
+    *,
+    weight: str | None,
+    n_samples: int | None,
+    work_budget: int,
+    seed: int,
+    normalized: bool,
+    reliability: float,
+    edges: IntArray | None,
+) -> FloatArray:
     n = g.vcount()
     if n < 3 or g.ecount() == 0:
         return np.zeros(n, dtype=np.float64)
@@ -378,7 +401,7 @@ def brokerage(
         raw = graph.betweenness(directed=True, weights=lengths, sources=sources.tolist())
         scores = np.asarray(raw, dtype=np.float64) * (n / k)
     else:
-        matrix = adjacency(graph, None, directed=False)
+        matrix = adjacency(graph, None, directed=False, edges=edges)
         matrix.setdiag(0)
         matrix.eliminate_zeros()
         batch = _batch_size(n)
@@ -554,10 +577,21 @@ def influence(
     chosen = weights or InfluenceWeights()
     n = g.vcount()
     raw: dict[str, FloatArray] = {}
+    # Converting igraph's edge list is a large share of the time on big graphs: once.
+    edges = edge_array(g) if chosen.pagerank > 0 or chosen.brokerage > 0 else None
     if chosen.pagerank > 0:
-        raw["pagerank"] = pagerank(g, weight=weight, damping=damping)
+        raw["pagerank"] = pagerank(adjacency(g, weight, edges=edges), damping=damping)
     if chosen.brokerage > 0:
-        raw["brokerage"] = brokerage(g, n_samples=n_samples, seed=seed)
+        raw["brokerage"] = _brokerage(
+            g,
+            weight=None,
+            n_samples=n_samples,
+            work_budget=BROKERAGE_WORK_BUDGET,
+            seed=seed,
+            normalized=True,
+            reliability=BROKERAGE_RELIABILITY,
+            edges=edges,
+        )
     if chosen.core > 0:
         raw["core"] = core_depth(g).astype(np.float64)
     if chosen.reach > 0 and referrals is not None:
