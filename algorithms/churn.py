@@ -832,9 +832,11 @@ _REASONS: dict[str, Any] = {
     ),
     "employee_deletions": lambda v, t, w: f"deleted {v:.0f} employee contact(s)",
     "engagement_decay": lambda v, t, w: (
-        f"activity fell {_share(2 * v / (1 + v))} in the last {w:.0f} days"
-        if v < 1
-        else f"no activity in the last {w:.0f} days after some before"
+        f"no activity in the last {w:.0f} days after some before"
+        if v >= 1
+        else f"activity fell {_share(2 * v / (1 + v))} in the last {w:.0f} days"
+        if v > 0
+        else f"activity rose in the last {w:.0f} days"
     ),
     "degree": lambda v, t, w: f"only {v:.0f} contacts (typical {t:.0f})",
     "strength": lambda v, t, w: f"weak ties: strength {v:.1f} (typical {t:.1f})",

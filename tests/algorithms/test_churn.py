@@ -254,6 +254,10 @@ def test_forecast_says_when_there_is_too_little_churn_to_learn_from() -> None:
     [*GRAPH_FEATURES, *RFM_FEATURES, "tenure_days", "activity_recent", "group_leaves", "x"],
 )
 def test_every_reason_reads_as_text(feature: str) -> None:
-    text = reason_text(ChurnReason(feature, 0.4, 0.1, 0.05))
-    assert text
-    assert "{" not in text
+    for value in (-1.0, -0.4, 0.0, 0.4, 1.0):
+        text = reason_text(ChurnReason(feature, value, 0.1, 0.05))
+        assert text
+        assert "{" not in text
+    assert reason_text(ChurnReason("engagement_decay", 0.6, 0.0, 0.1)) == (
+        "activity fell 75% in the last 90 days"
+    )
