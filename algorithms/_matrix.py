@@ -88,17 +88,25 @@ def edge_array(g: ig.Graph) -> IntArray:
     return flat.reshape(m, 2)
 
 
-def adjacency(g: ig.Graph, weight: str | None, *, directed: bool | None = None) -> sp.csr_array:
+def adjacency(
+    g: ig.Graph,
+    weight: str | None,
+    *,
+    directed: bool | None = None,
+    edges: IntArray | None = None,
+) -> sp.csr_array:
     """Return the (weighted) adjacency matrix as CSR with parallel edges summed.
 
     ``directed=None`` follows the graph; an undirected graph always gives a symmetric
-    matrix. Self-loops are kept (PageRank treats them as staying put).
+    matrix. Self-loops are kept (PageRank treats them as staying put). ``edges`` is the
+    graph's :func:`edge_array`, when the caller already has it.
     """
     n = g.vcount()
     w = edge_weights(g, weight)
     if g.ecount() == 0:
         return sp.csr_array((n, n), dtype=np.float64)
-    edges = edge_array(g)
+    if edges is None:
+        edges = edge_array(g)
     src, dst = edges[:, 0], edges[:, 1]
     as_directed = g.is_directed() if directed is None else directed and g.is_directed()
     if not as_directed:

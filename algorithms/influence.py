@@ -11,8 +11,9 @@ Four measures, each a plain function, and one composite that reports every part:
   set of customers (a circle, a group, one employee's book).
 
 Engines, measured (see ``docs/algorithms.md``): PageRank is a scipy sparse power iteration
-(faster than igraph's PRPACK on these graphs); brokerage runs igraph's C betweenness from a
-sample of source vertices, exact when the graph is small enough for the work budget.
+(faster than igraph's PRPACK on these graphs); brokerage is exact betweenness (igraph's C
+code) when the graph is small enough for the work budget, and otherwise a linearly scaled
+estimate from a sample of sources that stops once its ranking settles.
 """
 
 from __future__ import annotations
@@ -52,11 +53,16 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: Default work budget of :func:`brokerage`, in edge visits (sampled sources x edges):
-#: about 1-2 s of igraph's C code on one core. Exact up to ~2,000 customers with ~25k ties.
+#: a few seconds on one core. Exact up to ~2,000 customers with ~25k ties.
 BROKERAGE_WORK_BUDGET = 50_000_000
 
 #: :func:`brokerage` never samples fewer sources than this (unless the graph is smaller).
-MIN_BROKERAGE_SOURCES = 256
+MIN_BROKERAGE_SOURCES = 32
+
+#: Sampled brokerage stops early once its split-half reliability reaches this.
+BROKERAGE_RELIABILITY = 0.95
+
+_BROKERAGE_BATCH = 32
 
 
 def pagerank(
@@ -253,6 +259,57 @@ def _brokerage_sources(n: int, m: int, n_samples: int | None, work_budget: int) 
     return int(min(n, max(MIN_BROKERAGE_SOURCES, affordable)))
 
 
+def _batch_size(n: int) -> int:
+    # n x batch float64 arrays, a handful of them: keep each under ~160 MB.
+    return max(1, min(_BROKERAGE_BATCH, 20_000_000 // max(n, 1)))
+
+
+def _linear_scaled_dependencies(matrix: sp.csr_array, sources: IntArray) -> FloatArray:
+    """Sum over ``sources`` of ``d(s, v) * delta'_s(v)``: Brandes' dependencies with
+    Geisberger, Sanders and Schultes' linear scaling, for an undirected graph.
+
+    All sources of the batch run together as the columns of dense matrices: breadth-first
+    levels by sparse products, then the dependencies back up level by level, each path
+    ``s -> t`` crediting ``v`` with ``d(s, v) / d(s, t)``. Over a pair's two directions
+    the credits sum to 1, so the sum estimates betweenness without the large bias plain
+    source sampling gives to the sources' neighbours.
+    """
+    n, b = matrix.shape[0], len(sources)
+    columns = np.arange(b)
+    sigma = np.zeros((n, b))
+    distance = np.full((n, b), -1, dtype=np.int32)
+    sigma[sources, columns] = 1.0
+    distance[sources, columns] = 0
+    frontier = sigma.copy()
+    levels: list[npt.NDArray[np.bool_]] = []
+    while True:
+        reach = matrix @ frontier
+        new = (reach > 0) & (distance < 0)
+        if not new.any():
+            break
+        reach[~new] = 0.0
+        distance[new] = len(levels) + 1
+        sigma += reach
+        levels.append(new)
+        frontier = reach
+    inverse_sigma = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=sigma > 0)
+    delta = np.zeros((n, b))
+    for depth in range(len(levels), 0, -1):
+        coefficient = np.where(levels[depth - 1], (1.0 / depth + delta) * inverse_sigma, 0.0)
+        delta += np.where(distance == depth - 1, sigma * (matrix @ coefficient), 0.0)
+    delta *= np.maximum(distance, 0)
+    return np.asarray(delta.sum(axis=1), dtype=np.float64)
+
+
+def _split_half_reliability(halves: tuple[FloatArray, FloatArray]) -> float:
+    """Spearman-Brown corrected rank correlation of two independent half estimates."""
+    a, b = (percentile_scores(h) for h in halves)
+    if a.std() == 0 or b.std() == 0:
+        return 1.0 if np.array_equal(a, b) else 0.0
+    r = float(np.corrcoef(a, b)[0, 1])
+    return 2 * r / (1 + r) if r > -1 else 0.0
+
+
 def brokerage(
     g: ig.Graph,
     *,
@@ -261,12 +318,23 @@ def brokerage(
     work_budget: int = BROKERAGE_WORK_BUDGET,
     seed: int = 0,
     normalized: bool = True,
+    reliability: float = BROKERAGE_RELIABILITY,
 ) -> FloatArray:
     """Approximate betweenness: how often a customer lies on shortest paths between others.
 
-    Brandes–Pich source sampling: shortest paths are counted exactly from ``k`` sources
-    drawn at random (igraph's C code), then scaled by ``n / k``. When ``k`` reaches the
-    number of vertices the result is exact betweenness.
+    Source sampling (Brandes–Pich): shortest paths are counted exactly from ``k`` sources
+    drawn at random and scaled up by ``n / k``; when ``k`` reaches the number of vertices
+    the result is exact betweenness (igraph's C code). On undirected graphs without
+    weights the sampled estimate uses linear scaling (Geisberger, Sanders & Schultes
+    2008): a path ``s -> t`` credits each vertex on it by its distance from ``s`` over
+    ``d(s, t)``, which removes the inflated scores plain sampling gives the sources'
+    neighbours (measured: Spearman with exact betweenness on 10k-node LFR graphs 0.70-0.78
+    at 32 sources, against 0.67-0.74 for plain sampling). Sources run in batches of 32;
+    after each batch from the second on, sampling stops once two independent halves of
+    the sample rank the customers alike (split-half rank correlation, Spearman–Brown
+    corrected, at least ``reliability``).
+
+    Directed graphs and weighted brokerage use plain sampling on igraph's C betweenness.
 
     Parameters
     ----------
@@ -276,14 +344,17 @@ def brokerage(
         Hop counts by default. A name turns tie strength into path length ``1 / weight``
         (strong ties are short); edges of weight 0 are left out.
     n_samples : int, optional
-        Number of source vertices. By default as many as ``work_budget`` affords (at least
-        256): exact on graphs up to a few thousand customers, sampled beyond.
+        Number of source vertices, all of them used. By default as many as
+        ``work_budget`` affords (at least 32), fewer when the ranking settles first: exact
+        on graphs up to a few thousand customers, sampled beyond.
     work_budget : int, default 50_000_000
         Edge visits allowed when ``n_samples`` is not given (sources x edges).
     seed : int, default 0
         Seed of the source sample.
     normalized : bool, default True
         Divide by the number of vertex pairs, giving values in [0, 1].
+    reliability : float, default 0.95
+        Split-half reliability at which default sampling stops early (1 never stops).
 
     Returns
     -------
@@ -297,6 +368,29 @@ def brokerage(
     >>> scores.round(3).tolist()
     [1.0, 0.0, 0.0, 0.0, 0.0]
     """
+    return _brokerage(
+        g,
+        weight=weight,
+        n_samples=n_samples,
+        work_budget=work_budget,
+        seed=seed,
+        normalized=normalized,
+        reliability=reliability,
+        edges=None,
+    )
+
+
+def _brokerage(
+    g: ig.Graph,
+    *,
+    weight: str | None,
+    n_samples: int | None,
+    work_budget: int,
+    seed: int,
+    normalized: bool,
+    reliability: float,
+    edges: IntArray | None,
+) -> FloatArray:
     n = g.vcount()
     if n < 3 or g.ecount() == 0:
         return np.zeros(n, dtype=np.float64)
@@ -308,12 +402,34 @@ def brokerage(
         graph = g.subgraph_edges(keep.tolist(), delete_vertices=False)
         lengths = (1.0 / w[keep]).tolist()
     k = _brokerage_sources(n, graph.ecount(), n_samples, work_budget)
+    order = np.random.default_rng(seed).permutation(n)
     if k >= n:
         scores = np.asarray(graph.betweenness(directed=True, weights=lengths), dtype=np.float64)
-    else:
-        sources = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+    elif lengths is not None or g.is_directed():
+        sources = np.sort(order[:k])
         raw = graph.betweenness(directed=True, weights=lengths, sources=sources.tolist())
         scores = np.asarray(raw, dtype=np.float64) * (n / k)
+    else:
+        matrix = adjacency(graph, None, directed=False, edges=edges)
+        matrix.setdiag(0)
+        matrix.eliminate_zeros()
+        batch = _batch_size(n)
+        if n_samples is None:
+            k = max(batch, k - k % batch)  # whole batches
+        halves = (np.zeros(n), np.zeros(n))
+        used = 0
+        for start in range(0, k, batch):
+            part = _linear_scaled_dependencies(matrix, order[start : min(start + batch, k)])
+            halves[(start // batch) % 2][:] += part
+            used = min(start + batch, k)
+            if (
+                n_samples is None
+                and start // batch >= 1
+                and (start // batch) % 2 == 1
+                and _split_half_reliability(halves) >= reliability
+            ):
+                break
+        scores = (halves[0] + halves[1]) * (n / used)
     if normalized:
         pairs = (n - 1) * (n - 2) / (1.0 if g.is_directed() else 2.0)
         scores = scores / pairs
@@ -493,10 +609,21 @@ def influence(
     chosen = weights or InfluenceWeights()
     n = g.vcount()
     raw: dict[str, FloatArray] = {}
+    # Converting igraph's edge list is a large share of the time on big graphs: once.
+    edges = edge_array(g) if chosen.pagerank > 0 or chosen.brokerage > 0 else None
     if chosen.pagerank > 0:
-        raw["pagerank"] = pagerank(g, weight=weight, damping=damping)
+        raw["pagerank"] = pagerank(adjacency(g, weight, edges=edges), damping=damping)
     if chosen.brokerage > 0:
-        raw["brokerage"] = brokerage(g, n_samples=n_samples, seed=seed)
+        raw["brokerage"] = _brokerage(
+            g,
+            weight=None,
+            n_samples=n_samples,
+            work_budget=BROKERAGE_WORK_BUDGET,
+            seed=seed,
+            normalized=True,
+            reliability=BROKERAGE_RELIABILITY,
+            edges=edges,
+        )
     if chosen.core > 0:
         raw["core"] = core_depth(g).astype(np.float64)
     if chosen.reach > 0 and referrals is not None:

@@ -37,6 +37,7 @@ __all__ = [
     "assign_funnel_stages",
     "assign_tiers",
     "conversion_rates",
+    "label_history",
     "preference_distribution",
     "record_transitions",
     "rfm_scores",
@@ -286,6 +287,63 @@ def record_transitions(previous: pd.Series, current: pd.Series, *, at: Any) -> p
             "at": pd.to_datetime(at),
         }
     ).reset_index(drop=True)
+
+
+def label_history(
+    facts: pd.DataFrame, ladder: Ladder, *, customer: str = "customer_id", at: str = "at"
+) -> pd.DataFrame:
+    """Every change of label, from facts observed at several times per customer.
+
+    Parameters
+    ----------
+    facts : pandas.DataFrame
+        One row per (customer, time) with the facts the ladder's rules read, e.g. each
+        customer's facts at every order and at every month's start.
+    ladder : Ladder
+        The labels and their rules.
+    customer, at : str
+        Columns holding the customer id and the time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``customer_id``, ``from_label``, ``to_label``, ``at`` (as from
+        :func:`record_transitions`): each customer's first label (``from_label`` missing)
+        and every later change, in time order; labels may go down as well as up.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> facts = pd.DataFrame({"customer_id": ["a", "a", "a", "b"],
+    ...                       "at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01",
+    ...                                             "2024-01-15"]),
+    ...                       "orders": [0, 1, 1, 0]})
+    >>> ladder = Ladder.parse(["new", "buyer"], ["buyer: orders >= 1"])
+    >>> changes = label_history(facts, ladder).fillna({"from_label": "-"})
+    >>> changes[["customer_id", "from_label", "to_label"]].values.tolist()
+    [['a', '-', 'new'], ['a', 'new', 'buyer'], ['b', '-', 'new']]
+    """
+    for column in (customer, at):
+        if column not in facts.columns:
+            raise InputError(f"the facts table needs a {column!r} column")
+    ordered = facts.sort_values([customer, at], kind="stable").reset_index(drop=True)
+    labels = ladder.assign(ordered).astype(object).to_numpy()
+    ids = ordered[customer].astype(str).to_numpy()
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = ids[1:] != ids[:-1]
+    previous = np.empty(len(labels), dtype=object)
+    previous[0:1] = None
+    previous[1:] = labels[:-1]
+    changed = first | (labels != previous)
+    previous[first] = None
+    return pd.DataFrame(
+        {
+            "customer_id": ids[changed],
+            "from_label": previous[changed],
+            "to_label": labels[changed],
+            "at": ordered[at].to_numpy()[changed],
+        }
+    )
 
 
 def transition_matrix(transitions: pd.DataFrame, ladder: Ladder) -> pd.DataFrame:

@@ -46,6 +46,7 @@ from quanzi.algorithms._matrix import adjacency, vertex_ids
 from quanzi.errors import InputError
 
 __all__ = [
+    "EXPANSION_ROUNDS",
     "Lookalike",
     "LookalikeIndex",
     "LookalikeWeights",
@@ -63,6 +64,11 @@ Candidates = Collection[str] | npt.NDArray[np.bool_] | None
 
 _EMBEDDING_DIM = 128
 _ITERATION_WEIGHTS = (0.0, 1.0, 1.0, 1.0)
+#: Rounds of seed expansion a query runs by default (see :meth:`LookalikeIndex.query`).
+EXPANSION_ROUNDS = 3
+#: Each round, this many times ``k`` best-scoring customers join the seeds (measured on
+#: LFR graphs: 2k beat k by 2-8 points of precision@50 and 3k was no better).
+EXPANSION_POOL = 2
 
 
 def fastrp_embeddings(
@@ -327,14 +333,6 @@ class _AttributeTable:
         return cls(tuple(labels), incidence, idf)
 
 
-def _cosine_to_centroid(rows: FloatArray, seed_idx: IntArray) -> FloatArray:
-    centroid = rows[seed_idx].mean(axis=0)
-    norm = float(np.linalg.norm(centroid))
-    if norm == 0:
-        return np.zeros(len(rows), dtype=np.float64)
-    return np.asarray(rows @ (centroid / norm), dtype=np.float64)
-
-
 class LookalikeIndex:
     """Everything lookalike queries share, computed once per graph.
 
@@ -434,55 +432,43 @@ class LookalikeIndex:
         weights: LookalikeWeights | None = None,
         walk_lengths: Sequence[int] = (2, 3),
         max_reasons: int = 4,
+        expansion_rounds: int = EXPANSION_ROUNDS,
+        expansion_weight: float = 1.0,
     ) -> list[Lookalike]:
         """Rank candidates by likeness to the seeds; see :func:`lookalikes`."""
         chosen = weights or LookalikeWeights()
+        if not walk_lengths or min(walk_lengths) < 1:
+            raise InputError("walk_lengths must be positive step counts")
+        if expansion_rounds < 0 or expansion_weight < 0:
+            raise InputError("expansion_rounds and expansion_weight must be >= 0")
         n = len(self.ids)
         seed_idx, mask = _seeds_and_mask(self._index, n, seeds, candidates)
         seed_vector = np.zeros(n, dtype=np.float64)
         seed_vector[seed_idx] = 1.0
         seeds_known = self._pattern @ seed_vector
-
-        raw: dict[str, FloatArray] = {}
-        if chosen.proximity > 0:
-            if not walk_lengths or min(walk_lengths) < 1:
-                raise InputError("walk_lengths must be positive step counts")
-            walk = seed_vector
-            proximity = np.zeros(n, dtype=np.float64)
-            for length in range(1, max(walk_lengths) + 1):
-                walk = self._step @ walk
-                if length in walk_lengths:
-                    proximity += walk
-            raw["proximity"] = proximity
-        if chosen.adamic_adar > 0:
-            raw["adamic_adar"] = self._pattern @ (seeds_known * self._inverse_log_degree)
-        if chosen.embedding > 0:
-            raw["embedding"] = _cosine_to_centroid(self.embeddings, seed_idx)
-        seed_counts: dict[str, FloatArray] = {}
-        if chosen.attributes > 0 and self._attributes:
-            total = np.zeros(n, dtype=np.float64)
-            for name, table in self._attributes.items():
-                counts = np.asarray(table.incidence[seed_idx].sum(axis=0)).ravel()
-                seed_counts[name] = counts
-                total += table.incidence @ (counts / len(seed_idx) * table.idf)
-            raw["attributes"] = total
-        if chosen.profile > 0 and self._profile is not None:
-            raw["profile"] = _cosine_to_centroid(self._profile, seed_idx)
-
-        pool = np.flatnonzero(mask)
-        total_weight = sum(float(getattr(chosen, name)) for name in raw)
-        parts: dict[str, FloatArray] = {}
-        score = np.zeros(n, dtype=np.float64)
-        for name, values in raw.items():
-            part = np.zeros(n, dtype=np.float64)
-            best_value = float(values[pool].max()) if len(pool) else 0.0
-            if best_value > 0:
-                part[pool] = np.clip(values[pool] / best_value, 0.0, 1.0)
-            parts[name] = part
-            score += float(getattr(chosen, name)) / total_weight * part
+        raw, seed_counts = self._parts(seed_vector, chosen, walk_lengths)
+        from_seeds = raw
+        # Expansion: the best-scoring customers join the seeds with their (relative) score as
+        # weight, and everything is scored again. In a sparse circle most held-out members
+        # know no seed, but they know the members who know the seeds.
+        everyone = np.ones(n, dtype=np.bool_)
+        everyone[seed_idx] = False
+        for _ in range(expansion_rounds if expansion_weight > 0 else 0):
+            score, _ = self._mix(raw, everyone, chosen)
+            top = _top(score, everyone & (score > 0), self.ids, EXPANSION_POOL * k)
+            if not len(top):
+                break
+            expanded = seed_vector.copy()
+            expanded[top] += expansion_weight * score[top] / score[top].max()
+            raw, _ = self._parts(expanded, chosen, walk_lengths)
+        score, parts = self._mix(raw, mask, chosen)
         best = _top(score, mask & (score > 0), self.ids, k)
 
         seed_set = set(seed_idx.tolist())
+        similarity = {
+            "similar_position": from_seeds.get("embedding"),
+            "similar_profile": from_seeds.get("profile"),
+        }
         results = []
         for i in best.tolist():
             reasons = self._reasons(
@@ -491,8 +477,8 @@ class LookalikeIndex:
                 seeds_known=seeds_known,
                 seed_counts=seed_counts,
                 similarity={
-                    "similar_position": float(raw["embedding"][i]) if "embedding" in raw else None,
-                    "similar_profile": float(raw["profile"][i]) if "profile" in raw else None,
+                    name: None if values is None else float(values[i])
+                    for name, values in similarity.items()
                 },
             )
             results.append(
@@ -504,6 +490,68 @@ class LookalikeIndex:
                 )
             )
         return results
+
+    @staticmethod
+    def _centroid_cosine(rows: FloatArray, weights: FloatArray) -> FloatArray:
+        held = np.flatnonzero(weights)
+        centroid = weights[held] @ rows[held]
+        norm = float(np.linalg.norm(centroid))
+        if norm == 0:
+            return np.zeros(len(rows), dtype=np.float64)
+        return np.asarray(rows @ (centroid / norm), dtype=np.float64)
+
+    def _parts(
+        self, seeds: FloatArray, chosen: LookalikeWeights, walk_lengths: Sequence[int]
+    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+        """Each part's raw score for a weighted seed vector (1 for a seed), and the seeds'
+        (weighted) count of every attribute value."""
+        n = len(self.ids)
+        raw: dict[str, FloatArray] = {}
+        if chosen.proximity > 0:
+            walk = seeds
+            proximity = np.zeros(n, dtype=np.float64)
+            for length in range(1, max(walk_lengths) + 1):
+                walk = self._step @ walk
+                if length in walk_lengths:
+                    proximity += walk
+            raw["proximity"] = proximity
+        if chosen.adamic_adar > 0:
+            raw["adamic_adar"] = self._pattern @ (
+                (self._pattern @ seeds) * self._inverse_log_degree
+            )
+        if chosen.embedding > 0:
+            raw["embedding"] = self._centroid_cosine(self.embeddings, seeds)
+        seed_counts: dict[str, FloatArray] = {}
+        if chosen.attributes > 0 and self._attributes:
+            total = np.zeros(n, dtype=np.float64)
+            mass = float(seeds.sum())
+            for name, table in self._attributes.items():
+                counts = np.asarray(table.incidence.T @ seeds).ravel()
+                seed_counts[name] = counts
+                total += table.incidence @ (counts / mass * table.idf)
+            raw["attributes"] = total
+        if chosen.profile > 0 and self._profile is not None:
+            raw["profile"] = self._centroid_cosine(self._profile, seeds)
+        return raw, seed_counts
+
+    @staticmethod
+    def _mix(
+        raw: Mapping[str, FloatArray], pool_mask: BoolArray, chosen: LookalikeWeights
+    ) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """Each part divided by its best value in the pool, mixed by weight."""
+        pool = np.flatnonzero(pool_mask)
+        total_weight = sum(float(getattr(chosen, name)) for name in raw)
+        parts: dict[str, FloatArray] = {}
+        n = len(pool_mask)
+        score = np.zeros(n, dtype=np.float64)
+        for name, values in raw.items():
+            part = np.zeros(n, dtype=np.float64)
+            best_value = float(values[pool].max()) if len(pool) else 0.0
+            if best_value > 0:
+                part[pool] = np.clip(values[pool] / best_value, 0.0, 1.0)
+            parts[name] = part
+            score += float(getattr(chosen, name)) / total_weight * part
+        return score, parts
 
     def _reasons(
         self,
@@ -571,6 +619,8 @@ def lookalikes(
     walk_lengths: Sequence[int] = (2, 3),
     seed: int = 0,
     max_reasons: int = 4,
+    expansion_rounds: int = EXPANSION_ROUNDS,
+    expansion_weight: float = 1.0,
 ) -> list[Lookalike]:
     """Rank candidate customers by how much they look like the seeds, with reasons.
 
@@ -607,6 +657,15 @@ def lookalikes(
         Seed of the embedding's random projection.
     max_reasons : int, default 4
         At most this many reasons per candidate.
+    expansion_rounds : int, default 3
+        Rounds of seed expansion: after each, the ``2 k`` best-scoring customers (anyone but
+        the seeds, candidates or not) join the seeds with weight ``expansion_weight`` times
+        their score relative to the best, and every part is computed again. It helps most
+        in sparse graphs, where most members of the seeds' circles know no seed but know
+        those who do (measured in ``docs/algorithms.md``). 0 scores from the seeds alone.
+        Reasons always cite the real seeds only.
+    expansion_weight : float, default 1.0
+        Weight of the best expanded customer relative to a seed.
 
     Returns
     -------
@@ -641,6 +700,8 @@ def lookalikes(
         weights=weights,
         walk_lengths=walk_lengths,
         max_reasons=max_reasons,
+        expansion_rounds=expansion_rounds,
+        expansion_weight=expansion_weight,
     )
 
 

@@ -744,6 +744,18 @@ class TierReport(BaseModel):
         description="Customers reaching each recorded tier in the period."
     )
     steps: list[FunnelStep]
+    scored_changes: dict[str, int] = Field(
+        default_factory=dict,
+        description="Customers entering each scored tier in the period (from `quanzi analyze`'s "
+        "tier history; tiers can also go down, e.g. loyal -> general after a year without "
+        "orders).",
+    )
+    scored_steps: list[FunnelStep] = Field(
+        default_factory=list,
+        description="Conversion between consecutive scored tiers in the period (potential -> "
+        "general -> loyal -> member): of those who reached a tier or beyond, how many reached "
+        "the next or beyond.",
+    )
 
 
 # -- tags ----------------------------------------------------------------------------------------

@@ -29,8 +29,10 @@ get ``--threads`` threads (networkit), Quanzi's code runs on one.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import platform
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
@@ -45,15 +47,12 @@ import scipy.sparse as sp
 from scipy.stats import spearmanr
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, roc_auc_score
 
+from quanzi.algorithms import influence as influence_module
 from quanzi.algorithms.churn import ChurnModel, churn_graph_features
 from quanzi.algorithms.circles import detect_circle_hierarchy, detect_circles
-from quanzi.algorithms.influence import (
-    BROKERAGE_WORK_BUDGET,
-    MIN_BROKERAGE_SOURCES,
-    brokerage,
-    pagerank,
-)
+from quanzi.algorithms.influence import brokerage, influence, pagerank
 from quanzi.algorithms.lookalike import LookalikeIndex, degree_baseline, jaccard_baseline
+from quanzi.ingest.synthetic import GeneratorConfig, generate
 
 T = TypeVar("T")
 RESULTS: dict[str, Any] = {}
@@ -131,10 +130,14 @@ def lfr(
     return graph, g, truth, seconds
 
 
-def to_networkit(g: ig.Graph) -> nk.Graph:
+def to_networkit(g: ig.Graph, weight: str | None = None) -> nk.Graph:
     edges = np.asarray(g.get_edgelist(), dtype=np.uint64)
+    values = np.asarray(g.es[weight], dtype=np.float64) if weight else np.ones(len(edges))
     graph = nk.GraphFromCoo(
-        (np.ones(len(edges)), (edges[:, 0], edges[:, 1])), n=g.vcount(), directed=False
+        (values, (edges[:, 0], edges[:, 1])),
+        n=g.vcount(),
+        directed=False,
+        weighted=weight is not None,
     )
     graph.removeMultiEdges()
     return graph
@@ -244,22 +247,36 @@ def bench_pagerank(name: str, graph: nx.Graph, g: ig.Graph, args: argparse.Names
     ]
 
 
+def sources_used(fn: Callable[[], T]) -> tuple[T, int]:
+    """Run ``fn`` and count the sources Quanzi's sampled brokerage used (0 when exact)."""
+    used: list[int] = []
+    original = influence_module._linear_scaled_dependencies
+
+    def counting(matrix: Any, sources: np.ndarray) -> np.ndarray:
+        used.append(len(sources))
+        return original(matrix, sources)
+
+    influence_module._linear_scaled_dependencies = counting
+    try:
+        return fn(), sum(used)
+    finally:
+        influence_module._linear_scaled_dependencies = original
+
+
 def bench_brokerage(name: str, g: ig.Graph, mu: float, args: argparse.Namespace) -> None:
     nkg = to_networkit(g)
     rows = []
-    _, t_ours = timed(lambda: brokerage(g, seed=0))
-    budget_k = min(
-        g.vcount(), max(MIN_BROKERAGE_SOURCES, BROKERAGE_WORK_BUDGET // max(g.ecount(), 1))
-    )
-    rows.append([f"quanzi brokerage (k={budget_k} sources)", t_ours, 1.0])
+    (_, t_ours), k = sources_used(lambda: timed(lambda: brokerage(g, seed=0)))
+    k = k or g.vcount()
+    rows.append([f"quanzi brokerage (default: {k} sources)", t_ours, 1.0])
 
-    def estimate() -> Any:
-        algo = nk.centrality.EstimateBetweenness(nkg, budget_k, True, True)
+    def estimate(samples: int) -> Any:
+        algo = nk.centrality.EstimateBetweenness(nkg, samples, True, True)
         algo.run()
         return algo
 
-    _, t = timed(estimate)
-    rows.append([f"networkit EstimateBetweenness (k={budget_k})", t, t_ours / t])
+    _, t = timed(partial(estimate, k))
+    rows.append([f"networkit EstimateBetweenness (k={k})", t, t_ours / t])
     if not args.skip_approx:
 
         def approx() -> Any:
@@ -278,7 +295,7 @@ def bench_brokerage(name: str, g: ig.Graph, mu: float, args: argparse.Namespace)
     quality = [["exact betweenness (igraph)", t_exact, 1.0]]
     default, t = timed(lambda: brokerage(small, seed=0))
     quality.append(["quanzi brokerage (default budget)", t, spearmanr(exact, default).statistic])
-    for k in (256, 512):
+    for k in (32, 64, 256):
         sampled, t = timed(partial(brokerage, small, n_samples=k, seed=0))
         quality.append([f"quanzi brokerage (k={k})", t, spearmanr(exact, sampled).statistic])
         algo = nk.centrality.EstimateBetweenness(small_nk, k, True, True)
@@ -302,25 +319,100 @@ def bench_brokerage(name: str, g: ig.Graph, mu: float, args: argparse.Namespace)
     )
     RESULTS[name]["brokerage_speed"] = rows
     RESULTS[name]["brokerage_quality"] = quality
+    if args.exact_main:
+        bench_brokerage_exact(name, g, args)
 
 
-def bench_lookalike(name: str, g: ig.Graph, truth: np.ndarray, args: argparse.Namespace) -> None:
-    k = args.k
+def bench_brokerage_exact(name: str, g: ig.Graph, args: argparse.Namespace) -> None:
+    """Rank agreement with exact betweenness on the graph itself (slow: every source)."""
+    exact, t_exact = timed(lambda: np.asarray(g.betweenness(directed=False)))
+    nkg = to_networkit(g)
+    n = g.vcount()
+    top = set(np.argsort(-exact)[: max(1, n // 100)].tolist())
+
+    def row(label: str, scores: np.ndarray, seconds: float) -> list[Any]:
+        found = set(np.argsort(-scores)[: len(top)].tolist())
+        return [label, seconds, spearmanr(exact, scores).statistic, len(found & top) / len(top)]
+
+    rows = [row("exact betweenness (igraph)", exact, t_exact)]
+    (default, t), k = sources_used(lambda: timed(lambda: brokerage(g, seed=0)))
+    rows.append(row(f"quanzi brokerage (default: {k or n} sources)", default, t))
+    for samples in (32, 64):
+        ours, t = timed(partial(brokerage, g, n_samples=samples, seed=0))
+        rows.append(row(f"quanzi brokerage (k={samples}, linear scaling)", ours, t))
+        sources = np.sort(np.random.default_rng(0).permutation(n)[:samples]).tolist()
+        plain, t = timed(partial(g.betweenness, directed=False, sources=sources))
+        rows.append(row(f"plain source sampling, igraph (k={samples})", np.asarray(plain), t))
+        algo = nk.centrality.EstimateBetweenness(nkg, samples, True, True)
+        _, t = timed(algo.run)
+        rows.append(row(f"networkit Estimate (k={samples})", np.asarray(algo.scores()), t))
+    table(
+        f"Brokerage vs exact betweenness on {name}",
+        ["method", "seconds", "Spearman", "top 1% found"],
+        rows,
+    )
+    RESULTS[name]["brokerage_exact"] = rows
+
+
+def bench_pipeline(name: str, g: ig.Graph, args: argparse.Namespace) -> None:
+    """Circles + influence as ``quanzi analyze`` computes them (no store read or write)."""
+    nkg = to_networkit(g)
+    rows = []
+    _top, t_top = timed(lambda: detect_circles(g, seed=0))
+    # as quanzi analyze runs it: two levels, circles over 80 members split once more
+    _levels, t_levels = timed(
+        lambda: detect_circle_hierarchy(g, seed=0, max_levels=2, max_circle_size=80)
+    )
+    _scores, t_influence = timed(lambda: influence(g))
+
+    def nk_pipeline() -> None:
+        nk.community.ParallelLeiden(nkg).run()
+        nk.centrality.PageRank(nkg).run()
+        nk.centrality.EstimateBetweenness(nkg, 32, True, True).run()
+        nk.centrality.CoreDecomposition(nkg).run()
+
+    _, t_nk = timed(nk_pipeline)
+    rows.append(["quanzi circles (top level) + influence", t_top + t_influence, t_top, t_influence])
+    rows.append(
+        ["quanzi circles (2 levels) + influence", t_levels + t_influence, t_levels, t_influence]
+    )
+    rows.append(["networkit Leiden + PageRank + Estimate(32) + cores", t_nk, "", ""])
+    table(
+        f"Circles + influence on {name}",
+        ["pipeline", "total seconds", "circles", "influence"],
+        rows,
+    )
+    RESULTS[name]["pipeline"] = rows
+
+
+def bench_lookalike(
+    name: str,
+    g: ig.Graph,
+    truth: np.ndarray,
+    args: argparse.Namespace,
+    *,
+    plans: list[tuple[int, int]] | None = None,
+    attributes: dict[str, dict[str, list[str]]] | None = None,
+) -> None:
+    """Held-out members of planted communities; ``plans`` are (seeds, k) pairs."""
     ids = g.vs["id"]
     levels = detect_circle_hierarchy(g, seed=0)
     circle_keys: dict[str, list[str]] = {cid: [] for cid in ids}
     for level in levels:
         for cid, c in zip(ids, level.membership.tolist(), strict=True):
             circle_keys[cid].append(level.keys[c])
-    graph_only, t_index = timed(lambda: LookalikeIndex(g, seed=0))
+    graph_only, t_index = timed(lambda: LookalikeIndex(g, attributes=attributes, seed=0))
     _, t_emb = timed(lambda: graph_only.embeddings)
     with_circles = LookalikeIndex(
-        g, attributes={"circle": circle_keys}, embeddings=graph_only.embeddings, seed=0
+        g,
+        attributes={**(attributes or {}), "circle": circle_keys},
+        embeddings=graph_only.embeddings,
+        seed=0,
     )
     sizes = np.bincount(truth)
     rng = np.random.default_rng(0)
     rows = []
-    for n_seeds in args.seed_counts:
+    for n_seeds, k in plans or [(n, args.k) for n in args.seed_counts]:
         eligible = np.flatnonzero(sizes >= n_seeds + k)
         chosen = rng.choice(eligible, size=min(args.queries, len(eligible)), replace=False)
         scores: dict[str, list[tuple[float, float]]] = {}
@@ -332,16 +424,19 @@ def bench_lookalike(name: str, g: ig.Graph, truth: np.ndarray, args: argparse.Na
             found, t = timed(partial(graph_only.query, seeds, k=k))
             query_seconds.append(t)
             ranked = {
-                "quanzi lookalike (graph only)": [c.id for c in found],
-                "quanzi lookalike (graph + circles)": [
-                    c.id for c in with_circles.query(seeds, k=k)
+                "quanzi lookalike": [c.id for c in found],
+                "quanzi lookalike, no seed expansion": [
+                    c.id for c in graph_only.query(seeds, k=k, expansion_rounds=0)
                 ],
+                "quanzi lookalike + circles": [c.id for c in with_circles.query(seeds, k=k)],
                 "Jaccard baseline": [cid for cid, _ in jaccard_baseline(g, seeds, k=k)],
                 "degree baseline": [cid for cid, _ in degree_baseline(g, seeds, k=k)],
             }
             for method, top in ranked.items():
                 hits = len(set(top[:k]) & held_out)
                 scores.setdefault(method, []).append((hits / k, hits / len(held_out)))
+        if not scores:
+            continue
         best_baseline = max(
             np.mean([p for p, _ in scores[m]]) for m in ("Jaccard baseline", "degree baseline")
         )
@@ -349,7 +444,7 @@ def bench_lookalike(name: str, g: ig.Graph, truth: np.ndarray, args: argparse.Na
             precision = float(np.mean([p for p, _ in values]))
             rows.append(
                 [
-                    n_seeds,
+                    f"{n_seeds} / {k}",
                     method,
                     precision,
                     float(np.mean([r for _, r in values])),
@@ -357,15 +452,129 @@ def bench_lookalike(name: str, g: ig.Graph, truth: np.ndarray, args: argparse.Na
                 ]
             )
         rows.append(
-            [n_seeds, "(seconds per quanzi query)", float(np.median(query_seconds)), "", ""]
+            [
+                f"{n_seeds} / {k}",
+                "(seconds per quanzi query)",
+                float(np.median(query_seconds)),
+                "",
+                "",
+            ]
         )
     table(
-        f"Lookalike on {name}: {args.queries} planted communities, precision@{k} / recall@{k} "
+        f"Lookalike on {name}: up to {args.queries} planted communities, precision@k / recall@k "
         f"(index built once: {t_index:.2f} s + FastRP embeddings {t_emb:.2f} s)",
-        ["seeds", "method", f"precision@{k}", f"recall@{k}", "x best baseline"],
+        ["seeds / k", "method", "precision@k", "recall@k", "x best baseline"],
         rows,
     )
-    RESULTS[name]["lookalike"] = rows
+    RESULTS.setdefault(name, {})["lookalike"] = rows
+
+
+def generator_graph(
+    customers: int, seed: int
+) -> tuple[ig.Graph, np.ndarray, dict[str, dict[str, list[str]]], float]:
+    """The generator's people and ties, straight from its files (no identity resolution):
+    interaction events summed per pair (message 1, call 2, visit 3), group memberships and
+    interests as attributes, planted circles as the truth."""
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        files = generate(folder, GeneratorConfig(customers=customers, seed=seed))
+        with files.truth_records.open(encoding="utf-8") as f:
+            person = {
+                f"{r['source']}:{r['source_record_id']}": r["person_id"] for r in csv.DictReader(f)
+            }
+        with files.truth_people.open(encoding="utf-8") as f:
+            people = list(csv.DictReader(f))
+        index = {p["person_id"]: i for i, p in enumerate(people)}
+        strength: dict[tuple[int, int], float] = {}
+        values: dict[str, dict[str, set[str]]] = {"group": {}, "interest": {}}
+        kind_weight = {"message": 1.0, "call": 2.0, "visit": 3.0}
+        with files.events.open(encoding="utf-8") as f:
+            for line in f:
+                event = json.loads(line)
+                if event["type"] == "interaction":
+                    a, b = person.get(event["from"]), person.get(event["to"])
+                    if a and b and a != b:
+                        pair = (min(index[a], index[b]), max(index[a], index[b]))
+                        step = kind_weight.get(event.get("kind"), 1.0) * float(
+                            event.get("count", 1)
+                        )
+                        strength[pair] = strength.get(pair, 0.0) + step
+                elif event["type"] in ("group_join", "interest"):
+                    who = person.get(event["customer"])
+                    name = "group" if event["type"] == "group_join" else "interest"
+                    if who:
+                        value = event["group_id" if name == "group" else "interest"]
+                        values[name].setdefault(who, set()).add(value)
+        seconds = time.perf_counter() - start
+    g = ig.Graph(n=len(people), edges=list(strength))
+    g.vs["id"] = [p["person_id"] for p in people]
+    g.es["weight"] = list(strength.values())
+    truth = np.unique([p["circle_id"] for p in people], return_inverse=True)[1].astype(np.int64)
+    attributes = {k: {who: sorted(v) for who, v in d.items()} for k, d in values.items()}
+    return g, truth, attributes, seconds
+
+
+def bench_generator(args: argparse.Namespace) -> None:
+    g, truth, attributes, seconds = generator_graph(args.generator, args.generator_seed)
+    name = f"generator n={g.vcount()} ({g.ecount()} ties, seed {args.generator_seed})"
+    print(f"\n=== {name}: generated and read in {seconds:.1f} s")
+    RESULTS[name] = {"generation_seconds": seconds}
+    rows = []
+    for label, fn in (
+        ("quanzi circles (top level)", lambda: detect_circles(g, seed=0).membership),
+        (
+            "quanzi circles (hierarchy, finest)",
+            lambda: detect_circle_hierarchy(g, seed=0)[-1].membership,
+        ),
+        ("networkx Louvain", lambda: louvain_membership(g)),
+    ):
+        member, t = timed(fn)
+        rows.append(
+            [
+                label,
+                float(normalized_mutual_info_score(truth, member)),
+                float(adjusted_rand_score(truth, member)),
+                len(set(member.tolist())),
+                t,
+            ]
+        )
+    nkg = to_networkit(g, weight="weight")
+    algo = nk.community.ParallelLeiden(nkg)
+    _, t = timed(algo.run)
+    member = np.asarray(algo.getPartition().getVector(), dtype=np.int64)
+    rows.append(
+        [
+            "networkit ParallelLeiden",
+            float(normalized_mutual_info_score(truth, member)),
+            float(adjusted_rand_score(truth, member)),
+            len(set(member.tolist())),
+            t,
+        ]
+    )
+    table(
+        f"Circles on {name} ({len(set(truth.tolist()))} planted circles, ties only)",
+        ["method", "NMI", "ARI", "circles", "seconds"],
+        rows,
+    )
+    RESULTS[name]["circles"] = rows
+    bench_brokerage_exact(name, g, args)
+    plans = [(5, 10), (10, 20)]
+    bench_lookalike(name, g, truth, args, plans=plans)
+    bench_lookalike(
+        f"{name} + groups and interests", g, truth, args, plans=plans, attributes=attributes
+    )
+
+
+def louvain_membership(g: ig.Graph) -> np.ndarray:
+    graph = nx.Graph()
+    graph.add_nodes_from(range(g.vcount()))
+    graph.add_weighted_edges_from(
+        (a, b, w) for (a, b), w in zip(g.get_edgelist(), g.es["weight"], strict=True)
+    )
+    member = np.zeros(g.vcount(), dtype=np.int64)
+    for c, nodes in enumerate(nx.community.louvain_communities(graph, seed=0)):
+        member[list(nodes)] = c
+    return member
 
 
 def bench_churn(name: str, g: ig.Graph, args: argparse.Namespace) -> None:
@@ -436,6 +645,11 @@ def main() -> None:
     parser.add_argument("--exact-nodes", type=int, default=2000)
     parser.add_argument("--approx-epsilon", type=float, default=0.1)
     parser.add_argument("--skip-approx", action="store_true", help="skip ApproxBetweenness")
+    parser.add_argument(
+        "--exact-main",
+        action="store_true",
+        help="also compare brokerage with exact betweenness on the main LFR graphs (slow)",
+    )
     parser.add_argument("--networkx-max-nodes", type=int, default=20_000)
     parser.add_argument("--k", type=int, default=50, help="lookalike list length")
     parser.add_argument("--seed-counts", type=int, nargs="+", default=[20, 5])
@@ -445,6 +659,20 @@ def main() -> None:
         type=float,
         default=8.0,
         help="also run lookalike on an LFR graph this sparse (0 to skip)",
+    )
+    parser.add_argument(
+        "--generator",
+        type=int,
+        default=5000,
+        help="also run circles and lookalike on the generator's graph of this many people "
+        "(0 to skip)",
+    )
+    parser.add_argument("--generator-seed", type=int, default=0)
+    parser.add_argument(
+        "--lfr-seed",
+        type=int,
+        default=42,
+        help="seed of the LFR graphs (42 is what the defaults were tuned on; try others)",
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="networkit threads")
@@ -457,23 +685,28 @@ def main() -> None:
         f"networkit {nk.__version__}, networkx {nx.__version__}; networkit threads {args.threads}"
     )
     for mu in args.mixing:
-        graph, g, truth, seconds = lfr(args.nodes, mu, args.average_degree, args, seed=42)
+        graph, g, truth, seconds = lfr(
+            args.nodes, mu, args.average_degree, args, seed=args.lfr_seed
+        )
         name = f"LFR n={args.nodes} mixing={mu} ({g.ecount()} edges)"
         print(f"\n=== {name}: generated in {seconds:.1f} s")
         RESULTS[name] = {"generation_seconds": seconds}
         bench_circles(name, graph, g, truth, args)
         bench_pagerank(name, graph, g, args)
         bench_brokerage(name, g, mu, args)
+        bench_pipeline(name, g, args)
         bench_lookalike(name, g, truth, args)
         bench_churn(name, g, args)
         if args.sparse_degree:
             # CRM tie graphs are sparse; Jaccard leaves more room there
             _, sparse, sparse_truth, _ = lfr(
-                args.nodes, mu, args.sparse_degree, args, seed=42, max_degree=50
+                args.nodes, mu, args.sparse_degree, args, seed=args.lfr_seed, max_degree=50
             )
             sparse_name = f"sparse LFR n={args.nodes} mixing={mu} ({sparse.ecount()} edges)"
             RESULTS[sparse_name] = {}
             bench_lookalike(sparse_name, sparse, sparse_truth, args)
+    if args.generator:
+        bench_generator(args)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(RESULTS, handle, indent=1, default=str)

@@ -27,6 +27,7 @@ class Node(StrEnum):
     INGEST_BATCH = "IngestBatch"  # one loaded event file (content fingerprint), for idempotency
     SETTING = "Setting"  # a tuned setting the services read (e.g. lookalike weights), by name
     ERASED_KEY = "ErasedKey"  # keyed hash of an erased person's key: ingest refuses it
+    ANALYSIS = "Analysis"  # the latest analysis run's population-level results (id "latest")
 
 
 class Rel(StrEnum):

@@ -175,6 +175,22 @@ class Settings(BaseSettings):
                     ) from None
         return value
 
+    # -- analysis (quanzi analyze) --
+    churn_horizon_days: float = Field(
+        90.0,
+        gt=0,
+        le=3650,
+        description="Churn risk is the probability of churning within this many days; the "
+        "model learns from who churned in the last this many days.",
+    )
+    churn_silence_days: float = Field(
+        90.0,
+        ge=0,
+        le=3650,
+        description="A customer silent (no event of any kind) this long counts as churned, "
+        "beside those who deleted every employee contact; 0 counts deletions only.",
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholder_password(self) -> Settings:
         if self.store != "neo4j":

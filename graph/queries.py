@@ -7,6 +7,7 @@ parameter (``$rows``, ``$id``), never inside the text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from quanzi.model import Node, Rel
@@ -43,10 +44,13 @@ __all__ = [
     "merge_relations",
     "move_relations",
     "neighbourhood",
+    "node_columns",
     "node_table",
     "projection_edges",
     "projection_nodes",
+    "relation_columns",
     "relation_table",
+    "remove_node_properties",
     "set_node_properties",
     "sql_edge_record_ids",
     "sql_record_ids",
@@ -140,6 +144,15 @@ def set_node_properties(label: Node) -> str:
     return f"UNWIND $rows AS r MATCH (n:{label} {{id: r.id}}) SET n += r.props"
 
 
+def remove_node_properties(label: Node, props: Collection[str]) -> str:
+    """Remove the properties ``props`` from every ``label`` node (stale results)."""
+    for name in props:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
+            raise ValueError(f"bad property name {name!r}")
+    removed = ", ".join(f"n.{name}" for name in props)
+    return f"MATCH (n:{label}) REMOVE {removed}"
+
+
 def get_node(label: Node) -> str:
     """One node's properties by id."""
     return f"MATCH (n:{label} {{id: $id}}) RETURN properties(n) AS props"
@@ -212,6 +225,41 @@ def sql_edge_record_ids(rel: Rel, weight: str | None) -> str:
     w = f"ifnull(`{weight}`, 1.0)" if weight else "1.0"
     # rel is a Rel member; weight is checked against a property-name pattern by the store
     return f"SELECT list(@out) AS a, list(@in) AS b, list({w}) AS w FROM `{rel}`"  # noqa: S608
+
+
+#: Defaults for missing properties in column reads (``collect`` drops nulls, which would
+#: misalign the columns).
+COLUMN_DEFAULTS = {"text": "''", "number": "0.0", "list": "[]"}
+
+
+def _columns(alias: str, props: dict[str, str]) -> str:
+    for name, kind in props.items():
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name) or kind not in COLUMN_DEFAULTS:
+            raise ValueError(f"bad column {name!r} of kind {kind!r}")
+    return "".join(
+        f", collect(coalesce({alias}.{name}, {COLUMN_DEFAULTS[kind]})) AS {name}"
+        for name, kind in props.items()
+    )
+
+
+def node_columns(label: Node, props: dict[str, str]) -> str:
+    """Every ``label`` node as parallel columns: ``id`` and one per property.
+
+    ``props`` maps a property name to its kind (``text``, ``number`` or ``list``), which
+    gives the value of a missing property (``''``, ``0.0``, ``[]``). Merged-away customers
+    (``merged_into`` set) are left out.
+    """
+    where = " WHERE n.merged_into IS NULL" if label == Node.CUSTOMER else ""
+    return f"MATCH (n:{label}){where} RETURN collect(n.id) AS id{_columns('n', props)}"
+
+
+def relation_columns(rel: Rel, start: Node, end: Node, props: dict[str, str]) -> str:
+    """Every ``rel`` as parallel columns: ``a`` and ``b`` (the ids) and one per property of
+    the relation (kinds as in :func:`node_columns`)."""
+    return (
+        f"MATCH (a:{start})-[e:{rel}]->(b:{end}) "
+        f"RETURN collect(a.id) AS a, collect(b.id) AS b{_columns('e', props)}"
+    )
 
 
 # -- ingest and identity resolution (quanzi.ingest) -------------------------------------------
@@ -358,6 +406,7 @@ __all__ += [
     "API_ISSUE_INVITE_CODE",
     "API_OWN_CUSTOMERS",
     "API_RECORD_INVITATION",
+    "API_SCORED_TIER_PATHS",
     "API_SET_CIRCLE_PROPERTIES",
     "API_TAGGED_ALREADY",
     "API_TAG_COUNTS",
@@ -593,12 +642,23 @@ API_CHURN_ALERTS = (
 )
 
 #: Per distinct sequence of funnel stages reached in [``$start``, ``$end``): how many
-#: customers followed it. Histories are ``"<ISO time> <stage>"`` strings (see ingest).
+#: customers followed it. Histories are ``"<ISO time> <stage>"`` strings: the analysis'
+#: ``funnel_path`` (stages by the funnel rules, orders included) where it ran, else the
+#: stages ingest recorded (``funnel_history``).
 API_FUNNEL_PATHS = (
-    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.funnel_history IS NOT NULL "
-    "WITH [h IN c.funnel_history WHERE substring(h, 0, 20) >= $start "
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL "
+    "AND coalesce(c.funnel_path, c.funnel_history) IS NOT NULL "
+    "WITH [h IN coalesce(c.funnel_path, c.funnel_history) WHERE substring(h, 0, 20) >= $start "
     "AND substring(h, 0, 20) < $end | substring(h, 21)] AS stages "
     "WHERE size(stages) > 0 RETURN stages, count(*) AS n"
+)
+
+#: The same for the tiers the analysis scored (``tier_path``).
+API_SCORED_TIER_PATHS = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.tier_path IS NOT NULL "
+    "WITH [h IN c.tier_path WHERE substring(h, 0, 20) >= $start "
+    "AND substring(h, 0, 20) < $end | substring(h, 21)] AS tiers "
+    "WHERE size(tiers) > 0 RETURN tiers, count(*) AS n"
 )
 
 #: The same for recorded tier changes (``tier_history``).

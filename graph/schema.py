@@ -11,7 +11,7 @@ from quanzi.model import Node
 __all__ = ["INDEXES", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
 #: Bump when constraints or indexes change; recorded on the ``SchemaMeta`` node.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Secondary indexes for the filters users run most.
 INDEXES: dict[Node, tuple[str, ...]] = {

@@ -402,18 +402,35 @@ class GraphStore:
         *,
         progress: Progress | None = None,
     ) -> int:
-        """Write algorithm results (``{"id", <property>: value, ...}``) onto existing nodes."""
+        """Write algorithm results (``{"id", <property>: value, ...}``) onto existing nodes.
+
+        Large writes go through the bulk channel when the store has one: the same statement,
+        one transaction per batch, but JSON instead of the driver's pure-Python packstream
+        (measured: writing 5,600 customers' analysis results took 25 s through Bolt, most
+        of it packing).
+        """
         node = check_label(label)
         # Checked whole before the first batch, so a bad row cannot leave earlier batches
         # written and later ones not.
+        what = f"writing {node} results"
         clean = list(_node_rows(rows, node))
-        return self._write_batches(
-            q.set_node_properties(node),
-            clean,
-            f"writing {node} results",
-            None,
-            progress,
-        )
+        if self.bulk is None or len(clean) < _BULK_MIN_ROWS:
+            return self._write_batches(q.set_node_properties(node), clean, what, None, progress)
+        done = 0
+        for batch in _batches(clean, self.batch_size):
+            self.bulk.run(q.set_node_properties(node), what, rows=batch)
+            done += len(batch)
+            if progress is not None:
+                progress(done, None)
+        return done
+
+    def remove_node_properties(self, label: Node | str, props: Sequence[str]) -> None:
+        """Remove properties (stale results of an earlier run) from every ``label`` node."""
+        node = check_label(label)
+        bad = [p for p in props if not _PROPERTY_NAME.match(p)]
+        if bad:
+            raise InputError(f"property names {bad} are not allowed; use letters, digits and _")
+        self.write(q.remove_node_properties(node, props), f"clearing {node} results")
 
     def replace_relations(
         self,
@@ -507,6 +524,29 @@ class GraphStore:
             dict(props) | {"start": x, "end": y}
             for x, y, props in zip(rows[0]["a"], rows[0]["b"], rows[0]["props"], strict=True)
         ]
+
+    def read_node_columns(
+        self, label: Node | str, props: Mapping[str, str]
+    ) -> dict[str, list[Any]]:
+        """Every ``label`` node (less merged-away customers) as parallel columns: ``id`` and
+        one per property; ``props`` maps each property to ``text``, ``number`` or ``list``,
+        which says what stands in for a missing value (``''``, ``0.0``, ``[]``)."""
+        node = check_label(label)
+        rows = self.read_bulk(q.node_columns(node, dict(props)), f"reading {node} properties")
+        if not rows or rows[0]["id"] is None:
+            return {name: [] for name in ("id", *props)}
+        return {name: list(rows[0][name] or []) for name in ("id", *props)}
+
+    def read_relation_columns(
+        self, rel: Rel | str, start: Node | str, end: Node | str, props: Mapping[str, str]
+    ) -> dict[str, list[Any]]:
+        """Every ``rel`` as parallel columns: ``a``, ``b`` (the end ids) and one per relation
+        property (kinds as in :meth:`read_node_columns`)."""
+        r, a, b = check_rel(rel), check_label(start), check_label(end)
+        rows = self.read_bulk(q.relation_columns(r, a, b, dict(props)), f"reading {r} relations")
+        if not rows or rows[0]["a"] is None:
+            return {name: [] for name in ("a", "b", *props)}
+        return {name: list(rows[0][name] or []) for name in ("a", "b", *props)}
 
     def delete_nodes(self, label: Node | str, ids: Sequence[str]) -> None:
         """Delete nodes by id, with their relations, in one transaction."""

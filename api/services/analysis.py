@@ -10,37 +10,64 @@ matching the new circles to the stored ones, and writes:
 - one ``Circle`` node per circle: ``level``, ``parent_id``, ``size``, ``kind``,
   ``auto_name``, ``leaders``, ``top_interests``, ``top_tags``, ``layer_shares`` (JSON text),
   ``modularity``; a ``name`` a user gave a circle is never overwritten;
-- ``IN_CIRCLE`` from each customer to its circle at each level (``level`` property).
+- ``IN_CIRCLE`` from each customer to its circle at each level (``level`` property);
+- churn (:func:`quanzi.algorithms.churn.forecast_churn`, learned from the last
+  ``churn_horizon_days``): ``churn_risk`` in [0, 1] and ``churn_risk_reasons`` (text) on
+  every customer still here; customers who have churned (every employee contact deleted,
+  or silent for ``churn_silence_days``) get ``churn_risk`` 1, ``churned_at`` and the reason;
+- lifecycle: ``tier`` and ``tier_path``, ``funnel_stage`` and ``funnel_path`` (every change,
+  ``"<ISO time> <label>"``, recomputed from the order and stage history by the rules of
+  :mod:`quanzi.algorithms.lifecycle`), ``rfm_segment`` and ``rfm_score``;
+- on each circle also ``churn_risk`` (members' mean, churned members counting 1),
+  ``churn_rate`` (share churned), ``owners`` (the employees serving most members) with
+  ``owner_counts``, and ``interest_lift`` / ``tag_lift`` (JSON: share and lift of each top
+  value against everyone);
+- one ``Analysis`` node (id ``latest``): when it ran, the data's "now", conversion rates and
+  transition counts of tiers and funnel stages, RFM segment sizes, interest and tag
+  preferences per RFM segment and per tier, and the churn model's training figures.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 import igraph as ig
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from quanzi.algorithms.churn import ChurnForecast, forecast_churn, reason_text
 from quanzi.algorithms.circles import (
     LayerWeights,
+    Partition,
     build_tie_graph,
     describe_circles,
     detect_circle_hierarchy,
     match_circles,
 )
 from quanzi.algorithms.influence import influence
-from quanzi.algorithms.lifecycle import assign_tiers
-from quanzi.graph import queries as q
+from quanzi.algorithms.lifecycle import (
+    FUNNEL,
+    TIERS,
+    conversion_rates,
+    label_history,
+    preference_distribution,
+    rfm_scores,
+    transition_matrix,
+)
+from quanzi.api.services.timeline import StoredFacts, lifecycle_facts, read_facts
+from quanzi.errors import InputError
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings
 
-__all__ = ["AnalysisSummary", "run_analysis"]
+__all__ = ["AnalysisSummary", "read_tie_graph", "run_analysis"]
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -59,16 +86,34 @@ class AnalysisSummary:
     modularity: float = 0.0
     kept_circle_ids: int = 0
     retired_circles: int = 0
+    churn_scored: int = 0
+    churned: int = 0
+    churn_note: str = ""
+    tiers: dict[str, int] = field(default_factory=dict)
+    funnel: dict[str, int] = field(default_factory=dict)
+    rfm_segments: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         levels = ", ".join(f"level {lv}: {n:,}" for lv, n in sorted(self.circles.items()))
         steps = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+
+        def counts(values: dict[str, int]) -> str:
+            return ", ".join(f"{k} {n:,}" for k, n in values.items()) or "none"
+
+        churn = (
+            f"Churn - {self.churn_scored:,} customers scored, {self.churned:,} have churned."
+            if not self.churn_note
+            else f"Churn - not scored: {self.churn_note}"
+        )
         return [
             f"Analysed {self.customers:,} customers and {self.ties:,} ties.",
             f"Circles - {levels} (modularity {self.modularity:.3f}); "
             f"{self.kept_circle_ids:,} kept their id, {self.retired_circles:,} retired.",
+            churn,
+            f"Tiers - {counts(self.tiers)}. Funnel - {counts(self.funnel)}.",
+            f"RFM segments - {counts(self.rfm_segments)}.",
             f"Time - {steps}.",
         ]
 
@@ -97,29 +142,165 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 MEMBER_TIERS = frozenset({"gold", "platinum"})
 
 
-def _tiers(store: GraphStore) -> dict[str, str]:
-    """Loyalty tier of every customer by the rules in :data:`quanzi.algorithms.lifecycle.TIERS`.
+#: Customer properties the churn step writes (cleared first, so nothing stale survives).
+CHURN_PROPERTIES = ("churn_risk", "churn_risk_reasons", "churned_at")
 
-    "Days since the last order" count back from the latest activity in the graph (not the
-    wall clock), so an archive or a generated data set gets the tiers it had at its end.
-    """
-    rows = store.read_bulk(q.CUSTOMER_LIFECYCLE_FACTS, "reading lifecycle facts")
-    if not rows or not rows[0]["id"]:
-        return {}
-    cols = rows[0]
-    last_order = pd.to_datetime(pd.Series(cols["last_order_at"]).replace("", None), utc=True)
-    active = pd.to_datetime(pd.Series(cols["last_active_at"]).replace("", None), utc=True)
-    reference = active.max() if active.notna().any() else pd.Timestamp.now(tz="UTC")
-    facts = pd.DataFrame(
+
+def _iso(value: Any) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _reference(facts: StoredFacts) -> pd.Timestamp:
+    """The data's "now": its latest fact (an archive gets the state it had at its end)."""
+    try:
+        return facts.timeline.latest
+    except InputError:
+        return pd.Timestamp.now(tz="UTC")
+
+
+#: RFM segment of customers who never ordered.
+PROSPECT = "prospect"
+
+
+@dataclass
+class _Lifecycle:
+    tiers: dict[str, str]
+    stages: dict[str, str]
+    tier_paths: dict[str, list[str]]
+    funnel_paths: dict[str, list[str]]
+    rfm: pd.DataFrame
+    segments: pd.Series
+    summary: dict[str, Any]
+
+
+def _paths(history: pd.DataFrame) -> tuple[dict[str, str], dict[str, list[str]]]:
+    current: dict[str, str] = {}
+    paths: dict[str, list[str]] = defaultdict(list)
+    for cid, at, label in zip(
+        history["customer_id"], history["at"], history["to_label"], strict=True
+    ):
+        paths[cid].append(f"{_iso(at)} {label}")
+        current[cid] = str(label)
+    return current, dict(paths)
+
+
+def _number(value: Any, digits: int) -> float | None:
+    return None if pd.isna(value) else round(float(value), digits)
+
+
+def _steps(table: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
         {
-            "orders": pd.Series(cols["orders"], dtype="int64").to_numpy(),
-            "days_since_last_order": (reference - last_order).dt.days.to_numpy(),
-            "is_member": [t.lower() in MEMBER_TIERS for t in cols["recorded_tier"]],
-        },
-        index=cols["id"],
+            "from": r["from_label"],
+            "to": r["to_label"],
+            "reached": int(r["reached"]),
+            "converted": int(r["converted"]),
+            "rate": _number(r["rate"], 4),
+            "median_days": _number(r["median_days"], 1),
+        }
+        for r in table.to_dict("records")
+    ]
+
+
+def _shares(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of :func:`preference_distribution` as plain records."""
+    return [
+        {
+            "value": str(r["value"]),
+            "customers": int(r["customers"]),
+            "share": round(float(r["share"]), 4),
+            "lift": round(float(r["lift"]), 3),
+        }
+        for r in rows.to_dict("records")
+    ]
+
+
+def _lifecycle(facts: StoredFacts, reference: pd.Timestamp) -> _Lifecycle:
+    """Tiers and funnel stages over time, conversion between them, RFM and preferences."""
+    over_time = lifecycle_facts(facts, reference, member_tiers=MEMBER_TIERS)
+    summary: dict[str, Any] = {}
+    results = []
+    for name, ladder in (("tier", TIERS), ("funnel", FUNNEL)):
+        history = label_history(over_time, ladder)
+        matrix = transition_matrix(history, ladder)
+        summary[f"{name}_conversion"] = _steps(conversion_rates(history, ladder))
+        counts = matrix.to_numpy()
+        summary[f"{name}_transitions"] = {
+            f"{a}->{b}": int(counts[i, j])
+            for i, a in enumerate(matrix.index)
+            for j, b in enumerate(matrix.columns)
+            if counts[i, j]
+        }
+        results.append(_paths(history))
+    now = over_time[over_time["at"] == reference].set_index("customer_id")
+    # RFM ranks buyers among buyers; someone who never ordered is a prospect, not "lost".
+    rfm = rfm_scores(now[now["orders"] > 0])
+    segments = pd.Series(PROSPECT, index=now.index, dtype=object)
+    segments.loc[rfm.index] = rfm["segment"]
+    summary["rfm_segments"] = {str(k): int(v) for k, v in segments.value_counts().items()}
+    return _Lifecycle(
+        tiers=results[0][0],
+        stages=results[1][0],
+        tier_paths=results[0][1],
+        funnel_paths=results[1][1],
+        rfm=rfm,
+        segments=segments,
+        summary=summary,
     )
-    tiers = assign_tiers(facts)
-    return {str(k): str(v) for k, v in tiers.items()}
+
+
+def _preferences(
+    segments: dict[str, dict[str, str]], values: dict[str, dict[str, list[str]]], top: int = 5
+) -> dict[str, Any]:
+    """Top interests and tags (share, lift) of each segment of each segmentation."""
+    out: dict[str, Any] = {}
+    for seg_name, by_customer in segments.items():
+        for value_name, held in values.items():
+            table = preference_distribution(by_customer, held, top=top)
+            out.setdefault(seg_name, {})[value_name] = {
+                str(segment): _shares(rows) for segment, rows in table.groupby("segment", sort=True)
+            }
+    return out
+
+
+def _aligned(partition: Partition, ids: list[str]) -> npt.NDArray[np.int64]:
+    position = {v: i for i, v in enumerate(partition.ids)}
+    return np.asarray(partition.membership[[position[v] for v in ids]], dtype=np.int64)
+
+
+def _churn(g: ig.Graph, facts: StoredFacts, finest: Partition, settings: Settings) -> ChurnForecast:
+    return forecast_churn(
+        g,
+        facts.timeline,
+        circles=_aligned(finest, list(g.vs["id"])),
+        horizon_days=settings.churn_horizon_days,
+        silence_days=settings.churn_silence_days or None,
+        n_threads=1,
+    )
+
+
+def _tie_graph(store: GraphStore) -> tuple[ig.Graph, int, int]:
+    customers = store.node_ids(Node.CUSTOMER)
+    ties = store.read_projection([Rel.INTERACTS_WITH], weight="weight")
+    groups = store.read_pairs(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP)
+    interests = store.read_pairs(Rel.INTERESTED_IN, Node.CUSTOMER, Node.INTEREST)
+    employees = store.read_pairs(Rel.SERVED_BY, Node.CUSTOMER, Node.EMPLOYEE)
+    g = build_tie_graph(
+        ties.to_igraph(),
+        groups=_affiliations(groups),
+        interests=_affiliations(interests),
+        employees=_affiliations(employees),
+        layer_weights=LayerWeights(),
+        customers=customers,
+    )
+    return g, len(customers), ties.ecount
+
+
+def read_tie_graph(store: GraphStore) -> ig.Graph:
+    """The customer graph the analysis works on: direct ties plus ties projected from shared
+    groups, interests and employees (:class:`~quanzi.algorithms.circles.LayerWeights`
+    defaults), every customer a vertex with its ``"id"``."""
+    return _tie_graph(store)[0]
 
 
 def run_analysis(
@@ -129,7 +310,8 @@ def run_analysis(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> AnalysisSummary:
-    """Run circles and influence on the stored graph and write the results back.
+    """Run circles, influence, churn and the lifecycle on the stored graph and write the
+    results back.
 
     Safe to re-run: results are overwritten, circle ids and user-given circle names kept.
     """
@@ -143,15 +325,9 @@ def run_analysis(
         summary.seconds[step] = now - clock
         clock = now
 
-    report("analyse: read graph", 0, 5)
-    customers = store.node_ids(Node.CUSTOMER)
-    ties = store.read_projection([Rel.INTERACTS_WITH], weight="weight")
-    report("analyse: read graph", 1, 5)
-    groups = store.read_pairs(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP)
-    interests = store.read_pairs(Rel.INTERESTED_IN, Node.CUSTOMER, Node.INTEREST)
-    employees = store.read_pairs(Rel.SERVED_BY, Node.CUSTOMER, Node.EMPLOYEE)
-    report("analyse: read graph", 3, 5)
-    tags = store.read_pairs(Rel.TAGGED, Node.CUSTOMER, Node.TAG)
+    report("analyse: read graph", 0, 6)
+    g, summary.customers, summary.ties = _tie_graph(store)
+    report("analyse: read graph", 3, 6)
     referred = store.read_pairs(Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER)
     previous = _affiliations(store.read_pairs(Rel.IN_CIRCLE, Node.CUSTOMER, Node.CIRCLE))
     # Circles whose members have all gone (erased, merged away) have no IN_CIRCLE left but
@@ -159,19 +335,13 @@ def run_analysis(
     for stored in store.node_ids(Node.CIRCLE):
         previous.setdefault(stored, [])
     previous_top = {k: v for k, v in previous.items() if "." not in k}
-    report("analyse: read graph", 5, 5)
-    summary.customers, summary.ties = len(customers), ties.ecount
+    report("analyse: read graph", 5, 6)
+    facts = read_facts(store)
+    reference = _reference(facts)
+    report("analyse: read graph", 6, 6)
     lap("read")
 
     report("analyse: circles", 0, 2)
-    g = build_tie_graph(
-        ties.to_igraph(),
-        groups=_affiliations(groups),
-        interests=_affiliations(interests),
-        employees=_affiliations(employees),
-        layer_weights=LayerWeights(),
-        customers=customers,
-    )
     levels = detect_circle_hierarchy(g, seed=seed, max_levels=2, max_circle_size=MAX_CIRCLE_SIZE)
     report("analyse: circles", 1, 2)
     referrals = ig.Graph.TupleList(referred, directed=True) if referred else None
@@ -179,7 +349,18 @@ def run_analysis(
         referrals.vs["id"] = referrals.vs["name"]
     scores = influence(g, referrals=referrals)
     report("analyse: circles", 2, 2)
-    lap("compute")
+    lap("circles")
+
+    report("analyse: churn and lifecycle", 0, 2)
+    forecast: ChurnForecast | None = None
+    try:
+        forecast = _churn(g, facts, levels[min(1, len(levels) - 1)], settings)
+    except InputError as e:
+        summary.churn_note = str(e)
+    report("analyse: churn and lifecycle", 1, 2)
+    lifecycle = _lifecycle(facts, reference)
+    report("analyse: churn and lifecycle", 2, 2)
+    lap("churn+lifecycle")
 
     top = levels[0]
     match = match_circles(previous_top, top)
@@ -196,33 +377,78 @@ def run_analysis(
         head, _, rest = key.partition(".")
         return top_ids[head] + (f".{rest}" if level > 0 and rest else "")
 
-    influence_of = dict(zip(scores.ids, scores.score.tolist(), strict=True))
-    attributes = {"interest": _by_customer(interests), "tag": _by_customer(tags)}
-    circle_rows: list[dict[str, Any]] = []
-    memberships: dict[str, list[dict[str, Any]]] = defaultdict(list)
     customer_rows: dict[str, dict[str, Any]] = {v: {"id": v} for v in scores.ids}
-    tiers = _tiers(store)
-    for cid, tier in tiers.items():
-        customer_rows.setdefault(cid, {"id": cid})["tier"] = tier
-    attributes["tier"] = {cid: [tier] for cid, tier in tiers.items()}
     for i, v in enumerate(scores.ids):
         row = customer_rows[v]
         row["influence"] = round(float(scores.score[i]), 6)
         for part, values in scores.raw.items():
             row[part] = float(values[i])
+    for cid, tier in lifecycle.tiers.items():
+        customer_rows.setdefault(cid, {"id": cid})["tier"] = tier
+    for cid, path in lifecycle.tier_paths.items():
+        customer_rows.setdefault(cid, {"id": cid})["tier_path"] = path
+    for cid, stage in lifecycle.stages.items():
+        customer_rows.setdefault(cid, {"id": cid})["funnel_stage"] = stage
+    for cid, path in lifecycle.funnel_paths.items():
+        customer_rows.setdefault(cid, {"id": cid})["funnel_path"] = path
+    for who, segment in lifecycle.segments.items():
+        customer_rows.setdefault(str(who), {"id": str(who)})["rfm_segment"] = str(segment)
+    for who, score in lifecycle.rfm["rfm"].items():
+        customer_rows[str(who)]["rfm_score"] = str(score)
+    risk: dict[str, float] = {}
+    if forecast is not None:
+        for cid, value, reasons in zip(
+            forecast.ids, forecast.risk.tolist(), forecast.reasons, strict=True
+        ):
+            risk[cid] = value
+            customer_rows.setdefault(cid, {"id": cid}).update(
+                churn_risk=round(value, 4),
+                churn_risk_reasons=[
+                    reason_text(r, window_days=forecast.horizon_days) for r in reasons
+                ],
+            )
+        for who, when in forecast.churned.items():
+            cid = str(who)
+            risk[cid] = 1.0
+            customer_rows.setdefault(cid, {"id": cid}).update(
+                churn_risk=1.0,
+                churned_at=_iso(when),
+                churn_risk_reasons=[
+                    f"churned on {pd.Timestamp(when).date()}: {_how(facts, str(cid), when)}"
+                ],
+            )
+        summary.churn_scored, summary.churned = len(forecast.ids), len(forecast.churned)
+    churned_ids = set(forecast.churned.index.astype(str)) if forecast is not None else set()
+
+    influence_of = dict(zip(scores.ids, scores.score.tolist(), strict=True))
+    attributes: dict[str, dict[str, list[str]]] = {
+        "interest": facts.interests,
+        "tag": facts.tags,
+        "tier": {cid: [tier] for cid, tier in lifecycle.tiers.items()},
+        "employee": facts.employees,
+    }
+    circle_rows: list[dict[str, Any]] = []
+    memberships: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for level, partition in enumerate(levels[:2]):
         if level == 1 and partition.keys == top.keys:
             break
         descriptions = describe_circles(
-            g, partition, influence=influence_of, attributes=attributes, n_leaders=3
+            g,
+            partition,
+            influence=influence_of,
+            attributes=attributes,
+            n_leaders=3,
         )
         summary.circles[level] = partition.n_circles
         if level == 0:
             summary.modularity = partition.modularity
+        members = partition.circles()
+        lifts = _circle_lifts(partition, members, facts)
         for d in descriptions:
             cid = circle_id(level, d.key)
             top_interest = d.top_attributes.get("interest", [])
             theme = f" · {top_interest[0][0]}" if top_interest else ""
+            owners = d.top_attributes.get("employee", [])
             circle_rows.append(
                 {
                     "id": cid,
@@ -236,6 +462,16 @@ def run_analysis(
                     "top_tags": [v for v, _ in d.top_attributes.get("tag", [])],
                     "layer_shares": json.dumps(d.layer_shares, sort_keys=True),
                     "tier_mix": json.dumps(dict(d.top_attributes.get("tier", []))),
+                    "owners": [e for e, _ in owners[:3]],
+                    "owner_counts": json.dumps(dict(owners[:3])),
+                    "churn_risk": _mean_of(members[d.key], risk),
+                    "churn_rate": (
+                        round(sum(m in churned_ids for m in members[d.key]) / d.size, 4)
+                        if forecast is not None and d.size
+                        else None
+                    ),
+                    "interest_lift": json.dumps(lifts["interest"].get(d.key, [])),
+                    "tag_lift": json.dumps(lifts["tag"].get(d.key, [])),
                     "modularity": partition.modularity,
                 }
             )
@@ -243,21 +479,39 @@ def run_analysis(
             cid = circle_id(level, partition.keys[c])
             customer_rows[v]["circle_id" if level == 0 else "subcircle_id"] = cid
             memberships[v].append({"start": v, "end": cid, "level": level})
+    summary.tiers = dict(Counter(lifecycle.tiers.values()).most_common())
+    summary.funnel = dict(Counter(lifecycle.stages.values()).most_common())
+    summary.rfm_segments = lifecycle.summary["rfm_segments"]
+    run = _run_node(
+        reference,
+        lifecycle,
+        preferences=_preferences(
+            {
+                "rfm_segment": {str(k): str(v) for k, v in lifecycle.segments.items()},
+                "tier": lifecycle.tiers,
+            },
+            {"interest": facts.interests, "tag": facts.tags},
+        ),
+        forecast=forecast,
+        note=summary.churn_note,
+    )
     lap("describe")
 
     total = len(circle_rows) + 2 * len(customer_rows)
     done = 0
     report("analyse: write back", 0, total)
     store.upsert_nodes(Node.CIRCLE, circle_rows)
+    store.upsert_nodes(Node.ANALYSIS, [run])
     done += len(circle_rows)
     if match.unmatched_previous:
         stale = [k for k in previous if k.split(".")[0] in set(match.unmatched_previous)]
         store.delete_nodes(Node.CIRCLE, stale)
     rows = list(customer_rows.values())
+    store.remove_node_properties(Node.CUSTOMER, CHURN_PROPERTIES)
     store.set_node_properties(Node.CUSTOMER, rows)
     done += len(rows)
     report("analyse: write back", done, total)
-    for chunk in _chunks(rows, _WRITE_BATCH):
+    for chunk in _chunks([r for r in rows if r["id"] in memberships], _WRITE_BATCH):
         ids = [r["id"] for r in chunk]
         links = [m for v in ids for m in memberships[v]]
         store.replace_relations(Rel.IN_CIRCLE, Node.CUSTOMER, Node.CIRCLE, ids, links)
@@ -270,3 +524,66 @@ def run_analysis(
         store.delete_nodes(Node.CIRCLE, leftovers)
     lap("write")
     return summary
+
+
+def _mean_of(members: list[str], values: dict[str, float]) -> float | None:
+    known = [values[m] for m in members if m in values]
+    return round(float(np.mean(known)), 4) if known else None
+
+
+def _how(facts: StoredFacts, customer: str, when: Any) -> str:
+    """Why a customer counts as churned: deleted contacts, or silence."""
+    links = facts.timeline.employee_links
+    mine = links[links["customer_id"] == customer]
+    if len(mine) and mine["deleted_at"].notna().all() and mine["deleted_at"].max() == when:
+        return "deleted every employee contact"
+    last = facts.timeline.last_seen.get(customer)
+    return f"silent since {pd.Timestamp(last).date()}" if pd.notna(last) else "silent"
+
+
+def _circle_lifts(
+    partition: Partition, members: dict[str, list[str]], facts: StoredFacts, top: int = 5
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Top interests and tags of each circle, with their share and lift over everyone."""
+    circle_of = {v: key for key, vs in members.items() for v in vs}
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for name, held in (("interest", facts.interests), ("tag", facts.tags)):
+        table = preference_distribution(circle_of, held, top=top)
+        out[name] = {str(key): _shares(rows) for key, rows in table.groupby("segment", sort=False)}
+    return out
+
+
+def _run_node(
+    reference: pd.Timestamp,
+    lifecycle: _Lifecycle,
+    *,
+    preferences: dict[str, Any],
+    forecast: ChurnForecast | None,
+    note: str,
+) -> dict[str, Any]:
+    """The ``Analysis`` node: population-level results, JSON text where nested."""
+    churn: dict[str, Any] = {"scored": False, "note": note}
+    if forecast is not None:
+        churn = {
+            "scored": True,
+            "horizon_days": forecast.horizon_days,
+            "training_cutoff": _iso(forecast.training["cutoff"]),
+            "training_customers": forecast.training["customers"],
+            "training_churned": forecast.training["churned"],
+            "features": list(forecast.features.columns),
+            "customers_scored": len(forecast.ids),
+            "churned": len(forecast.churned),
+            "mean_risk": round(float(forecast.risk.mean()), 4) if len(forecast.ids) else None,
+        }
+    return {
+        "id": "latest",
+        "ran_at": _iso(pd.Timestamp.now(tz="UTC")),
+        "reference_at": _iso(reference),
+        "tier_conversion": json.dumps(lifecycle.summary["tier_conversion"]),
+        "tier_transitions": json.dumps(lifecycle.summary["tier_transitions"]),
+        "funnel_conversion": json.dumps(lifecycle.summary["funnel_conversion"]),
+        "funnel_transitions": json.dumps(lifecycle.summary["funnel_transitions"]),
+        "rfm_segments": json.dumps(lifecycle.summary["rfm_segments"]),
+        "preferences": json.dumps(preferences),
+        "churn": json.dumps(churn),
+    }

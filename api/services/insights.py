@@ -1,8 +1,9 @@
 """Reading what the analysis wrote back: influencers, churn risk, tiers and the funnel.
 
 The analysis stores scores as customer properties (``influence``, ``pagerank``,
-``churn_risk`` with ``churn_reasons``, ``tier``); ingest records ``funnel_history`` and
-``tier_history`` (``"<ISO time> <label>"`` strings) and ``SERVED_BY.deleted_at``.
+``churn_risk`` with ``churn_risk_reasons``, ``tier``, ``funnel_stage``) and the histories it
+derives, ``tier_path`` and ``funnel_path``; ingest records ``funnel_history`` and
+``tier_history`` (all ``"<ISO time> <label>"`` strings) and ``SERVED_BY.deleted_at``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from quanzi.settings import Settings
 __all__ = [
     "FUNNEL_STAGES",
     "RECORDED_TIERS",
+    "SCORED_TIERS",
     "at_risk",
     "churn_alerts",
     "churn_reasons",
@@ -45,6 +47,8 @@ __all__ = [
 FUNNEL_STAGES = ("first_contact", "intention", "meeting", "order")
 #: Tiers the source systems record, in order; every customer starts as ``member``.
 RECORDED_TIERS = ("member", "silver", "gold", "platinum")
+#: Tiers the analysis scores, in order (``quanzi.algorithms.lifecycle.TIERS``).
+SCORED_TIERS = ("potential", "general", "loyal", "member")
 
 
 def top_influencers(
@@ -216,6 +220,12 @@ def tier_report(store: GraphStore, *, start: str, end: str) -> TierReport:
         for tier in set(row["tiers"]):
             changes[tier] += int(row["n"])
     _, steps = _ladder(paths, "tiers", RECORDED_TIERS, base=sum(recorded.values()))
+    scored = store.read(q.API_SCORED_TIER_PATHS, "reading tier paths", start=start, end=end)
+    scored_changes: Counter[str] = Counter()
+    for row in scored:
+        for tier in set(row["tiers"]):
+            scored_changes[tier] += int(row["n"])
+    _, scored_steps = _ladder(scored, "tiers", SCORED_TIERS)
     return TierReport(
         start=start,
         end=end,
@@ -223,4 +233,6 @@ def tier_report(store: GraphStore, *, start: str, end: str) -> TierReport:
         recorded_tiers=dict(recorded),
         changes=dict(changes),
         steps=steps,
+        scored_changes=dict(scored_changes),
+        scored_steps=scored_steps,
     )

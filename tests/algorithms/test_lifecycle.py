@@ -15,6 +15,7 @@ from quanzi.algorithms.lifecycle import (
     assign_funnel_stages,
     assign_tiers,
     conversion_rates,
+    label_history,
     preference_distribution,
     record_transitions,
     rfm_scores,
@@ -136,3 +137,31 @@ def test_preferences_per_segment() -> None:
     assert vip.loc["golf", "share"] == 1.0
     assert vip.loc["golf", "lift"] == pytest.approx(1.0 / 0.75)
     assert preference_distribution({"a": "x"}, {}).empty
+
+
+def test_label_history_follows_ups_and_downs() -> None:
+    # a: three orders in 2023 (loyal), then nothing: lapses to general after a year.
+    times = pd.to_datetime(["2023-01-01", "2023-03-01", "2023-06-01", "2024-06-01", "2024-07-01"])
+    facts = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 5 + ["b"],
+            "at": [*times, pd.Timestamp("2023-01-01")],
+            "orders": [1, 2, 3, 3, 3, 0],
+            "days_since_last_order": [0, 0, 0, 366, 396, None],
+            "is_member": False,
+        }
+    )
+    history = label_history(facts, TIERS)
+    a = history[history.customer_id == "a"]
+    assert a.to_label.tolist() == ["general", "loyal", "general"]
+    assert a["at"].dt.strftime("%Y-%m-%d").tolist() == ["2023-01-01", "2023-06-01", "2024-06-01"]
+    assert history[history.customer_id == "b"].to_label.tolist() == ["potential"]
+    matrix = transition_matrix(history, TIERS)
+    assert matrix.loc["loyal", "general"] == 1
+    assert matrix.loc["general", "loyal"] == 1
+    rates = conversion_rates(history, TIERS).set_index("from_label")
+    assert rates.loc["potential", "reached"] == 2
+    assert rates.loc["general", "converted"] == 1  # a reached loyal once
+    # Input order does not matter.
+    shuffled = label_history(facts.sample(frac=1.0, random_state=1), TIERS)
+    pd.testing.assert_frame_equal(shuffled, history)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import igraph as ig
+import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -135,3 +136,42 @@ def test_an_index_answers_many_queries_like_single_calls() -> None:
     index = LookalikeIndex(g, attributes=attributes, seed=1)
     for seeds in (["c1", "c2", "c3"], ["c10", "c20"]):
         assert index.query(seeds, k=15) == lookalikes(g, seeds, k=15, attributes=attributes, seed=1)
+
+
+def test_seed_expansion_finds_more_of_a_sparse_circle() -> None:
+    # An LFR graph (mixing 0.5, 8 ties on average): most members of a circle know no seed.
+    lfr = nx.LFR_benchmark_graph(
+        1500,
+        2.5,
+        1.5,
+        0.5,
+        average_degree=8,
+        max_degree=40,
+        min_community=60,
+        max_community=150,
+        seed=3,
+    )
+    lfr.remove_edges_from(list(nx.selfloop_edges(lfr)))
+    g = ig.Graph(n=1500, edges=list(lfr.edges()))
+    g.vs["id"] = [f"c{i}" for i in range(1500)]
+    index = LookalikeIndex(g, weight=None)
+    circles = sorted({frozenset(lfr.nodes[v]["community"]) for v in lfr}, key=min)[:6]
+    rng = np.random.default_rng(0)
+    hits = {0: 0, 3: 0}
+    for circle in circles:
+        members = [f"c{i}" for i in rng.permutation(sorted(circle))]
+        for rounds in hits:
+            found = {c.id for c in index.query(members[:5], k=30, expansion_rounds=rounds)}
+            assert not found & set(members[:5])
+            hits[rounds] += len(found & set(members[5:]))
+    assert hits[3] > 1.2 * hits[0]
+
+
+def test_seed_expansion_keeps_reasons_about_real_seeds(cliques: ig.Graph) -> None:
+    found = lookalikes(cliques, ["a0"], k=3, expansion_rounds=3)
+    for candidate in found:
+        for reason in candidate.reasons:
+            if reason.kind == "knows_seeds":
+                assert reason.evidence == ("a0",)
+    with pytest.raises(InputError, match="expansion"):
+        lookalikes(cliques, ["a0"], expansion_rounds=-1)

@@ -141,6 +141,22 @@ def test_results_write_back(store: GraphStore) -> None:
     assert set(store.neighbourhood(Node.CUSTOMER, "c0", rels=[Rel.IN_CIRCLE]).nodes) == {"K2"}
 
 
+def test_large_result_write_back_takes_the_bulk_path(store: GraphStore) -> None:
+    n = 2500  # over the bulk threshold
+    store.upsert_nodes(Node.CUSTOMER, _people(n))
+    rows = [
+        {"id": f"c{i}", "churn_risk": i / n, "churn_risk_reasons": [f"reason {i}", "x"]}
+        for i in range(n)
+    ]
+    assert store.set_node_properties(Node.CUSTOMER, rows) == n
+    c7 = store.get_node(Node.CUSTOMER, "c7")
+    assert c7 is not None
+    assert c7["churn_risk"] == 7 / n
+    assert c7["churn_risk_reasons"] == ["reason 7", "x"]
+    assert c7["name"]  # the other properties stay
+    assert store.counts()["Customer"] == n  # updates only, nothing created
+
+
 def test_schema_creation_is_idempotent(store: GraphStore) -> None:
     assert ensure_schema(store) == SCHEMA_VERSION
     assert ensure_schema(store) == SCHEMA_VERSION
