@@ -684,6 +684,25 @@ class ChurnForecast:
     training : dict
         ``cutoff`` (the training snapshot's time), ``customers`` and ``churned`` (rows and
         positives it learned from).
+
+    Examples
+    --------
+    Forty customers on a ring; every second one deletes the employee's contact, spread over
+    eight months. The model learns from the 120 days before 1 October and scores who is left:
+
+    >>> import igraph as ig, pandas as pd
+    >>> ids = [f"c{i}" for i in range(40)]
+    >>> g = ig.Graph.Ring(40, circular=True)
+    >>> g.vs["id"] = ids
+    >>> deleted = [f"2024-{3 + i % 8:02d}-15" if i % 2 else None for i in range(40)]
+    >>> links = pd.DataFrame({"customer_id": ids, "added_at": "2024-01-01", "deleted_at": deleted})
+    >>> timeline = CustomerTimeline.build(dict.fromkeys(ids, "2024-01-01"), employee_links=links)
+    >>> fc = forecast_churn(g, timeline, at="2024-10-01", horizon_days=120, weight=None,
+    ...                     silence_days=None, min_churned=5)
+    >>> len(fc.ids), len(fc.churned), fc.training["churned"]
+    (25, 15, 10)
+    >>> bool(((fc.risk >= 0) & (fc.risk <= 1)).all())
+    True
     """
 
     at: pd.Timestamp
@@ -765,6 +784,22 @@ def forecast_churn(
     ------
     InputError
         Too few customers churned (or stayed) in the training window to learn from.
+
+    Examples
+    --------
+    Half of forty customers delete the employee's contact, spread over eight months:
+
+    >>> import igraph as ig, pandas as pd
+    >>> ids = [f"c{i}" for i in range(40)]
+    >>> g = ig.Graph.Ring(40, circular=True)
+    >>> g.vs["id"] = ids
+    >>> deleted = [f"2024-{3 + i % 8:02d}-15" if i % 2 else None for i in range(40)]
+    >>> links = pd.DataFrame({"customer_id": ids, "added_at": "2024-01-01", "deleted_at": deleted})
+    >>> timeline = CustomerTimeline.build(dict.fromkeys(ids, "2024-01-01"), employee_links=links)
+    >>> fc = forecast_churn(g, timeline, at="2024-10-01", horizon_days=120, weight=None,
+    ...                     silence_days=None, min_churned=5)
+    >>> set(fc.churned.index) < set(ids[1::2]), set(ids[::2]) <= set(fc.ids)
+    (True, True)
     """
     now = timeline.latest if at is None else pd.Timestamp(at)
     now = now.tz_localize("UTC") if now.tzinfo is None else now
