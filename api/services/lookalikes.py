@@ -134,9 +134,8 @@ def find_lookalikes(
     seeds = _seeds(store, settings, principal, request)
     graph = cache.get(store)
     usable = [s for s in seeds if s in graph.index]
-    if not usable:
-        cache.invalidate()
-        graph = cache.get(store)
+    if not usable:  # seeds newer than the snapshot: read the store now rather than fail
+        graph = cache.refresh(store)
         usable = [s for s in seeds if s in graph.index]
     if not usable:
         raise InputError("seeds: none of the seeds is in the graph yet; try again shortly")
