@@ -26,10 +26,9 @@ from quanzi.api.schemas import (
     LookalikeResult,
 )
 from quanzi.api.services.access import Principal
-from quanzi.api.services.customers import customer_ids, summarise, survivors
+from quanzi.api.services.customers import customer_ids, summarise, summary_rows, survivors
 from quanzi.api.services.graph_cache import GraphCache
 from quanzi.errors import ConfigError, InputError
-from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node
 from quanzi.settings import Settings
@@ -154,8 +153,8 @@ def find_lookalikes(
         max_reasons=request.max_reasons,
     )
     ids = [r.id for r in ranked]
-    rows = store.read(q.CUSTOMER_PROPERTIES, "reading lookalike prospects", ids=ids) if ids else []
-    props = {r["id"]: dict(r["props"]) for r in rows if not r["props"].get("merged_into")}
+    rows = summary_rows(store, ids, "reading lookalike prospects")
+    props = {r["id"]: r for r in rows if not r.get("merged_into")}
     found = [r for r in ranked if r.id in props]
     summaries = summarise(store, principal, [props[r.id] for r in found])
     items = [
