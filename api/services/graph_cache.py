@@ -105,6 +105,7 @@ class GraphCache:
         self._current: CachedGraph | None = None
         self._current_generation = -1
         self._generation = 0
+        self._floor = 0  # reads begun before the last drop are never kept
         self._refresh: threading.Thread | None = None
 
     def invalidate(self, *, drop: bool = False) -> None:
@@ -117,6 +118,7 @@ class GraphCache:
             self._generation += 1
             if drop:
                 self._current = None
+                self._floor = self._generation
 
     def age_s(self) -> float | None:
         """Seconds since the snapshot was read, or ``None`` when there is none."""
@@ -170,8 +172,9 @@ class GraphCache:
             fresh = self._reader(store)
             fresh.lookalike_index()  # built here, not in the first request that uses it
             with self._lock:
-                self._current = fresh
-                self._current_generation = generation
+                if generation >= self._floor:
+                    self._current = fresh
+                    self._current_generation = generation
             return fresh
 
     def wait(self, timeout: float | None = None) -> bool:

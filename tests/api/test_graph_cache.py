@@ -103,6 +103,26 @@ def test_an_erasure_drops_the_graph_and_the_next_request_waits_for_a_new_one(
     assert "c-new" in new.index
 
 
+def test_a_read_begun_before_an_erasure_is_not_kept(store: GraphStore) -> None:
+    build_graph(store)
+    reader = GatedReader()
+    reader.gate.set()
+    cache = GraphCache(reader=reader)
+    cache.get(store)
+    reader.gate.clear()
+    reader.started.clear()
+    cache.invalidate()
+    cache.get(store)  # starts a background read, held at the gate
+    assert reader.started.wait(10)
+    cache.invalidate(drop=True)  # an erasure lands meanwhile
+    reader.gate.set()
+    assert cache.wait(30)
+    assert cache.age_s() is None  # what that read saw may hold the erased person
+    after = cache.get(store)
+    assert reader.reads == 3
+    assert cache.get(store) is after
+
+
 def test_seeds_newer_than_the_graph_read_it_now(store: GraphStore) -> None:
     build_graph(store)
     cache = GraphCache()
