@@ -40,6 +40,7 @@ from quanzi.api.schemas import Problem
 from quanzi.api.services.audit import AuditLog
 from quanzi.api.services.files import api_folder
 from quanzi.api.services.graph_cache import GraphCache
+from quanzi.api.services.health import CountsCache
 from quanzi.api.services.jobs import JobManager
 from quanzi.api.services.keys import KeyRing
 from quanzi.api.services.segments import SegmentBook
@@ -189,6 +190,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     app.state.keys = KeyRing(settings.api_keys, folder, settings.api_key_employees)
     app.state.audit = audit
     app.state.graph_cache = graph_cache
+    app.state.health_counts = CountsCache()
     app.state.segments = SegmentBook(folder)
 
     def gauges() -> dict[str, dict[tuple[str, ...], float]]:

@@ -264,7 +264,8 @@ class Client:
         --------
         >>> q.refresh()
         """
-        self._cache.invalidate()
+        # Dropped, not served stale: in a notebook the next call must see what was just written.
+        self._cache.invalidate(drop=True)
 
     def _graph(self) -> CachedGraph:
         return self._cache.get(self.store)

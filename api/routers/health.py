@@ -21,9 +21,9 @@ router = APIRouter(tags=["health"], responses={429: PROBLEM_RESPONSES[429]})
     response_model=HealthPublic,
     responses={503: {"model": HealthPublic, "description": "The graph store is down."}},
 )
-def health(store: StoreDep, settings: SettingsDep) -> JSONResponse:
-    """Service and store status, with node and relation counts."""
-    result = check_health(store, settings.store)
+def health(request: Request, store: StoreDep, settings: SettingsDep) -> JSONResponse:
+    """Service and store status, with node and relation counts (reused for up to 5 s)."""
+    result = check_health(store, settings.store, counts=request.app.state.health_counts)
     body = HealthPublic(**asdict(result)).model_dump()
     return JSONResponse(body, status_code=200 if result.store == "up" else 503)
 

@@ -47,6 +47,7 @@ __all__ = [
     "search_customers",
     "search_rows",
     "summarise",
+    "summary_rows",
     "survivor_of",
     "survivors",
 ]
@@ -173,11 +174,11 @@ def survivors(store: GraphStore, customer_ids: Sequence[str]) -> dict[str, str]:
     """For each known id, the customer it now stands for (following merges); unknown ids
     are left out. One query for ids that were never merged."""
     rows = store.read(
-        q.CUSTOMER_PROPERTIES, "reading customers", ids=list(dict.fromkeys(customer_ids))
+        q.CUSTOMER_MERGED_INTO, "reading customers", ids=list(dict.fromkeys(customer_ids))
     )
     out: dict[str, str] = {}
     for row in rows:
-        if row["props"].get("merged_into"):
+        if row["merged_into"]:
             try:
                 out[str(row["id"])] = survivor_of(store, str(row["id"]))[0]
             except NotFoundError:
@@ -233,6 +234,15 @@ def _summary(
         emails=values("email"),
         masked=not shown,
     )
+
+
+def summary_rows(store: GraphStore, customer_ids: Sequence[str], what: str) -> list[dict[str, Any]]:
+    """Property maps of the given customers with only what :func:`summarise` shows (and
+    ``merged_into``); unknown ids are left out."""
+    if not customer_ids:
+        return []
+    rows = store.read(q.customer_fields(_SUMMARY_FIELDS), what, ids=list(customer_ids))
+    return [{k: v for k, v in dict(r["props"]).items() if v is not None} for r in rows]
 
 
 def summarise(

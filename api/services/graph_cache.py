@@ -2,19 +2,23 @@
 
 Reading the tie graph and the attributes of 100k customers takes seconds, so the service
 keeps one copy: the ``INTERACTS_WITH`` projection as an ``igraph.Graph``, each customer's
-circles, groups and interests, and the FastRP embeddings (computed on first use). The copy is
-dropped when an ingest, merge, split, erasure or analysis finishes through the API, and after
-:data:`MAX_AGE_S` seconds in any case, so changes made by other processes show up too.
+circles, groups and interests, and the FastRP embeddings. The copy is marked stale when an
+ingest, merge, split or analysis finishes through the API, and after :data:`MAX_AGE_S` seconds
+in any case (so changes made by other processes show up too); a stale copy keeps being served
+while a background read replaces it (stale-while-revalidate). An erasure drops the copy.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from quanzi.algorithms.lookalike import LookalikeIndex
+from quanzi.errors import QuanziError
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
 
@@ -25,6 +29,8 @@ __all__ = ["MAX_AGE_S", "CachedGraph", "GraphCache"]
 
 #: Seconds after which the cached graph is read again even without a known change.
 MAX_AGE_S = 600.0
+
+log = logging.getLogger(__name__)
 
 _ATTRIBUTES: dict[str, tuple[Rel, Node]] = {
     "circle": (Rel.IN_CIRCLE, Node.CIRCLE),
@@ -68,52 +74,130 @@ class CachedGraph:
 
 
 class GraphCache:
-    """Holds at most one :class:`CachedGraph`, refreshed when stale."""
+    """Holds at most one :class:`CachedGraph` and refreshes it in the background.
 
-    def __init__(self, *, max_age_s: float = MAX_AGE_S) -> None:
+    Stale-while-revalidate: after :meth:`invalidate` (a change through the API) or once the
+    snapshot is older than ``max_age_s``, :meth:`get` keeps returning the snapshot it has and
+    starts one background read of the store; the new snapshot (its lookalike index built too)
+    replaces the old one when it is complete. Lookalike answers may therefore lag a change by
+    the time one read takes (seconds at 100k customers). Only the very first read, or one after
+    :meth:`invalidate` with ``drop=True``, makes a request wait.
+
+    Parameters
+    ----------
+    max_age_s : float
+        Seconds after which the snapshot is read again even without a known change.
+    reader : callable, optional
+        Reads a snapshot from a store; the default reads the ``INTERACTS_WITH`` projection
+        and the customers' circles, groups and interests.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_age_s: float = MAX_AGE_S,
+        reader: Callable[[GraphStore], CachedGraph] | None = None,
+    ) -> None:
         self.max_age_s = max_age_s
+        self._reader = reader or _read
         self._lock = threading.Lock()
         self._reading = threading.Lock()
         self._current: CachedGraph | None = None
+        self._current_generation = -1
         self._generation = 0
+        self._floor = 0  # reads begun before the last drop are never kept
+        self._refresh: threading.Thread | None = None
 
-    def invalidate(self) -> None:
-        """Drop the snapshot; the next :meth:`get` reads the store again."""
+    def invalidate(self, *, drop: bool = False) -> None:
+        """Mark the snapshot stale so that the next :meth:`get` refreshes it.
+
+        With ``drop=True`` the snapshot is forgotten at once (an erasure: nothing of the
+        person stays in memory) and the next :meth:`get` waits for a new read.
+        """
         with self._lock:
-            self._current = None
             self._generation += 1
+            if drop:
+                self._current = None
+                self._floor = self._generation
 
     def age_s(self) -> float | None:
         """Seconds since the snapshot was read, or ``None`` when there is none."""
         current = self._current
         return None if current is None else time.monotonic() - current.read_at
 
-    def _fresh(self) -> CachedGraph | None:
+    def stale(self) -> bool:
+        """Whether a change or the age calls for a new read of the snapshot held now."""
+        with self._lock:
+            return self._stale()
+
+    def _stale(self) -> bool:
         current = self._current
-        if current is not None and time.monotonic() - current.read_at < self.max_age_s:
-            return current
-        return None
+        return (
+            current is None
+            or self._current_generation != self._generation
+            or time.monotonic() - current.read_at >= self.max_age_s
+        )
 
     def get(self, store: GraphStore) -> CachedGraph:
-        """The snapshot, read from ``store`` when missing or older than ``max_age_s``.
+        """The snapshot; stale ones are served while a background read replaces them.
 
-        One thread reads; others asking meanwhile wait for its result instead of reading too.
+        With no snapshot at all, one thread reads and others asking meanwhile wait for its
+        result instead of reading too.
         """
-        current = self._fresh()
-        if current is not None:
-            return current
-        with self._reading:
-            current = self._fresh()
+        with self._lock:
+            current = self._current
             if current is not None:
+                if self._stale():
+                    self._start_refresh(store)
                 return current
+        return self._load(store)
+
+    def refresh(self, store: GraphStore) -> CachedGraph:
+        """Read the store now and wait for the result (a request that cannot use the old one)."""
+        return self._load(store, newer_than=time.monotonic())
+
+    def _load(self, store: GraphStore, *, newer_than: float | None = None) -> CachedGraph:
+        with self._lock:
+            wanted = self._generation
+        with self._reading:
             with self._lock:
+                current = self._current
+                if (
+                    current is not None
+                    and self._current_generation >= wanted
+                    and (newer_than is None or current.read_at >= newer_than)
+                ):
+                    return current  # another thread read it while this one waited
                 generation = self._generation
-            fresh = _read(store)
+            fresh = self._reader(store)
+            fresh.lookalike_index()  # built here, not in the first request that uses it
             with self._lock:
-                # A change finished while reading: serve this read but do not keep it.
-                if generation == self._generation:
+                if generation >= self._floor:
                     self._current = fresh
+                    self._current_generation = generation
             return fresh
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background read to finish; ``False`` if it still runs after ``timeout``."""
+        thread = self._refresh
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _start_refresh(self, store: GraphStore) -> None:
+        # Called with self._lock held: at most one background read at a time.
+        if self._refresh is not None and self._refresh.is_alive():
+            return
+
+        def run() -> None:
+            try:
+                self.refresh(store)
+            except QuanziError as e:  # the store is down: keep serving what there is
+                log.warning("refreshing the lookalike graph failed, serving the old one: %s", e)
+
+        self._refresh = threading.Thread(target=run, name="quanzi-graph-refresh", daemon=True)
+        self._refresh.start()
 
 
 def _read(store: GraphStore) -> CachedGraph:

@@ -26,10 +26,9 @@ from quanzi.api.schemas import (
     LookalikeResult,
 )
 from quanzi.api.services.access import Principal
-from quanzi.api.services.customers import customer_ids, summarise, survivors
+from quanzi.api.services.customers import customer_ids, summarise, summary_rows, survivors
 from quanzi.api.services.graph_cache import GraphCache
 from quanzi.errors import ConfigError, InputError
-from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node
 from quanzi.settings import Settings
@@ -134,9 +133,8 @@ def find_lookalikes(
     seeds = _seeds(store, settings, principal, request)
     graph = cache.get(store)
     usable = [s for s in seeds if s in graph.index]
-    if not usable:
-        cache.invalidate()
-        graph = cache.get(store)
+    if not usable:  # seeds newer than the snapshot: read the store now rather than fail
+        graph = cache.refresh(store)
         usable = [s for s in seeds if s in graph.index]
     if not usable:
         raise InputError("seeds: none of the seeds is in the graph yet; try again shortly")
@@ -155,8 +153,8 @@ def find_lookalikes(
         max_reasons=request.max_reasons,
     )
     ids = [r.id for r in ranked]
-    rows = store.read(q.CUSTOMER_PROPERTIES, "reading lookalike prospects", ids=ids) if ids else []
-    props = {r["id"]: dict(r["props"]) for r in rows if not r["props"].get("merged_into")}
+    rows = summary_rows(store, ids, "reading lookalike prospects")
+    props = {r["id"]: r for r in rows if not r.get("merged_into")}
     found = [r for r in ranked if r.id in props]
     summaries = summarise(store, principal, [props[r.id] for r in found])
     items = [

@@ -100,7 +100,7 @@ def erase_person(
     store.write_many(
         [(statement, params) for statement in q.api_erase()], f"erasing customer {survivor}"
     )
-    cache.invalidate()
+    cache.invalidate(drop=True)  # nothing of the person stays in the lookalike graph
     remaining = erasure_leftovers(store, ids, own, records, orders)
     return ErasureReport(
         customer_id=survivor,

@@ -1,0 +1,154 @@
+"""The lookalike graph cache serves its old snapshot while a new one is read, then the new one."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from quanzi.api.services.graph_cache import CachedGraph, GraphCache, _read
+from quanzi.api.services.health import CountsCache
+from quanzi.graph.store import GraphStore
+from quanzi.model import Node, Rel
+from tests.api.conftest import build_graph
+
+pytestmark = pytest.mark.store
+
+
+class GatedReader:
+    """The real store read, held at a gate so a test can look while a read is under way."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.started = threading.Event()
+        self.reads = 0
+
+    def __call__(self, store: GraphStore) -> CachedGraph:
+        self.reads += 1
+        self.started.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        return _read(store)
+
+
+def _add_customer_with_a_tie(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "c-new", "name": "New Person"}])
+    store.upsert_relations(
+        Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, [{"start": "c-new", "end": "c1"}]
+    )
+
+
+def test_a_change_serves_the_old_graph_while_the_new_one_is_read(store: GraphStore) -> None:
+    build_graph(store)
+    reader = GatedReader()
+    reader.gate.set()
+    cache = GraphCache(reader=reader)
+    old = cache.get(store)
+    assert "c-new" not in old.index
+    assert reader.reads == 1
+
+    _add_customer_with_a_tie(store)
+    reader.gate.clear()
+    reader.started.clear()
+    cache.invalidate()
+    assert cache.stale()
+    # The change is known but the request does not wait: it gets the old snapshot at once,
+    # and one background read starts (a second request does not start another).
+    assert cache.get(store) is old
+    assert reader.started.wait(10)
+    assert cache.get(store) is old
+    assert not cache.wait(0.2)  # still reading, held at the gate
+    reader.gate.set()
+    assert cache.wait(30)
+    assert reader.reads == 2
+
+    new = cache.get(store)
+    assert new is not old
+    assert "c-new" in new.index
+    assert not cache.stale()
+    assert new.lookalike_index() is new.lookalike_index()  # built by the background read
+
+
+def test_a_change_during_the_read_keeps_the_snapshot_stale(store: GraphStore) -> None:
+    build_graph(store)
+    reader = GatedReader()
+    reader.gate.set()
+    cache = GraphCache(reader=reader)
+    cache.get(store)
+    reader.gate.clear()
+    reader.started.clear()
+    cache.invalidate()
+    cache.get(store)
+    assert reader.started.wait(10)
+    cache.invalidate()  # a second change lands while the first read is under way
+    reader.gate.set()
+    assert cache.wait(30)
+    assert cache.stale()  # what was read may miss the second change: read again
+    cache.get(store)
+    assert cache.wait(30)
+    assert reader.reads == 3
+    assert not cache.stale()
+
+
+def test_an_erasure_drops_the_graph_and_the_next_request_waits_for_a_new_one(
+    store: GraphStore,
+) -> None:
+    build_graph(store)
+    cache = GraphCache()
+    old = cache.get(store)
+    _add_customer_with_a_tie(store)
+    cache.invalidate(drop=True)
+    assert cache.age_s() is None
+    new = cache.get(store)  # no background read: this request read the store itself
+    assert new is not old
+    assert "c-new" in new.index
+
+
+def test_a_read_begun_before_an_erasure_is_not_kept(store: GraphStore) -> None:
+    build_graph(store)
+    reader = GatedReader()
+    reader.gate.set()
+    cache = GraphCache(reader=reader)
+    cache.get(store)
+    reader.gate.clear()
+    reader.started.clear()
+    cache.invalidate()
+    cache.get(store)  # starts a background read, held at the gate
+    assert reader.started.wait(10)
+    cache.invalidate(drop=True)  # an erasure lands meanwhile
+    reader.gate.set()
+    assert cache.wait(30)
+    assert cache.age_s() is None  # what that read saw may hold the erased person
+    after = cache.get(store)
+    assert reader.reads == 3
+    assert cache.get(store) is after
+
+
+def test_seeds_newer_than_the_graph_read_it_now(store: GraphStore) -> None:
+    build_graph(store)
+    cache = GraphCache()
+    old = cache.get(store)
+    _add_customer_with_a_tie(store)
+    fresh = cache.refresh(store)
+    assert fresh is not old
+    assert "c-new" in fresh.index
+    assert cache.get(store) is fresh
+
+
+def test_an_old_graph_is_refreshed_in_the_background(store: GraphStore) -> None:
+    build_graph(store)
+    cache = GraphCache(max_age_s=0.0)
+    old = cache.get(store)
+    assert cache.get(store) is old  # too old, but served while the new read runs
+    assert cache.wait(30)
+    assert cache.get(store) is not old
+
+
+def test_health_counts_are_reused_for_a_few_seconds(store: GraphStore) -> None:
+    build_graph(store)
+    cache = CountsCache(max_age_s=60.0)
+    counts, version = cache.read(store)
+    customers = counts["Customer"]
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "c-new", "name": "New Person"}])
+    assert cache.read(store)[0]["Customer"] == customers
+    assert CountsCache(max_age_s=0.0).read(store)[0]["Customer"] == customers + 1
+    assert cache.read(store)[1] == version
