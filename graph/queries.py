@@ -46,6 +46,7 @@ __all__ = [
     "node_ids",
     "projection_edges",
     "projection_nodes",
+    "remove_node_properties",
     "set_node_properties",
 ]
 
@@ -135,6 +136,15 @@ def delete_relations_from(rel: Rel, start: Node) -> str:
 def set_node_properties(label: Node) -> str:
     """Set properties ``{id, props}`` on existing nodes (result write-back)."""
     return f"UNWIND $rows AS r MATCH (n:{label} {{id: r.id}}) SET n += r.props"
+
+
+def remove_node_properties(label: Node, keys: tuple[str, ...]) -> str:
+    """Remove properties ``keys`` from the ``label`` nodes whose id is in ``$ids``."""
+    for k in keys:
+        if not k.isidentifier():
+            raise ValueError(f"property name {k!r} is not an identifier")
+    removed = ", ".join(f"n.{k}" for k in keys)
+    return f"MATCH (n:{label}) WHERE n.id IN $ids REMOVE {removed}"
 
 
 def get_node(label: Node) -> str:

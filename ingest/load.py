@@ -25,6 +25,7 @@ from quanzi.model import Node, Rel
 
 __all__ = [
     "CUSTOMER_RELATIONS",
+    "DERIVED_PROPERTIES",
     "Known",
     "customer_properties",
     "fetch_known",
@@ -49,7 +50,20 @@ CUSTOMER_RELATIONS: tuple[tuple[Rel, bool], ...] = (
     (Rel.PLACED, True),
 )
 
-#: Customer properties owned by ingest (recomputed from the records); all others are left alone.
+#: Customer properties owned by ingest (recomputed from the records by
+#: :func:`customer_properties`); all others (notes, stages, tiers) are the users' and are left
+#: alone.
+DERIVED_PROPERTIES = (
+    "name",
+    "name_latin",
+    "gender",
+    "birth_date",
+    "city",
+    "company",
+    "channels",
+    "record_count",
+    "first_seen",
+)
 _LOOKUP_CHUNK = 5000
 
 
