@@ -2182,7 +2182,8 @@ def _seen_before(values: Bool, first: Bool, seg: I64) -> Bool:
     count = np.cumsum(values.astype(np.int64))
     before = np.concatenate([[0], count[:-1]])
     at_start = before[np.flatnonzero(first)][seg]
-    return (before - at_start) > 0
+    seen: Bool = (before - at_start) > 0
+    return seen
 
 
 def _give(fields: dict[str, Bool], record: int, name: str) -> None:
