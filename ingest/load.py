@@ -327,6 +327,7 @@ def _write_chunk(
         [(text, {"rows": [_split(r) for r in rows]}) for text, rows in statements if rows]
         + [(text, {"rows": [_split_rel(r) for r in rows]}) for text, rows in relations if rows],
         "writing customers and their identities",
+        bulk=True,
     )
     return Counter(
         {"Customer": len(customers), "Identity": len(identities), "HAS_IDENTITY": len(has_identity)}
