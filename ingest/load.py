@@ -143,9 +143,10 @@ def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Kno
 
 
 def _most_common(values: Iterable[str | None]) -> str | None:
-    counted = Counter(v for v in values if v)
-    if not counted:
-        return None
+    present = [v for v in values if v]
+    if len(present) <= 1:  # most customers: one record, or one record with the field
+        return present[0] if present else None
+    counted = Counter(present)
     return max(counted.items(), key=lambda kv: (kv[1], has_cjk(kv[0]), kv[0]))[0]
 
 
