@@ -13,6 +13,7 @@ from quanzi.model import Node, Rel
 
 __all__ = [
     "ADD_INTERACTIONS",
+    "ANY_IDENTITY",
     "COUNT_NODES",
     "COUNT_RELS",
     "CUSTOMERS_BY_LATIN_NAME",
@@ -204,6 +205,9 @@ CUSTOMERS_OF_IDENTITIES = (
     f"MATCH (i)<-[:{Rel.HAS_IDENTITY}]-(c:{Node.CUSTOMER}) "
     "RETURN i.id AS identity, c.id AS customer, i.content_hash AS content_hash"
 )
+
+#: One identity, if the graph holds any (a first load has nothing to look up).
+ANY_IDENTITY = f"MATCH (i:{Node.IDENTITY}) RETURN i.id AS id LIMIT 1"
 
 #: Customers holding a source record whose Latin name is one of ``$names``.
 CUSTOMERS_BY_LATIN_NAME = (

@@ -108,6 +108,8 @@ def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Kno
     Latin-letter name; all of their records are read, so the linker can compare against them.
     """
     known = Known()
+    if not store.read(q.ANY_IDENTITY, "looking for loaded records"):
+        return known  # a first load into an empty graph: nothing to look up
     record_ids = [record_identity_id(str(p["record_id"])) for p in profiles]
     candidates: set[str] = set()
     for chunk in _chunks(record_ids, _LOOKUP_CHUNK):
