@@ -131,8 +131,8 @@ _DEFAULT_PARAMETERS: dict[str, Any] = {
     },
     "email": {
         "same e-mail": (0.941702, 4.08905e-05),
-        "same mailbox name": (0.0552466, None),
-        "similar mailbox name": (0.0547468, 0.000602206),
+        "same mailbox handle": (0.0552466, None),
+        "similar mailbox handle": (0.0547468, 0.000602206),
         "else": (0.00185072, 0.999357),
     },
     "id_number": {
@@ -191,6 +191,19 @@ def _null(*cols: str) -> dict[str, Any]:
 
 _ELSE = _level("ELSE", "else")
 
+#: Whether the left mailbox name holds digits (a personal handle rather than a name).
+_HANDLE = "regexp_matches(email_user_l, '[0-9]{2,}')"
+
+
+def _fixed(level: dict[str, Any]) -> dict[str, Any]:
+    """A level that counts neither for nor against a match (Bayes factor 1, not trained)."""
+    return level | {
+        "m_probability": 0.01,
+        "u_probability": 0.01,
+        "fix_m_probability": True,
+        "fix_u_probability": True,
+    }
+
 
 def _comparison(name: str, *levels: dict[str, Any]) -> dict[str, Any]:
     return {"output_column_name": name, "comparison_levels": [*levels, _ELSE]}
@@ -240,8 +253,15 @@ def _comparisons() -> list[dict[str, Any]]:
             "email",
             _null("email"),
             _level("email_l = email_r", "same e-mail", tf="email"),
-            _level("email_user_l = email_user_r", "same mailbox name"),
-            _level(f"{jw}(email_user_l, email_user_r) >= 0.88", "similar mailbox name"),
+            # A mailbox name with digits is a personal handle (2089833788@qq.com,
+            # andersonpeter96@...); one made of letters is mostly the person's name
+            # (ying.yao@126.com / ying.yao@163.com), which the name comparison counts already,
+            # and is shared by everyone with that name: neither for nor against a match.
+            _level(f"email_user_l = email_user_r AND {_HANDLE}", "same mailbox handle"),
+            _level(
+                f"{jw}(email_user_l, email_user_r) >= 0.88 AND {_HANDLE}", "similar mailbox handle"
+            ),
+            _fixed(_level(f"{jw}(email_user_l, email_user_r) >= 0.88", "mailbox made of the name")),
         ),
         _comparison(
             "id_number",
