@@ -131,7 +131,7 @@ _DEFAULT_PARAMETERS: dict[str, Any] = {
     },
     "email": {
         "same e-mail": (0.941702, 4.08905e-05),
-        "same mailbox handle": (0.0552466, None),
+        "same mailbox handle": (0.0552466, 4.08905e-05),  # u: as for a whole address
         "similar mailbox handle": (0.0547468, 0.000602206),
         "else": (0.00185072, 0.999357),
     },
@@ -461,7 +461,29 @@ def _trained_model(db: Any, frame: Any) -> dict[str, Any]:
             _log.info("EM session on %s skipped: %s", key, e)
             linker = Linker(table, model, log_level=logging.ERROR)
     model["probability_two_random_records_match"] = prior
+    _handle_u_from_address(model)
     return model
+
+
+def _handle_u_from_address(model: dict[str, Any]) -> None:
+    """Give the "same mailbox handle" level the ``u`` of the "same e-mail" level.
+
+    Random sampling almost never meets two records with one handle at two providers, so its
+    ``u`` stays unknown (and the level would count for nothing); a handle with digits is taken
+    to be as rare as a whole address.
+    """
+    for comparison in model["comparisons"]:
+        if comparison["output_column_name"] != "email":
+            continue
+        levels = {lv.get("label_for_charts"): lv for lv in comparison["comparison_levels"]}
+        address, handle = levels.get("same e-mail"), levels.get("same mailbox handle")
+        if (
+            address
+            and handle
+            and handle.get("u_probability") is None
+            and address.get("u_probability") is not None
+        ):
+            handle["u_probability"] = address["u_probability"]
 
 
 def probabilistic_links(

@@ -222,3 +222,38 @@ def test_a_name_alone_joins_nothing_a_phone_held_by_two_clusters_does() -> None:
         ]
     )
     assert len(set(resolve(apart, []).assignment.values())) == 2
+
+
+def test_a_mailbox_made_of_the_name_is_no_evidence_a_handle_with_digits_is(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {
+            "source": "crm",
+            "source_record_id": "1",
+            "full_name": "姚英",
+            "email": "ying.yao@126.com",
+        },
+        {
+            "source": "shop",
+            "source_record_id": "2",
+            "full_name": "姚英",
+            "email": "ying.yao@163.com",
+        },
+        {
+            "source": "crm",
+            "source_record_id": "3",
+            "full_name": "方嘉博",
+            "email": "2089833788@qq.com",
+        },
+        {
+            "source": "shop",
+            "source_record_id": "4",
+            "full_name": "方嘉博",
+            "email": "2089833788@foxmail.com",
+        },
+    ]
+    links, _ = link_records(_profiles(rows), [], Settings(data_dir=tmp_path))
+    pairs = {frozenset((lk.left, lk.right)) for lk in links}
+    assert frozenset(("crm:3", "shop:4")) in pairs
+    assert frozenset(("crm:1", "shop:2")) not in pairs
