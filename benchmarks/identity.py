@@ -18,7 +18,7 @@ Usage::
 
     python benchmarks/identity.py                       # generator 10,000 people + FEBRL3/4
     python benchmarks/identity.py --customers 50000 --seed 7 --load
-    python benchmarks/identity.py --only generator --customers 450000 --load   # ~1M records
+    python benchmarks/identity.py --only generator --customers 450000 --load-only  # ~1M records
 
 FEBRL comes from ``benchmarks/febrl_convert.py`` (run here when ``--febrl-dir`` is empty).
 Not part of the test run.
@@ -192,6 +192,9 @@ def main() -> None:
     parser.add_argument("--febrl-dir", type=Path, default=None)
     parser.add_argument("--only", choices=["generator", "febrl3", "febrl4"], default=None)
     parser.add_argument("--load", action="store_true", help="also load into a bundled store")
+    parser.add_argument(
+        "--load-only", action="store_true", help="only load the generator's data (no quality run)"
+    )
     args = parser.parse_args()
     from quanzi.ingest.synthetic import GeneratorConfig, generate
 
@@ -200,8 +203,9 @@ def main() -> None:
         if args.only in (None, "generator"):
             gen = work / "generator"
             generate(gen, GeneratorConfig(customers=args.customers, seed=args.seed))
-            bench(f"generator ({args.customers:,} people, seed {args.seed})", gen, work)
-            if args.load:
+            if not args.load_only:
+                bench(f"generator ({args.customers:,} people, seed {args.seed})", gen, work)
+            if args.load or args.load_only:
                 bench_load(gen, work)
         if args.only in (None, "febrl3", "febrl4"):
             febrl = args.febrl_dir or work / "febrl"

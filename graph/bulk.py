@@ -3,9 +3,10 @@
 Measured on 2 cores (benchmarks/store_load.py and the notes in docs/architecture.md), the same
 ``UNWIND $rows ... CREATE`` statement runs several times faster sent to ArcadeDB's HTTP
 endpoint than through its Bolt plugin, and ``CREATE`` of rows known to be new is cheaper than
-``MERGE``. :class:`~quanzi.graph.store.GraphStore` uses this channel only to *create* rows it
-has checked are new; every update still goes through Bolt with ``MERGE``. Each command is one
-transaction on the server, so a batch commits whole or not at all.
+``MERGE``. :class:`~quanzi.graph.store.GraphStore` uses this channel to *create* rows it has
+checked are new (each command one transaction on the server, so a batch commits whole or not
+at all), and for ``write_many(..., bulk=True)``: several statements in one HTTP transaction
+session (``begin`` / ``commit``), which ingest uses to write each batch of customers.
 
 This module is ArcadeDB-specific and used only for the bundled store; with Neo4j the store
 writes everything through Bolt.
@@ -13,13 +14,18 @@ writes everything through Bolt.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import httpx
 
 from quanzi.errors import ConflictError, StoreError, StoreUnavailableError
 
 __all__ = ["ArcadeHttpChannel"]
+
+#: Header naming an open HTTP transaction on the server.
+_SESSION_HEADER = "arcadedb-session-id"
 
 
 class ArcadeHttpChannel:
@@ -43,6 +49,25 @@ class ArcadeHttpChannel:
         """Run one Cypher write statement as one transaction."""
         self._post("command", query, what, params)
 
+    def run_many(self, statements: Sequence[tuple[str, dict[str, Any]]], what: str) -> None:
+        """Run several Cypher write statements in **one** transaction: all commit, or none.
+
+        Uses the server's HTTP transaction session (``begin`` / ``commit``); a statement that
+        fails ends the session on the server, which drops everything it had written, and the
+        session is rolled back here too in case it is still open.
+        """
+        session = self._begin(what)
+        headers = {_SESSION_HEADER: session}
+        try:
+            for query, params in statements:
+                self._post("command", query, what, params, headers=headers)
+            self._call("commit", what, headers=headers)
+        except BaseException:
+            # The server may have dropped the session already (a failed statement), or be gone.
+            with contextlib.suppress(httpx.HTTPError):
+                self._client.post(f"/api/v1/rollback/{self.database}", headers=headers)
+            raise
+
     def read(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Run one Cypher read statement; return its rows.
 
@@ -61,12 +86,46 @@ class ArcadeHttpChannel:
         it means reading nothing.
         """
         try:
-            rows: list[dict[str, Any]] = self._post("query", query, what, {}, "sql")["result"]
+            result = self._post("query", query, what, {}, language="sql")["result"]
         except StoreError as e:
             if "SchemaException" in str(e):
                 return []
             raise
+        rows: list[dict[str, Any]] = result
         return rows
+
+    def _begin(self, what: str) -> str:
+        response = self._call("begin", what)
+        session = response.headers.get(_SESSION_HEADER)
+        if not session:
+            raise StoreError(f"The bundled store opened no transaction while {what}")
+        return str(session)
+
+    def _call(
+        self, endpoint: str, what: str, *, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """POST to a transaction endpoint (``begin``, ``commit``) with no body."""
+        response = self._send(endpoint, what, None, headers)
+        if response.status_code not in (200, 204):
+            _raise_for(response, f"{what} ({endpoint} of the transaction)")
+        return response
+
+    def _send(
+        self,
+        endpoint: str,
+        what: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
+        try:
+            return self._client.post(
+                f"/api/v1/{endpoint}/{self.database}", json=body, headers=headers
+            )
+        except httpx.HTTPError as e:
+            raise StoreUnavailableError(
+                f"The bundled store cannot be reached while {what} ({e}): "
+                "run `quanzi store status`, then `quanzi store start`"
+            ) from e
 
     def _post(
         self,
@@ -74,24 +133,25 @@ class ArcadeHttpChannel:
         query: str,
         what: str,
         params: dict[str, Any],
+        *,
+        headers: dict[str, str] | None = None,
         language: str = "cypher",
     ) -> Any:
         """POST a statement (``limit: -1``: never truncate a result) and return the JSON body."""
         body = {"language": language, "command": query, "params": params, "limit": -1}
-        try:
-            response = self._client.post(f"/api/v1/{endpoint}/{self.database}", json=body)
-        except httpx.HTTPError as e:
-            raise StoreUnavailableError(
-                f"The bundled store cannot be reached while {what} ({e}): "
-                "run `quanzi store status`, then `quanzi store start`"
-            ) from e
+        response = self._send(endpoint, what, body, headers)
         if response.status_code == 200:
             return response.json()
-        text = response.text[:500]
-        if "Duplicated key" in text or "DuplicatedKey" in text:
-            raise ConflictError(f"A uniqueness rule was broken while {what}: {text}")
-        raise StoreError(f"The graph store rejected a statement while {what}: {text}")
+        _raise_for(response, what)
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
+
+
+def _raise_for(response: httpx.Response, what: str) -> NoReturn:
+    """Raise the project's error for a refused request."""
+    text = response.text[:500]
+    if "Duplicated key" in text or "DuplicatedKey" in text:
+        raise ConflictError(f"A uniqueness rule was broken while {what}: {text}")
+    raise StoreError(f"The graph store rejected a statement while {what}: {text}")

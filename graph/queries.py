@@ -14,6 +14,7 @@ from quanzi.model import Node, Rel
 
 __all__ = [
     "ADD_INTERACTIONS",
+    "ANY_IDENTITY",
     "COUNT_NODES",
     "COUNT_RELS",
     "CUSTOMERS_BY_LATIN_NAME",
@@ -52,6 +53,7 @@ __all__ = [
     "relation_columns",
     "relation_table",
     "remove_node_properties",
+    "remove_properties_of",
     "set_node_properties",
     "sql_edge_record_ids",
     "sql_record_ids",
@@ -152,6 +154,15 @@ def remove_node_properties(label: Node, props: Collection[str]) -> str:
             raise ValueError(f"bad property name {name!r}")
     removed = ", ".join(f"n.{name}" for name in props)
     return f"MATCH (n:{label}) REMOVE {removed}"
+
+
+def remove_properties_of(label: Node, keys: tuple[str, ...]) -> str:
+    """Remove properties ``keys`` from the ``label`` nodes whose id is in ``$ids``."""
+    for k in keys:
+        if not k.isidentifier():
+            raise ValueError(f"property name {k!r} is not an identifier")
+    removed = ", ".join(f"n.{k}" for k in keys)
+    return f"MATCH (n:{label}) WHERE n.id IN $ids REMOVE {removed}"
 
 
 def get_node(label: Node) -> str:
@@ -271,6 +282,9 @@ CUSTOMERS_OF_IDENTITIES = (
     f"MATCH (i)<-[:{Rel.HAS_IDENTITY}]-(c:{Node.CUSTOMER}) "
     "RETURN i.id AS identity, c.id AS customer, i.content_hash AS content_hash"
 )
+
+#: One identity, if the graph holds any (a first load has nothing to look up).
+ANY_IDENTITY = f"MATCH (i:{Node.IDENTITY}) RETURN i.id AS id LIMIT 1"
 
 #: Customers holding a source record whose Latin name is one of ``$names``.
 CUSTOMERS_BY_LATIN_NAME = (

@@ -267,8 +267,17 @@ class GraphStore:
         """Run one write query in its own transaction."""
         self.write_many([(query, params)], what)
 
-    def write_many(self, statements: Sequence[tuple[str, dict[str, Any]]], what: str) -> None:
-        """Run several write statements in **one** transaction: all commit, or none."""
+    def write_many(
+        self, statements: Sequence[tuple[str, dict[str, Any]]], what: str, *, bulk: bool = False
+    ) -> None:
+        """Run several write statements in **one** transaction: all commit, or none.
+
+        With ``bulk`` on a store that has a bulk channel (the bundled store), the transaction
+        runs through it: measured several times faster for statements of thousands of rows.
+        """
+        if bulk and self.bulk is not None:
+            self.bulk.run_many(statements, what)
+            return
 
         def work(tx: ManagedTransaction) -> None:
             for text, params in statements:

@@ -68,7 +68,8 @@ BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
     ("email",),
     ("email_user",),
     ("id_number",),
-    ("name_latin",),
+    ("name_latin", "birth_date"),
+    ("name_latin", "city_l"),
     ("surname_l", "birth_date"),
     ("given_l", "birth_date"),
     ("surname_l", "postcode"),
@@ -130,8 +131,8 @@ _DEFAULT_PARAMETERS: dict[str, Any] = {
     },
     "email": {
         "same e-mail": (0.941702, 4.08905e-05),
-        "same mailbox name": (0.0552466, None),
-        "similar mailbox name": (0.0547468, 0.000602206),
+        "same mailbox handle": (0.0552466, 4.08905e-05),  # u: as for a whole address
+        "similar mailbox handle": (0.0547468, 0.000602206),
         "else": (0.00185072, 0.999357),
     },
     "id_number": {
@@ -190,6 +191,19 @@ def _null(*cols: str) -> dict[str, Any]:
 
 _ELSE = _level("ELSE", "else")
 
+#: Whether the left mailbox name holds digits (a personal handle rather than a name).
+_HANDLE = "regexp_matches(email_user_l, '[0-9]{2,}')"
+
+
+def _fixed(level: dict[str, Any]) -> dict[str, Any]:
+    """A level that counts neither for nor against a match (Bayes factor 1, not trained)."""
+    return level | {
+        "m_probability": 0.01,
+        "u_probability": 0.01,
+        "fix_m_probability": True,
+        "fix_u_probability": True,
+    }
+
 
 def _comparison(name: str, *levels: dict[str, Any]) -> dict[str, Any]:
     return {"output_column_name": name, "comparison_levels": [*levels, _ELSE]}
@@ -239,8 +253,15 @@ def _comparisons() -> list[dict[str, Any]]:
             "email",
             _null("email"),
             _level("email_l = email_r", "same e-mail", tf="email"),
-            _level("email_user_l = email_user_r", "same mailbox name"),
-            _level(f"{jw}(email_user_l, email_user_r) >= 0.88", "similar mailbox name"),
+            # A mailbox name with digits is a personal handle (2089833788@qq.com,
+            # andersonpeter96@...); one made of letters is mostly the person's name
+            # (ying.yao@126.com / ying.yao@163.com), which the name comparison counts already,
+            # and is shared by everyone with that name: neither for nor against a match.
+            _level(f"email_user_l = email_user_r AND {_HANDLE}", "same mailbox handle"),
+            _level(
+                f"{jw}(email_user_l, email_user_r) >= 0.88 AND {_HANDLE}", "similar mailbox handle"
+            ),
+            _fixed(_level(f"{jw}(email_user_l, email_user_r) >= 0.88", "mailbox made of the name")),
         ),
         _comparison(
             "id_number",
@@ -440,7 +461,29 @@ def _trained_model(db: Any, frame: Any) -> dict[str, Any]:
             _log.info("EM session on %s skipped: %s", key, e)
             linker = Linker(table, model, log_level=logging.ERROR)
     model["probability_two_random_records_match"] = prior
+    _handle_u_from_address(model)
     return model
+
+
+def _handle_u_from_address(model: dict[str, Any]) -> None:
+    """Give the "same mailbox handle" level the ``u`` of the "same e-mail" level.
+
+    Random sampling almost never meets two records with one handle at two providers, so its
+    ``u`` stays unknown (and the level would count for nothing); a handle with digits is taken
+    to be as rare as a whole address.
+    """
+    for comparison in model["comparisons"]:
+        if comparison["output_column_name"] != "email":
+            continue
+        levels = {lv.get("label_for_charts"): lv for lv in comparison["comparison_levels"]}
+        address, handle = levels.get("same e-mail"), levels.get("same mailbox handle")
+        if (
+            address
+            and handle
+            and handle.get("u_probability") is None
+            and address.get("u_probability") is not None
+        ):
+            handle["u_probability"] = address["u_probability"]
 
 
 def probabilistic_links(

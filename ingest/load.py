@@ -25,6 +25,7 @@ from quanzi.model import Node, Rel
 
 __all__ = [
     "CUSTOMER_RELATIONS",
+    "DERIVED_PROPERTIES",
     "Known",
     "customer_properties",
     "fetch_known",
@@ -49,7 +50,20 @@ CUSTOMER_RELATIONS: tuple[tuple[Rel, bool], ...] = (
     (Rel.PLACED, True),
 )
 
-#: Customer properties owned by ingest (recomputed from the records); all others are left alone.
+#: Customer properties owned by ingest (recomputed from the records by
+#: :func:`customer_properties`); all others (notes, stages, tiers) are the users' and are left
+#: alone.
+DERIVED_PROPERTIES = (
+    "name",
+    "name_latin",
+    "gender",
+    "birth_date",
+    "city",
+    "company",
+    "channels",
+    "record_count",
+    "first_seen",
+)
 _LOOKUP_CHUNK = 5000
 
 
@@ -94,6 +108,8 @@ def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Kno
     Latin-letter name; all of their records are read, so the linker can compare against them.
     """
     known = Known()
+    if not store.read(q.ANY_IDENTITY, "looking for loaded records"):
+        return known  # a first load into an empty graph: nothing to look up
     record_ids = [record_identity_id(str(p["record_id"])) for p in profiles]
     candidates: set[str] = set()
     for chunk in _chunks(record_ids, _LOOKUP_CHUNK):
@@ -129,9 +145,10 @@ def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Kno
 
 
 def _most_common(values: Iterable[str | None]) -> str | None:
-    counted = Counter(v for v in values if v)
-    if not counted:
-        return None
+    present = [v for v in values if v]
+    if len(present) <= 1:  # most customers: one record, or one record with the field
+        return present[0] if present else None
+    counted = Counter(present)
     return max(counted.items(), key=lambda kv: (kv[1], has_cjk(kv[0]), kv[0]))[0]
 
 
@@ -329,6 +346,7 @@ def _write_chunk(
         [(text, {"rows": [_split(r) for r in rows]}) for text, rows in statements if rows]
         + [(text, {"rows": [_split_rel(r) for r in rows]}) for text, rows in relations if rows],
         "writing customers and their identities",
+        bulk=True,
     )
     return Counter(
         {"Customer": len(customers), "Identity": len(identities), "HAS_IDENTITY": len(has_identity)}

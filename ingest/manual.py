@@ -26,7 +26,7 @@ from typing import Any
 from quanzi.errors import ConflictError, InputError, NotFoundError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
-from quanzi.ingest.load import customer_properties, merge_into, now_iso
+from quanzi.ingest.load import DERIVED_PROPERTIES, customer_properties, merge_into, now_iso
 from quanzi.ingest.records import KEY_FIELDS, PROFILE_FIELDS, identity_id
 from quanzi.ingest.resolve import customer_id_for
 from quanzi.model import Node, Rel
@@ -215,9 +215,12 @@ def split_identity(store: GraphStore, identity: str) -> str:
     """Split one source record off its customer into a customer of its own.
 
     The record's channel keys (phone, e-mail ...) follow it; the two customers are marked
-    ``split_from`` each other so that later loads do not join them again. Relations already
-    attached to the old customer (interactions, orders) stay with it. Returns the new
-    customer's id.
+    ``split_from`` each other so that later loads do not join them again. The new customer
+    gets an id no customer has ever had - not even one merged away earlier, whose id still
+    redirects to its survivor - and only the properties computed from its record. What a user
+    attached to the old customer (notes, stages, tags) and its relations (interactions,
+    orders) stay with it; its properties computed from records are recomputed from the
+    records it keeps. Returns the new customer's id.
 
     Raises
     ------
@@ -236,21 +239,23 @@ def split_identity(store: GraphStore, identity: str) -> str:
     if len(rows) < 2:
         raise ConflictError(f"{record!r} is the only record of customer {old!r}")
     record_id = record.removeprefix("record:")
-    new = customer_id_for(record_id)
-    if new == old:
-        new = customer_id_for(f"split:{record_id}")
+    new = _unused_customer_id(store, record_id)
     at = now_iso()
     profile = {f: props.get(f) for f in PROFILE_FIELDS}
     remaining = [dict(r["props"]) for r in rows if r["props"]["id"] != record]
     old_split = sorted(set(rows[0]["split_from"] or []) | {new})
     new_row = customer_properties(new, [profile]) | {"split_from": [old], "updated_at": at}
     old_row = customer_properties(old, remaining) | {"split_from": old_split, "updated_at": at}
+    # Values only the split-off record gave (a birth date, a company) leave the old customer.
+    stale = tuple(k for k in DERIVED_PROPERTIES if k not in old_row)
     keys = [identity_id(k, str(props[k])) for k in KEY_FIELDS if props.get(k)]
     still_used = {identity_id(k, str(r[k])) for r in remaining for k in KEY_FIELDS if r.get(k)}
     statements: list[tuple[str, dict[str, Any]]] = [
         (q.DETACH_IDENTITY, {"customer": old, "id": record}),
         *[(q.DETACH_IDENTITY, {"customer": old, "id": k}) for k in keys if k not in still_used],
-        (q.merge_nodes(Node.CUSTOMER), {"rows": [_split_props(new_row), _split_props(old_row)]}),
+        (q.create_nodes(Node.CUSTOMER), {"rows": [_split_props(new_row)]}),
+        (q.set_node_properties(Node.CUSTOMER), {"rows": [_split_props(old_row)]}),
+        *([(q.remove_properties_of(Node.CUSTOMER, stale), {"ids": [old]})] if stale else []),
         (
             q.merge_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY),
             {
@@ -274,6 +279,25 @@ def split_identity(store: GraphStore, identity: str) -> str:
     ]
     store.write_many(statements, f"splitting {record} off customer {old}")
     return new
+
+
+def _unused_customer_id(store: GraphStore, record_id: str) -> str:
+    """The first id of ``record_id``'s split sequence that no customer node has.
+
+    A customer merged away keeps its node (with ``merged_into``), so a taken id is always
+    found; the sequence is deterministic, so splitting the same data the same way gives the
+    same ids.
+    """
+    first = 0
+    while True:
+        seeds = [record_id if i == 0 else f"split:{i}:{record_id}" for i in range(first, first + 8)]
+        candidates = [customer_id_for(s) for s in seeds]
+        found = store.read(q.existing_ids(Node.CUSTOMER), "looking up customer ids", ids=candidates)
+        taken = set(found[0]["ids"]) if found else set()
+        for candidate in candidates:
+            if candidate not in taken:
+                return candidate
+        first += 8
 
 
 def _split_props(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -927,6 +927,7 @@ class _World:
         self._churn()
         report("synthetic: people", 2, total_steps)
         self._records()
+        self._record_fields()
         report("synthetic: people", 3, total_steps)
         self.events = _Events()
         self._employees_and_groups()
@@ -1311,6 +1312,76 @@ class _World:
         self.openid = [""] * m
         for r, a, o in zip(wx_rec.tolist(), self.rec_app[wx_rec].tolist(), opens, strict=True):
             self.openid[r] = app_prefix[a] + o
+
+    # -- which fields each record holds --------------------------------------------------------
+    def _record_fields(self) -> None:
+        """Draw which fields each record holds, then make every duplicate linkable.
+
+        Fields are missing per source (:data:`_PRESENCE`). A person's second, third ...
+        record must then share at least one piece of evidence a real system would have -
+        phone, e-mail (as written, without a typo), WeChat unionid (between WeChat records),
+        id number or birth date - with one of the person's earlier records; a record that
+        shares only a name gets the field its channel most plausibly holds (see
+        :data:`_REPAIR_ORDER`: the phone a WeChat user authorised, the e-mail of a web form
+        ...) from those its earlier records hold. Two records that share nothing but a common
+        Chinese name are not one person to any system, so the generator does not make them.
+        """
+        cfg, m = self.cfg, self.n_rec
+        rng = _rng(cfg.seed, 16)
+        src, per = self.rec_source, self.rec_person
+        scale = cfg.missing_scale
+        is_wx = src == _SRC_WECHAT
+        minimal = (~is_wx) & (rng.random(m) < cfg.name_phone_only_rate)
+        f: dict[str, Bool] = {"minimal": minimal}
+        f["phone"] = _presence(rng, src, 0, scale) | minimal
+        for name, col in (
+            ("email", 1),
+            ("split", 2),
+            ("id", 3),
+            ("birth", 4),
+            ("addr", 5),
+            ("gender", 6),
+            ("company", 7),
+        ):
+            f[name] = _presence(rng, src, col, scale) & ~minimal
+        f["name"] = ~((src == _SRC_EMAIL) & (rng.random(m) < 0.1 * scale))
+        f["city_only"] = (~f["addr"]) & (rng.random(m) < 0.3) & ~minimal
+        f["unionid"] = is_wx & (rng.random(m) < 1.0 - min(1.0, 0.1 * scale))
+        f["email_typo"] = rng.random(m) < cfg.email_typo_rate
+        has_id = np.array([bool(x) for x in self.id_number], dtype=bool)
+        # Records of a person in creation order (the file order is by creation time already).
+        order = np.lexsort((np.arange(m), per))
+        p_sorted = per[order]
+        first = np.ones(m, dtype=bool)
+        first[1:] = p_sorted[1:] != p_sorted[:-1]
+        starts = np.flatnonzero(first)
+        seg = np.cumsum(first) - 1
+        for _ in range(4):
+            evidence = {
+                "phone": f["phone"],
+                "email": f["email"] & ~f["email_typo"],
+                "unionid": f["unionid"],
+                "id": f["id"] & has_id[per],
+                "birth": f["birth"],
+            }
+            earlier = {k: _seen_before(v[order], first, seg) for k, v in evidence.items()}
+            linked = np.zeros(m, dtype=bool)
+            for k, v in evidence.items():
+                linked |= v[order] & earlier[k]
+            lonely = np.flatnonzero(~first & ~linked)
+            if len(lonely) == 0:
+                break
+            for j in lonely.tolist():
+                r = int(order[j])
+                choices = _REPAIR_ORDER[int(src[r])]
+                field = next((k for k in choices if earlier[k][j]), None)
+                if field is None:
+                    # Nothing earlier to share: the person's first record gets the field too.
+                    field = choices[0]
+                    anchor = int(order[starts[seg[j]]])
+                    _give(f, anchor, field)
+                _give(f, r, field)
+        self.rec_fields = f
 
     # -- employees, groups ---------------------------------------------------------------------
     def _employees_and_groups(self) -> None:
@@ -2094,26 +2165,53 @@ def _presence(rng: np.random.Generator, src: I64, col: int, scale: float) -> Boo
     return rng.random(len(src)) < p
 
 
+#: Fields given to a record that shares nothing but a name with its person's earlier records,
+#: in the order its channel most plausibly holds them (by :data:`SOURCES` code).
+_REPAIR_ORDER: Final[tuple[tuple[str, ...], ...]] = (
+    ("phone", "email", "birth"),  # phone
+    ("email", "phone", "birth"),  # email
+    ("phone", "unionid", "birth"),  # wechat: the phone a user authorised in a mini program
+    ("phone", "email", "birth"),  # web_form
+    ("phone", "id", "birth"),  # store
+    ("phone", "email", "birth"),  # event
+)
+
+
+def _seen_before(values: Bool, first: Bool, seg: I64) -> Bool:
+    """For records sorted by person: whether an earlier record of the same person has ``values``."""
+    count = np.cumsum(values.astype(np.int64))
+    before = np.concatenate([[0], count[:-1]])
+    at_start = before[np.flatnonzero(first)][seg]
+    seen: Bool = (before - at_start) > 0
+    return seen
+
+
+def _give(fields: dict[str, Bool], record: int, name: str) -> None:
+    """Make ``record`` hold field ``name`` as evidence (an e-mail then has no typo)."""
+    fields[name][record] = True
+    if name == "email":
+        fields["email_typo"][record] = False
+
+
 def _render_records(w: _World, lo: int, hi: int, rng: np.random.Generator) -> list[list[str]]:
     """Rows of ``contacts.csv`` for records ``lo:hi`` (all random draws come from ``rng``)."""
     cfg = w.cfg
     n = hi - lo
     src = w.rec_source[lo:hi]
     per = w.rec_person[lo:hi]
-    scale = cfg.missing_scale
-    is_wx = src == _SRC_WECHAT
-    minimal = (~is_wx) & (rng.random(n) < cfg.name_phone_only_rate)
-    has_phone = _presence(rng, src, 0, scale) | minimal
-    has_email = _presence(rng, src, 1, scale) & ~minimal
-    has_split = _presence(rng, src, 2, scale) & ~minimal
-    has_id = _presence(rng, src, 3, scale) & ~minimal
-    has_birth = _presence(rng, src, 4, scale) & ~minimal
-    has_addr = _presence(rng, src, 5, scale) & ~minimal
-    has_gender = _presence(rng, src, 6, scale) & ~minimal
-    has_company = _presence(rng, src, 7, scale) & ~minimal
-    has_name = ~((src == _SRC_EMAIL) & (rng.random(n) < 0.1 * scale))
-    city_only = (~has_addr) & (rng.random(n) < 0.3) & ~minimal
-    has_unionid = is_wx & (rng.random(n) < 1.0 - min(1.0, 0.1 * scale))
+    fields = {k: v[lo:hi] for k, v in w.rec_fields.items()}
+    minimal = fields["minimal"]
+    has_phone = fields["phone"]
+    has_email = fields["email"]
+    has_split = fields["split"]
+    has_id = fields["id"]
+    has_birth = fields["birth"]
+    has_addr = fields["addr"]
+    has_gender = fields["gender"]
+    has_company = fields["company"]
+    has_name = fields["name"]
+    city_only = fields["city_only"]
+    has_unionid = fields["unionid"]
     # Name variant: 0 simplified, 1 traditional, 2 pinyin surname-first, 3 pinyin given-first.
     u = rng.random(n)
     trad_p = np.where(w.country[per] == 1, 0.6, cfg.traditional_rate)
@@ -2122,7 +2220,7 @@ def _render_records(w: _World, lo: int, hi: int, rng: np.random.Generator) -> li
     variant = np.where(py, np.where(rng.random(n) < 0.65, 2, 3), variant)
     name_typo = rng.random(n) < cfg.typo_rate
     case_noise = rng.random(n) < cfg.case_noise_rate
-    email_typo = rng.random(n) < cfg.email_typo_rate
+    email_typo = fields["email_typo"]
     email_case = rng.random(n) < cfg.case_noise_rate
     noise_kind = rng.integers(0, 4, size=n)
     typo_u = rng.random((n, 4))

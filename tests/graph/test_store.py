@@ -177,6 +177,26 @@ def test_bulk_create_command_is_atomic(store: GraphStore) -> None:
     assert store.counts()["Customer"] == 1
 
 
+def test_bulk_transaction_of_several_statements_commits_whole_or_not_at_all(
+    store: GraphStore,
+) -> None:
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "existing"}])
+    create = q.create_nodes(Node.CUSTOMER)
+    link = q.create_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER)
+    good = [(create, {"rows": [{"id": f"a{i}", "props": {"n": i}} for i in range(20)]})]
+    bad = [(create, {"rows": [{"id": "b1", "props": {}}, {"id": "existing", "props": {}}]})]
+    # A failure in the last statement drops what the first ones wrote.
+    with pytest.raises(ConflictError):
+        store.write_many(good + bad, "creating", bulk=True)
+    assert store.counts()["Customer"] == 1
+    rels = [(link, {"rows": [{"start": "a0", "end": "a1", "props": {"w": 1}}]})]
+    store.write_many(good + rels, "creating", bulk=True)
+    counts = store.counts()
+    assert counts["Customer"] == 21
+    assert counts["INTERACTS_WITH"] == 1
+    assert store.get_node(Node.CUSTOMER, "a7") == {"id": "a7", "n": 7}
+
+
 def test_bulk_path_matches_merge_semantics(store: GraphStore) -> None:
     # Known and new rows mixed, a repeated id within the input, then a full re-run.
     store.upsert_nodes(Node.CUSTOMER, [{"id": "c0", "name": "old", "tier": "loyal"}])

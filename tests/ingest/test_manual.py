@@ -120,3 +120,68 @@ def test_split_makes_a_customer_and_later_loads_respect_it(
     assert _customer_of(loaded, "wechat:3") != _customer_of(loaded, "crm:1")
     with pytest.raises(ConflictError):
         split_identity(loaded, "shop:4")
+
+
+def test_split_after_merge_gives_a_fresh_customer_and_keeps_the_history(
+    loaded: GraphStore,
+) -> None:
+    zhang, liu = _customer_of(loaded, "crm:1"), _customer_of(loaded, "shop:4")
+    loaded.set_node_properties(Node.CUSTOMER, [{"id": liu, "note": "prefers e-mail"}])
+    loaded.set_node_properties(Node.CUSTOMER, [{"id": zhang, "funnel_stage": "lead"}])
+    survivor = merge_customers(loaded, liu, zhang)
+    assert survivor == zhang
+
+    # shop:4 was the first record of the merged-away customer: its id must not come back.
+    new = split_identity(loaded, "shop:4")
+    assert new not in (zhang, liu)
+    assert _customer_of(loaded, "shop:4") == new
+    fresh = loaded.get_node(Node.CUSTOMER, new)
+    assert fresh is not None
+    assert "merged_into" not in fresh
+    assert "note" not in fresh
+    assert "funnel_stage" not in fresh
+    assert fresh["record_count"] == 1
+    assert fresh["split_from"] == [zhang]
+    assert fresh["channels"] == ["shop"]
+
+    kept = loaded.get_node(Node.CUSTOMER, zhang)
+    assert kept is not None
+    assert kept["note"] == "prefers e-mail"
+    assert kept["funnel_stage"] == "lead"
+    assert kept["merged_ids"] == [liu]  # the merge history stands
+    assert new in kept["split_from"]
+    assert kept["record_count"] == 3
+    assert kept["channels"] == ["crm", "wechat"]
+    old = loaded.get_node(Node.CUSTOMER, liu)
+    assert old is not None
+    assert old["merged_into"] == zhang
+    assert "split_from" not in old
+
+    # Merged back and split again: yet another id, never one used before.
+    assert merge_customers(loaded, new, zhang) == zhang
+    again = split_identity(loaded, "shop:4")
+    assert again not in (zhang, liu, new)
+    assert _customer_of(loaded, "shop:4") == again
+
+
+def test_split_removes_values_only_the_split_record_gave(
+    store: GraphStore, write_contacts: WriteContacts, ingest_settings: Settings
+) -> None:
+    rows = [
+        dict(ROWS[0], birth_date="1990-05-01", company="华为"),
+        dict(ROWS[1], source_record_id="2b"),
+    ]
+    ingest_files(store, [write_contacts("c.csv", rows)], ingest_settings)
+    zhang = _customer_of(store, "crm:1")
+    before = store.get_node(Node.CUSTOMER, zhang)
+    assert before is not None
+    assert before["birth_date"] == "1990-05-01"
+    new = split_identity(store, "crm:1")
+    after = store.get_node(Node.CUSTOMER, zhang)
+    assert after is not None
+    assert "birth_date" not in after
+    assert "company" not in after
+    assert after["channels"] == ["wechat"]
+    split_off = store.get_node(Node.CUSTOMER, new)
+    assert split_off is not None
+    assert split_off["birth_date"] == "1990-05-01"

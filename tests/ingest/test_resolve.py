@@ -192,24 +192,68 @@ def test_probabilistic_links_have_weights_and_agreeing_fields(tmp_path: Path) ->
     assert all(lk.agreed for lk in found)
 
 
-def test_a_rare_name_held_by_two_clusters_joins_them_a_common_one_does_not() -> None:
+def test_a_name_alone_joins_nothing_a_phone_held_by_two_clusters_does() -> None:
     wechat = {"source": "wechat", "full_name": "孟磊林", "wechat_unionid": "u9", "gender": "男"}
     shop = {"source": "shop", "full_name": "孟磊林", "phone": "13912345678", "gender": "m"}
-    rare = _profiles([wechat | {"source_record_id": "1"}, shop | {"source_record_id": "2"}])
-    assert len(set(resolve(rare, []).assignment.values())) == 1
-    common = _profiles(
+    # Nothing but a name in common, however rare: two people to any system.
+    by_name = _profiles([wechat | {"source_record_id": "1"}, shop | {"source_record_id": "2"}])
+    assert len(set(resolve(by_name, []).assignment.values())) == 2
+    # The only two holders of a phone, names in two scripts: one person.
+    web = {"source": "web", "full_name": "Meng Leilin", "phone": "139 1234 5678"}
+    pair = _profiles([shop | {"source_record_id": "2"}, web | {"source_record_id": "3"}])
+    resolution = resolve(pair, [])
+    assert len(set(resolution.assignment.values())) == 1
+    assert [lk.rule for lk in resolution.links_used] == ["unique phone"]
+    # A phone three clusters hold (a household's) joins none of them.
+    nameless = {"source": "email", "email": "ml@qq.com", "phone": "13912345678"}
+    three = _profiles(
         [
-            wechat | {"source_record_id": "1", "full_name": "王芳"},
-            shop | {"source_record_id": "2", "full_name": "王芳"},
-            shop | {"source_record_id": "3", "full_name": "王芳", "phone": "13700000000"},
+            shop | {"source_record_id": "2"},
+            web | {"source_record_id": "3"},
+            nameless | {"source_record_id": "4"},
         ]
     )
-    assert len(set(resolve(common, []).assignment.values())) == 3
-    # Two clusters that disagree on what both know (here the birth date) stay apart.
+    assert len(set(resolve(three, []).assignment.values())) == 3
+    # Two holders that disagree on what both know (here the birth date) stay apart.
     apart = _profiles(
         [
-            wechat | {"source_record_id": "1", "birth_date": "1990-01-01"},
-            shop | {"source_record_id": "2", "birth_date": "1985-05-05"},
+            shop | {"source_record_id": "2", "birth_date": "1990-01-01"},
+            web | {"source_record_id": "3", "birth_date": "1985-05-05"},
         ]
     )
     assert len(set(resolve(apart, []).assignment.values())) == 2
+
+
+def test_a_mailbox_made_of_the_name_is_no_evidence_a_handle_with_digits_is(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {
+            "source": "crm",
+            "source_record_id": "1",
+            "full_name": "姚英",
+            "email": "ying.yao@126.com",
+        },
+        {
+            "source": "shop",
+            "source_record_id": "2",
+            "full_name": "姚英",
+            "email": "ying.yao@163.com",
+        },
+        {
+            "source": "crm",
+            "source_record_id": "3",
+            "full_name": "方嘉博",
+            "email": "2089833788@qq.com",
+        },
+        {
+            "source": "shop",
+            "source_record_id": "4",
+            "full_name": "方嘉博",
+            "email": "2089833788@foxmail.com",
+        },
+    ]
+    links, _ = link_records(_profiles(rows), [], Settings(data_dir=tmp_path))
+    pairs = {frozenset((lk.left, lk.right)) for lk in links}
+    assert frozenset(("crm:3", "shop:4")) in pairs
+    assert frozenset(("crm:1", "shop:2")) not in pairs

@@ -145,6 +145,38 @@ def check_invariants(d: Data) -> None:
         if "campaign_id" in e:
             assert e["campaign_id"] in campaigns
     check_forest(d)
+    check_duplicates_share_evidence(d)
+
+
+def check_duplicates_share_evidence(d: Data) -> None:
+    """A person's records are joined by more than a name: each one shares a phone, an e-mail,
+    a unionid, an id number or a birth date with another record of the person, and so on
+    until all of them are connected."""
+    evidence = {
+        "phone": normalise_phone,
+        "email": lambda v: v.strip().lower(),
+        "wechat_unionid": str.strip,
+        "id_number": lambda v: v.strip().upper(),
+        "birth_date": lambda v: re.sub(r"\D", "", v),
+    }
+    records: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in d.contacts:
+        records[d.person_of[f"{r['source']}:{r['source_record_id']}"]].append(r)
+
+    def find(parent: list[int], x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for person, rows in records.items():
+        parent = list(range(len(rows)))
+        holder: dict[tuple[str, str], int] = {}
+        for i, r in enumerate(rows):
+            for name, norm in evidence.items():
+                if r[name]:
+                    j = holder.setdefault((name, norm(r[name])), i)
+                    parent[find(parent, i)] = find(parent, j)
+        assert len({find(parent, i) for i in range(len(rows))}) == 1, (person, rows)
 
 
 def check_forest(d: Data) -> None:
