@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -47,7 +48,7 @@ from quanzi.api.services.segments import SegmentBook
 from quanzi.graph.connect import open_store
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Role, Settings, load_settings
-from quanzi.viz.pages import COOKIE
+from quanzi.viz.pages import COOKIE, UiSessions
 from quanzi.viz.pages import router as pages_router
 
 __all__ = ["create_app"]
@@ -224,6 +225,8 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         )
     ]
     # The marketer's pages (/ui) call the API above in process, under the caller's key.
+    app.state.ui_sessions = UiSessions()
+    app.state.internal_token = secrets.token_urlsafe(32)
     for router in [*routers, pages_router]:
         app.include_router(router)
 
@@ -238,6 +241,8 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         max_upload_bytes=settings.api_max_upload_bytes,
         upload_routes=_upload_routes(routers),
         key_cookie=COOKIE,
+        session_key=app.state.ui_sessions.key,
+        internal_token=app.state.internal_token,
     )
     metrics = Metrics(gauges)
     app.state.metrics = metrics

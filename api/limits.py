@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -41,7 +42,17 @@ from quanzi.api.services.keys import KeyRing
 from quanzi.errors import ConfigError
 from quanzi.settings import DEFAULT_RATE_LIMITS
 
-__all__ = ["PUBLIC_PATHS", "UNLIMITED_PATHS", "RateLimiter", "Refusal", "RequestLimitsMiddleware"]
+__all__ = [
+    "INTERNAL_HEADER",
+    "PUBLIC_PATHS",
+    "UNLIMITED_PATHS",
+    "RateLimiter",
+    "Refusal",
+    "RequestLimitsMiddleware",
+]
+
+#: Header of the pages' in-process API calls (value: the app's internal token).
+INTERNAL_HEADER = "x-quanzi-internal"
 
 #: Endpoints without a key, limited per client address on the ``public`` budget.
 PUBLIC_PATHS = frozenset({"/health", "/metrics"})
@@ -124,7 +135,13 @@ class RequestLimitsMiddleware:
     upload_routes : sequence of compiled patterns
         Paths of the routes that take file uploads.
     key_cookie : str
-        The cookie in which the pages keep the signed-in person's key.
+        The cookie in which the pages keep the signed-in person's session token.
+    session_key : callable, optional
+        Session token -> the API key it was opened with (``None`` when unknown or ended).
+    internal_token : str, optional
+        A per-process secret the pages send on their in-process calls to the API
+        (``X-Quanzi-Internal``): those are not counted again, since the page request that
+        makes them was counted already. Body size limits still apply.
     """
 
     def __init__(
@@ -137,6 +154,8 @@ class RequestLimitsMiddleware:
         max_upload_bytes: int,
         upload_routes: Sequence[re.Pattern[str]],
         key_cookie: str,
+        session_key: Callable[[str], str | None] | None = None,
+        internal_token: str | None = None,
     ) -> None:
         self.app = app
         self.keys = keys
@@ -145,6 +164,8 @@ class RequestLimitsMiddleware:
         self.max_upload_bytes = max_upload_bytes
         self.upload_routes = tuple(upload_routes)
         self.key_cookie = key_cookie
+        self.session_key = session_key
+        self.internal_token = internal_token
 
     def _rule(self, scope: Scope, headers: Headers) -> tuple[str, str, str] | None:
         """``(rule, who, description)`` a request counts under, or ``None`` (not limited)."""
@@ -155,9 +176,17 @@ class RequestLimitsMiddleware:
         address = str(client[0]) if client else "unknown"
         if path in PUBLIC_PATHS:
             return "public", address, f"client address {address} on /health and /metrics"
-        key = headers.get("x-api-key") or cookie_parser(headers.get("cookie", "")).get(
-            self.key_cookie
-        )
+        internal = headers.get(INTERNAL_HEADER)
+        if (
+            self.internal_token
+            and internal
+            and secrets.compare_digest(internal, self.internal_token)
+        ):
+            return None
+        key = headers.get("x-api-key")
+        if not key and self.session_key is not None:
+            token = cookie_parser(headers.get("cookie", "")).get(self.key_cookie)
+            key = self.session_key(token) if token else None
         principal = self.keys.authenticate(key) if key else None
         if principal is None:
             return "anonymous", address, f"client address {address} without a valid API key"

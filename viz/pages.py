@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from quanzi.api.services.access import Principal
     from quanzi.api.services.graph_cache import CachedGraph
 
-__all__ = ["COOKIE", "PREFIX", "router"]
+__all__ = ["COOKIE", "PREFIX", "UiSessions", "router"]
 
 #: Where the pages live.
 PREFIX = "/ui"
@@ -71,7 +71,7 @@ _SESSION_S = 8 * 3600
 _MAX_SESSIONS = 10_000
 
 
-class _Sessions:
+class UiSessions:
     """Page sessions: random token -> (API key, expiry), in memory, oldest dropped first."""
 
     def __init__(self) -> None:
@@ -101,11 +101,11 @@ class _Sessions:
             self._by_token.pop(token, None)
 
 
-def _sessions(request: Request) -> _Sessions:
+def _sessions(request: Request) -> UiSessions:
     state = request.app.state
     if not hasattr(state, "ui_sessions"):
-        state.ui_sessions = _Sessions()
-    sessions: _Sessions = state.ui_sessions
+        state.ui_sessions = UiSessions()
+    sessions: UiSessions = state.ui_sessions
     return sessions
 
 
@@ -147,7 +147,12 @@ class Api:
         self._client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=request.app),
             base_url="http://quanzi.internal",
-            headers={"X-API-Key": key, "Accept": "application/json"},
+            headers={
+                "X-API-Key": key,
+                "Accept": "application/json",
+                # Counted once, as the page request; see quanzi.api.limits.
+                "X-Quanzi-Internal": getattr(request.app.state, "internal_token", ""),
+            },
             timeout=120.0,
         )
 

@@ -179,6 +179,22 @@ def test_rate_limit_per_key_is_429_with_retry_after(
         assert 'status="429"' in client.get("/metrics").text
 
 
+def test_a_page_counts_once_and_a_forged_internal_header_counts_as_usual(
+    store: GraphStore, store_settings: Settings, tmp_path: Path
+) -> None:
+    # The home page calls the API several times in process; those calls carry the app's
+    # secret internal token and are not counted again. A caller who guesses at the header
+    # gains nothing.
+    limits = NO_RATE_LIMITS | {"viewer": "3/minute"}
+    with _app(store, store_settings, tmp_path, api_rate_limits=limits) as client:
+        signed_in = client.post("/ui/login", data={"key": VIEWER_KEY, "next": "/ui/"})
+        assert signed_in.status_code in (200, 303)
+        assert client.get("/ui/").status_code == 200  # one page, many API calls inside
+        forged = VIEWER | {"X-Quanzi-Internal": "guess"}
+        assert client.get("/customers", headers=forged).status_code == 200
+        assert client.get("/customers", headers=forged).status_code == 429
+
+
 def test_rate_limit_set_for_one_key_overrides_its_role(
     store: GraphStore, store_settings: Settings, tmp_path: Path
 ) -> None:
