@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -45,8 +44,9 @@ from typing import Any
 
 import httpx
 import psutil
+from api_latency import _free_port, load  # same data set and port choice (benchmarks/)
 
-from quanzi.graph.connect import bundled_store, open_store
+from quanzi.graph.connect import bundled_store
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings, default_data_dir
 
@@ -91,33 +91,6 @@ class Run:
     results: list[Result] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def load(settings: Settings, customers: int, seed: int) -> GraphStore:
-    """Open the store; generate, ingest and analyse the data set unless it is there."""
-    store = open_store(settings)
-    have = store.counts().get("Customer", 0)
-    if have >= customers * 0.8:
-        print(f"reusing {have:,} customers in {settings.data_dir}")
-        return store
-    from quanzi.api.services.analysis import run_analysis
-    from quanzi.ingest import ingest_files
-    from quanzi.ingest.synthetic import GeneratorConfig, generate
-
-    store.delete_everything()
-    folder = settings.data_dir / "input"
-    started = time.perf_counter()
-    generate(folder, GeneratorConfig(customers=customers, seed=seed))
-    ingest_files(store, [folder], settings)
-    run_analysis(store, settings)
-    print(f"loaded and analysed {customers:,} people in {time.perf_counter() - started:.0f}s")
-    return store
 
 
 def mix(store: GraphStore, rng: random.Random) -> Callable[[int], Call]:
