@@ -127,7 +127,11 @@ def serve(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes
         "--workers",
         str(workers),
     ]
-    server = subprocess.Popen(command, env=env)
+    return wait_until_up(subprocess.Popen(command, env=env), port)
+
+
+def wait_until_up(server: subprocess.Popen[bytes], port: int) -> subprocess.Popen[bytes]:
+    """Wait up to 2 minutes for ``/health`` on ``port`` to answer 200; stop on an early exit."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -135,9 +139,11 @@ def serve(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes
                 return server
         except httpx.HTTPError:
             pass
+        if server.poll() is not None:
+            raise SystemExit("the service exited before it answered")
         time.sleep(0.5)
     server.terminate()
-    raise SystemExit("the API did not start")
+    raise SystemExit("the service did not start")
 
 
 def workloads(store: GraphStore, rng: random.Random) -> dict[str, Callable[[], Request]]:

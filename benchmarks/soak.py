@@ -44,7 +44,9 @@ from typing import Any
 
 import httpx
 import psutil
-from api_latency import _free_port, load  # same data set and port choice (benchmarks/)
+
+# The same data set, port choice and start-up wait as benchmarks/api_latency.py.
+from api_latency import _free_port, load, wait_until_up
 
 from quanzi.graph.connect import bundled_store
 from quanzi.graph.store import GraphStore
@@ -242,19 +244,7 @@ def serve(settings: Settings, port: int, employee: str) -> subprocess.Popen[byte
         "--port",
         str(port),
     ]
-    server = subprocess.Popen(command, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None:
-            raise SystemExit("quanzi serve exited")
-        time.sleep(0.5)
-    server.terminate()
-    raise SystemExit("the service did not start")
+    return wait_until_up(subprocess.Popen(command, env=env), port)
 
 
 def _rss(pid: int | None) -> int:
