@@ -193,6 +193,27 @@ def _rel_rows(rows: Iterable[Mapping[str, Any]], rel: Rel) -> Iterator[dict[str,
         yield {"start": start, "end": end, "props": _clean_props(props, f"{rel} row {i}")}
 
 
+def _append_edges(
+    columns: Mapping[str, Any],
+    index: Mapping[str, int],
+    src: list[int],
+    dst: list[int],
+    w: list[float],
+) -> None:
+    """Append the edges of collected ``a``/``b``/``w`` columns whose two ends are in ``index``.
+
+    An end outside it is a vertex of another label, or one committed after the vertex read
+    (a load running now): its edges are left out, so the projection is the graph as of that
+    first read.
+    """
+    for a, b, x in zip(columns["a"], columns["b"], columns["w"], strict=True):
+        i, j = index.get(a), index.get(b)
+        if i is not None and j is not None:
+            src.append(i)
+            dst.append(j)
+            w.append(float(x))
+
+
 class GraphStore:
     """Quanzi's access to the graph: batched idempotent writes, reads, projections.
 
@@ -649,14 +670,8 @@ class GraphStore:
         w: list[float] = []
         for r in types:
             rows = self.read(q.projection_edges(r, node, node, weight), f"reading {r} relations")
-            if not rows:
-                continue
-            for a, b, x in zip(rows[0]["a"], rows[0]["b"], rows[0]["w"], strict=True):
-                i, j = index.get(a), index.get(b)
-                if i is not None and j is not None:  # else committed after the node read
-                    src.append(i)
-                    dst.append(j)
-                    w.append(float(x))
+            if rows:
+                _append_edges(rows[0], index, src, dst, w)
         return ids, src, dst, w
 
     def _projection_by_record_ids(
@@ -675,14 +690,8 @@ class GraphStore:
         w: list[float] = []
         for r in types:
             rows = self.bulk.read_sql(q.sql_edge_record_ids(r, weight), f"reading {r} relations")
-            if not rows or rows[0].get("a") is None:
-                continue
-            for a, b, x in zip(rows[0]["a"], rows[0]["b"], rows[0]["w"], strict=True):
-                i, j = index.get(a), index.get(b)
-                if i is not None and j is not None:
-                    src.append(i)
-                    dst.append(j)
-                    w.append(float(x))
+            if rows and rows[0].get("a") is not None:
+                _append_edges(rows[0], index, src, dst, w)
         return ids, src, dst, w
 
     def _record_ids(self, node: Node) -> tuple[list[str], list[str]]:
