@@ -173,6 +173,8 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         app.state.settings = settings
         own = store is None
         app.state.store = open_store(settings) if own else store
+        if own:  # a served app: read the lookalike graph now, not in the first request
+            graph_cache.warm(app.state.store)
         app.state.jobs = JobManager(folder / "jobs", on_finish=lambda _: graph_cache.invalidate())
         try:
             yield

@@ -156,6 +156,34 @@ class GraphCache:
         """Read the store now and wait for the result (a request that cannot use the old one)."""
         return self._load(store, newer_than=time.monotonic())
 
+    def warm(self, store: GraphStore) -> None:
+        """Start reading the snapshot in the background if there is none (at start-up), so
+        that the first requests find it built instead of building it themselves."""
+        with self._lock:
+            if self._current is None:
+                self._start_refresh(store)
+
+    def newer(self, store: GraphStore, timeout: float) -> CachedGraph | None:
+        """A snapshot read after now, for a request whose seeds are newer than the one held.
+
+        The read runs in the background thread, shared by every request that asks meanwhile
+        (a burst of such requests costs one read, not one each); this waits at most
+        ``timeout`` seconds for it and returns ``None`` if it is not done by then.
+        """
+        asked = time.monotonic()
+        deadline = asked + timeout
+        with self._lock:
+            self._generation += 1
+        while True:
+            with self._lock:
+                current = self._current
+                if current is not None and current.read_at >= asked:
+                    return current
+                self._start_refresh(store)  # none if one runs (begun earlier: wait, then again)
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.wait(left):
+                return None
+
     def _load(self, store: GraphStore, *, newer_than: float | None = None) -> CachedGraph:
         with self._lock:
             wanted = self._generation

@@ -36,6 +36,7 @@ from quanzi.settings import Settings
 __all__ = [
     "LOOKALIKE_WEIGHTS_SETTING",
     "MAX_SEEDS",
+    "NEW_SEEDS_WAIT_S",
     "find_lookalikes",
     "lookalike_weights",
     "save_lookalike_weights",
@@ -43,6 +44,10 @@ __all__ = [
 
 #: Most seeds a filter may select (the first ones by id).
 MAX_SEEDS = 1000
+
+#: Seconds a request whose seeds are all newer than the cached graph waits for the
+#: background read of a new one before answering that they are not in the graph yet.
+NEW_SEEDS_WAIT_S = 30.0
 
 #: Id of the ``Setting`` node that holds the lookalike part weights.
 LOOKALIKE_WEIGHTS_SETTING = "lookalike_weights"
@@ -133,8 +138,8 @@ def find_lookalikes(
     seeds = _seeds(store, settings, principal, request)
     graph = cache.get(store)
     usable = [s for s in seeds if s in graph.index]
-    if not usable:  # seeds newer than the snapshot: read the store now rather than fail
-        graph = cache.refresh(store)
+    if not usable:  # seeds newer than the snapshot: wait for the (one, shared) background read
+        graph = cache.newer(store, NEW_SEEDS_WAIT_S) or graph
         usable = [s for s in seeds if s in graph.index]
     if not usable:
         raise InputError("seeds: none of the seeds is in the graph yet; try again shortly")

@@ -152,3 +152,52 @@ def test_health_counts_are_reused_for_a_few_seconds(store: GraphStore) -> None:
     assert cache.read(store)[0]["Customer"] == customers
     assert CountsCache(max_age_s=0.0).read(store)[0]["Customer"] == customers + 1
     assert cache.read(store)[1] == version
+
+
+def test_warming_reads_in_the_background_and_the_first_request_shares_that_read(
+    store: GraphStore,
+) -> None:
+    build_graph(store)
+    reader = GatedReader()
+    cache = GraphCache(reader=reader)
+    cache.warm(store)  # returns at once: the read is held at the gate
+    assert reader.started.wait(10)
+    assert cache.age_s() is None
+    got: list[CachedGraph] = []
+    request = threading.Thread(target=lambda: got.append(cache.get(store)))
+    request.start()
+    reader.gate.set()
+    request.join(30)
+    assert got and reader.reads == 1  # the request waited for the warm-up read, no second one
+    cache.warm(store)  # a snapshot is held: nothing to do
+    assert cache.wait(5) and reader.reads == 1
+
+
+def test_new_seeds_wait_for_one_shared_background_read(store: GraphStore) -> None:
+    build_graph(store)
+    reader = GatedReader()
+    reader.gate.set()
+    cache = GraphCache(reader=reader)
+    old = cache.get(store)
+    _add_customer_with_a_tie(store)
+    reader.gate.clear()
+    answers: list[CachedGraph | None] = []
+    requests = [
+        threading.Thread(target=lambda: answers.append(cache.newer(store, 30))) for _ in range(3)
+    ]
+    for r in requests:
+        r.start()
+    assert reader.started.wait(10)
+    reader.gate.set()
+    for r in requests:
+        r.join(30)
+    assert len(answers) == 3
+    assert all(a is not None and a is not old and "c-new" in a.index for a in answers)
+    # 1 read before, then at most 2 for the 3 requests: one, or two when a request asked
+    # after the first read had begun (that read may miss what it asked for)
+    assert reader.reads <= 3
+    reader.gate.clear()
+    reader.started.clear()
+    assert cache.newer(store, 0.2) is None  # not done in time: the caller answers "not yet"
+    reader.gate.set()
+    assert cache.wait(30)
