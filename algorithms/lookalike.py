@@ -387,9 +387,10 @@ class _AttributeTable:
         )
         return cls(tuple(labels), incidence, sp.csc_array(incidence), idf)
 
-    def seed_counts(self, seeds: FloatArray) -> FloatArray:
-        """Each value's (weighted) number of seeds holding it."""
-        gathered = _gather(self.incidence, seeds, np.flatnonzero(seeds), len(self.values))
+    def seed_counts(self, seeds: FloatArray, support: IntArray) -> FloatArray:
+        """Each value's (weighted) number of seeds holding it (``seeds`` is 0 off
+        ``support``)."""
+        gathered = _gather(self.incidence, seeds, support, len(self.values))
         if gathered is None:
             return np.asarray(self.incidence.T @ seeds, dtype=np.float64)
         return gathered[0]
@@ -643,7 +644,7 @@ class LookalikeIndex:
             total = np.zeros(n, dtype=np.float64)
             mass = float(seeds.sum())
             for name, table in self._attributes.items():
-                counts = table.seed_counts(seeds)
+                counts = table.seed_counts(seeds, support)
                 seed_counts[name] = counts
                 total += table.holders(counts / mass * table.idf)
             raw["attributes"] = total

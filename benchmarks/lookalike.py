@@ -18,9 +18,10 @@ candidates are everyone but the seeds. Quanzi's lookalike is compared with the J
 degree baselines on the same queries: precision@k, recall@k, the ceiling and the ratio to
 the best baseline.
 
-**latency**: seconds per query of a prebuilt :class:`LookalikeIndex` (k=50, 20 seeds from
-one community), p50 / p99 over ``--latency-queries`` queries, from 1 and from ``--clients``
-threads at once; beside it, the same queries through the Jaccard baseline and a plain scipy
+**latency**: milliseconds per query of a prebuilt :class:`LookalikeIndex` (k=50, 20 seeds
+from one community), p50 / p99 over ``--latency-queries`` queries, from 1 and from
+``--clients`` threads at once, with the CPU time per query (one client) and queries per
+second; beside it, the same queries through the Jaccard baseline and a plain scipy
 personalised PageRank (``--ppr-iterations`` sparse mat-vec steps over the whole graph),
 with ratios. The machine is shared: state its load average with every figure (printed).
 """
@@ -233,20 +234,25 @@ def scipy_ppr(matrix: sp.csr_array, iterations: int) -> Callable[[np.ndarray, in
 
 def timed_queries(
     fn: Callable[[list[str]], Any], queries: list[list[str]], clients: int
-) -> list[float]:
+) -> tuple[list[float], list[float], float]:
+    """Wall seconds per query, CPU seconds per query (the whole process's, so only
+    meaningful with one client) and queries per second."""
     seconds: list[float] = []
+    cpu: list[float] = []
     lock = threading.Lock()
 
     def one(seeds: list[str]) -> None:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn(seeds)
-        took = time.perf_counter() - start
+        took, took_cpu = time.perf_counter() - start, time.process_time() - start_cpu
         with lock:
             seconds.append(took)
+            cpu.append(took_cpu)
 
+    began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(one, queries))
-    return seconds
+    return seconds, cpu, len(queries) / (time.perf_counter() - began)
 
 
 def latency(graph: Graph, args: argparse.Namespace) -> None:
@@ -271,15 +277,23 @@ def latency(graph: Graph, args: argparse.Namespace) -> None:
     }
     for fn in peers.values():  # warm up
         fn(queries[0])
-    print("method                       clients   p50 ms   p99 ms  p50 / quanzi's")
+    print(
+        f"{'method':<28} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'CPU p50 ms':>10} "
+        f"{'queries/s':>9}  {'p50 / quanzi':>12}"
+    )
     for clients in (1, args.clients):
         rows = []
         for method, fn in peers.items():
-            p50, p99 = percentiles(timed_queries(fn, queries, clients))
-            rows.append((method, p50, p99))
+            wall, cpu, rate = timed_queries(fn, queries, clients)
+            p50, p99 = percentiles(wall)
+            cpu_p50 = f"{percentiles(cpu)[0]:10.1f}" if clients == 1 else f"{'-':>10}"
+            rows.append((method, p50, p99, cpu_p50, rate))
         mine = rows[0][1]
-        for method, p50, p99 in rows:
-            print(f"{method:<28} {clients:>7} {p50:8.1f} {p99:8.1f}  {p50 / mine:14.2f}")
+        for method, p50, p99, cpu_p50, rate in rows:
+            print(
+                f"{method:<28} {clients:>7} {p50:8.1f} {p99:8.1f} {cpu_p50} {rate:9.1f}  "
+                f"{p50 / mine:12.2f}"
+            )
         print(f"  ({load_average()})")
 
 
