@@ -592,10 +592,12 @@ class LookalikeIndex:
         if norm == 0:
             return np.zeros(len(rows), dtype=np.float64)
         centroid = (centroid / norm).astype(rows.dtype)
+        # einsum, not BLAS: OpenBLAS spreads a large product over threads that spin for
+        # each other, which multiplies its time when concurrent queries share a few cores.
         if within is None or 2 * len(within) > len(rows):
-            return np.asarray(rows @ centroid, dtype=np.float64)
+            return np.einsum("ij,j->i", rows, centroid).astype(np.float64)
         cosine = np.zeros(len(rows), dtype=np.float64)
-        cosine[within] = rows[within] @ centroid
+        cosine[within] = np.einsum("ij,j->i", rows[within], centroid)
         return cosine
 
     def _parts(
