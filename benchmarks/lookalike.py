@@ -151,7 +151,10 @@ def variant(spec: str) -> tuple[str, dict[str, Any]]:
         if key in {f.name for f in fields(LookalikeWeights)}:
             weights[key] = float(value)
         else:
-            options[key] = int(value) if value.isdigit() else float(value)
+            numbers = [float(v) for v in value.split("+")]  # "2+3+4": a tuple
+            ints = [int(v) for v in numbers if v == int(v)]
+            single = ints[0] if len(ints) == len(numbers) else numbers[0]
+            options[key] = tuple(ints) if "+" in value else single
     if weights:
         options["weights"] = LookalikeWeights(**weights)
     return label, options

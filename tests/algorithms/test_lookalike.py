@@ -175,3 +175,27 @@ def test_seed_expansion_keeps_reasons_about_real_seeds(cliques: ig.Graph) -> Non
                 assert reason.evidence == ("a0",)
     with pytest.raises(InputError, match="expansion"):
         lookalikes(cliques, ["a0"], expansion_rounds=-1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 80), density=st.floats(0.0, 0.3))
+def test_neighbourhood_products_equal_the_full_products(seed: int, n: int, density: float) -> None:
+    # A query reads only the rows of its seeds' neighbourhood (or the whole matrix when that
+    # is large); either way the result and its support must be those of the full product.
+    from quanzi.algorithms.lookalike import _AttributeTable, _spread
+
+    rng = np.random.default_rng(seed)
+    g = random_graph(n, int(density * n * n / 2) + 1, seed)
+    matrix = LookalikeIndex(g, weight="weight")._matrix
+    x = np.where(rng.random(n) < 0.1, rng.uniform(0.1, 2.0, n), 0.0)
+    result, support = _spread(matrix, x)
+    assert np.allclose(result, matrix @ x)
+    if support is not None:
+        assert set(np.flatnonzero(result)) <= set(support.tolist())
+    ids = g.vs["id"]
+    values = {cid: [f"v{j}" for j in range(5) if rng.random() < 0.3] for cid in ids}
+    table = _AttributeTable.build({cid: i for i, cid in enumerate(ids)}, values)
+    counts = table.seed_counts(x, np.flatnonzero(x))
+    assert np.allclose(counts, table.incidence.T @ x)
+    weights = counts * table.idf
+    assert np.allclose(table.holders(weights), table.incidence @ weights)
