@@ -168,9 +168,11 @@ def test_warming_reads_in_the_background_and_the_first_request_shares_that_read(
     request.start()
     reader.gate.set()
     request.join(30)
-    assert got and reader.reads == 1  # the request waited for the warm-up read, no second one
+    assert got
+    assert reader.reads == 1  # the request waited for the warm-up read, no second one
     cache.warm(store)  # a snapshot is held: nothing to do
-    assert cache.wait(5) and reader.reads == 1
+    assert cache.wait(5)
+    assert reader.reads == 1
 
 
 def test_new_seeds_wait_for_one_shared_background_read(store: GraphStore) -> None:
