@@ -327,7 +327,8 @@ def _gather(
     offsets = np.repeat(starts - (ends - counts), counts) + np.arange(total)
     lines = matrix.indices[offsets]
     values = matrix.data[offsets] * np.repeat(x[support], counts)
-    return np.bincount(lines, weights=values, minlength=size), lines.astype(np.int64)
+    summed = np.bincount(lines, weights=values, minlength=size).astype(np.float64)
+    return summed, lines.astype(np.int64)
 
 
 def _spread(
@@ -595,7 +596,7 @@ class LookalikeIndex:
         # einsum, not BLAS: OpenBLAS spreads a large product over threads that spin for
         # each other, which multiplies its time when concurrent queries share a few cores.
         if within is None or 2 * len(within) > len(rows):
-            return np.einsum("ij,j->i", rows, centroid).astype(np.float64)
+            return np.asarray(np.einsum("ij,j->i", rows, centroid), dtype=np.float64)
         cosine = np.zeros(len(rows), dtype=np.float64)
         cosine[within] = np.einsum("ij,j->i", rows[within], centroid)
         return cosine
