@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Self
+from typing import Any, NamedTuple, Self
 
 import igraph as ig
 import numpy as np
@@ -60,6 +60,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+Positions = npt.NDArray[np.integer[Any]]
 Candidates = Collection[str] | npt.NDArray[np.bool_] | None
 
 _EMBEDDING_DIM = 128
@@ -308,8 +309,8 @@ def _top(scores: FloatArray, mask: BoolArray, names: npt.NDArray[np.str_], k: in
 
 
 def _gather(
-    matrix: sp.csr_array | sp.csc_array, x: FloatArray, support: IntArray, size: int
-) -> tuple[FloatArray, IntArray] | None:
+    matrix: sp.csr_array | sp.csc_array, x: FloatArray, support: Positions, size: int
+) -> tuple[FloatArray, Positions] | None:
     """``sum(x[j] * line j of matrix for j in support)`` from the compressed lines (rows of a
     CSR, columns of a CSC) of ``support`` only, and the positions it touched; ``None`` when
     that would read more than a quarter of the matrix (a plain product is then faster).
@@ -327,12 +328,12 @@ def _gather(
     offsets = np.repeat(starts - (ends - counts), counts) + np.arange(total)
     lines = matrix.indices[offsets]
     values = matrix.data[offsets] * np.repeat(x[support], counts)
-    summed = np.bincount(lines, weights=values, minlength=size).astype(np.float64)
-    return summed, lines.astype(np.int64)
+    summed = np.asarray(np.bincount(lines, weights=values, minlength=size), dtype=np.float64)
+    return summed, lines
 
 
 def _spread(
-    matrix: sp.csr_array, x: FloatArray, support: IntArray | None = None
+    matrix: sp.csr_array, x: FloatArray, support: Positions | None = None
 ) -> tuple[FloatArray, IntArray | None]:
     """``matrix @ x`` for a symmetric ``matrix``, reading only the rows where ``x`` is not 0,
     and where the result may be non-zero (``None``: anywhere).
