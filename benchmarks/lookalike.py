@@ -24,11 +24,18 @@ from one community), p50 / p99 over ``--latency-queries`` queries, from 1 and fr
 second; beside it, the same queries through the Jaccard baseline and a plain scipy
 personalised PageRank (``--ppr-iterations`` sparse mat-vec steps over the whole graph),
 with ratios. The machine is shared: state its load average with every figure (printed).
+
+``--previous FILE`` adds an earlier version of ``algorithms/lookalike.py`` as one more peer
+(in both modes), e.g. the one before the neighbourhood-restricted queries::
+
+    git show 5ddf34a:algorithms/lookalike.py > /tmp/lookalike_before.py
+    python benchmarks/lookalike.py latency --previous /tmp/lookalike_before.py
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import sys
@@ -141,6 +148,21 @@ def draw_queries(
     return queries
 
 
+def previous_index(path: str | None, graph: Graph) -> Any:
+    """An index built by an earlier version of the lookalike module (``--previous``)."""
+    if not path:
+        return None
+    spec = importlib.util.spec_from_file_location("lookalike_previous", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--previous {path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    index = module.LookalikeIndex(graph.g, attributes=graph.attributes or None, seed=0)
+    _ = index.embeddings
+    return index
+
+
 def variant(spec: str) -> tuple[str, dict[str, Any]]:
     """``LABEL=name=value,...``: query keywords (``expansion_rounds``) and weight fields."""
     label, _, rest = spec.partition("=")
@@ -182,6 +204,9 @@ def quality(graph: Graph, args: argparse.Namespace) -> None:
     _ = index.embeddings
     print(f"\n=== {graph.name}: index built in {time.perf_counter() - start:.1f} s")
     methods = rankers(graph, index, args.variant)
+    before = previous_index(args.previous, graph)
+    if before is not None:
+        methods = {"previous version": lambda s, k: [c.id for c in before.query(s, k=k)]} | methods
     print(
         f"{'seeds / k':<10} {'queries':>7}  {'ceiling':>7}  {'method':<27} "
         f"{'precision@k':>11}  {'recall@k':>8}  {'x best baseline':>15}"
@@ -278,6 +303,9 @@ def latency(graph: Graph, args: argparse.Namespace) -> None:
             np.asarray([position[x] for x in s]), 50
         ),
     }
+    before = previous_index(args.previous, graph)
+    if before is not None:
+        peers["previous version"] = lambda s: before.query(s, k=50)
     for fn in peers.values():  # warm up
         fn(queries[0])
     print(
@@ -323,6 +351,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--ppr-iterations", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0, help="seed of the query draw")
+    parser.add_argument("--previous", help="an earlier lookalike.py to compare (see above)")
     parser.add_argument(
         "--variant",
         nargs="*",
