@@ -544,13 +544,16 @@ class LookalikeIndex:
             expanded = seed_vector.copy()
             expanded[top] += expansion_weight * score[top] / score[top].max()
             support = np.union1d(seed_idx, top)
-            if round_ < expansion_rounds - 1 and "embedding" in from_seeds:
-                # Middle rounds only pick the next expanded seeds: they reuse the seeds'
-                # embedding scores, so a query streams every customer's vector twice, not
-                # once per round (measured: precision@50 within one hit per query of
-                # recomputing it every round; see docs/algorithms.md).
-                raw, _ = self._parts(expanded, support, chosen, walk_lengths, embedding=False)
-                raw["embedding"] = from_seeds["embedding"]
+            if round_ < expansion_rounds - 1:
+                # Middle rounds only pick the next expanded seeds: they re-walk the ties and
+                # reuse the real seeds' embedding and attribute scores, so a query streams
+                # every customer's vector and attribute values twice, not once per round
+                # (measured: precision@50 within one hit per query of recomputing them
+                # every round; see docs/algorithms.md).
+                raw = {
+                    **from_seeds,
+                    **self._parts(expanded, support, chosen, walk_lengths, ties_only=True)[0],
+                }
             else:
                 raw, _ = self._parts(expanded, support, chosen, walk_lengths)
         score, parts = self._mix(raw, mask, chosen)
@@ -609,11 +612,11 @@ class LookalikeIndex:
         chosen: LookalikeWeights,
         walk_lengths: Sequence[int],
         *,
-        embedding: bool = True,
+        ties_only: bool = False,
     ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
         """Each part's raw score for a weighted seed vector (1 for a seed) non-zero on
         ``support``, and the seeds' (weighted) count of every attribute value. With
-        ``embedding=False`` the embedding part is left out."""
+        ``ties_only`` only the parts read from the ties (proximity, Adamic–Adar)."""
         n = len(self.ids)
         raw: dict[str, FloatArray] = {}
         reached: list[IntArray | None] = [support]
@@ -634,7 +637,9 @@ class LookalikeIndex:
             adamic_adar, aa_support = _spread(self._pattern, contacts, contacts_support)
             raw["adamic_adar"] = adamic_adar
             reached += [contacts_support, aa_support]
-        if chosen.embedding > 0 and embedding:
+        if ties_only:
+            return raw, {}
+        if chosen.embedding > 0:
             # Scored within the seeds' neighbourhood (what the walks reached) when that is
             # smaller than the graph: the full product streams every customer's vector, the
             # largest cost of a query at 100k customers, and measured on LFR and generator
