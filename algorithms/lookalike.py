@@ -23,9 +23,11 @@ flatten the large gaps that matter at the top). Each returned candidate is expla
 with :class:`Reason` records (mutual contacts, seeds known directly, shared attribute
 values, similarity).
 
-Nearest neighbours over embeddings are searched exactly: one matrix-vector product over
-the candidates (about 10 ms for 100k customers x 128 dimensions); an approximate index
-would only pay off far beyond that.
+A query reads only the seeds' neighbourhood: every product gathers the rows the seeds'
+walks reached, and nearest neighbours over embeddings are searched exactly, one
+matrix-vector product over the customers reached (all of them when that is most); about
+26 ms of CPU per query at 100k customers with three expansion rounds, measured in
+``benchmarks/lookalike.py``. An approximate index would only pay off far beyond that.
 
 :func:`jaccard_baseline` and :func:`degree_baseline` are the simple rankings the benchmark
 compares against.
@@ -411,9 +413,10 @@ class LookalikeIndex:
     """Everything lookalike queries share, computed once per graph.
 
     A service keeps one index per projection: building it converts the graph and
-    precomputes transition matrices and attribute tables (about a second per million
-    ties), after which each :meth:`query` is a handful of sparse products (well under a
-    second on 100k customers). :func:`lookalikes` builds one for a single query.
+    precomputes the tie matrix, degree vectors and attribute tables (about a second per
+    million ties), after which each :meth:`query` reads only the seeds' neighbourhood
+    (tens of milliseconds on 100k customers). :func:`lookalikes` builds one for a single
+    query.
 
     Parameters
     ----------
@@ -475,6 +478,7 @@ class LookalikeIndex:
             if vectors.ndim != 2 or vectors.shape[0] != n:
                 raise InputError(f"embeddings must have one row per vertex ({n})")
             self._embeddings = np.asarray(_unit_rows(vectors), dtype=np.float64)
+            self._embeddings32 = self._embeddings.astype(np.float32)
         self._profile: FloatArray | None = None
         if profile is not None:
             matrix = np.asarray(profile, dtype=np.float64)
@@ -497,11 +501,13 @@ class LookalikeIndex:
                 normalization_strength=0.0,
                 seed=self._seed,
             )
+            self._embeddings32 = self._embeddings.astype(np.float32)
         return self._embeddings
 
     def _embedding_rows(self) -> npt.NDArray[np.float32]:
-        # Single precision halves the memory a query streams through (the one full pass over
-        # every customer a query makes); cosines keep 6 significant digits.
+        # Single precision halves the memory a query streams through (its one pass over many
+        # customers' vectors); cosines keep 6 significant digits. Made with the embeddings
+        # (a service builds both before serving), not in a query.
         if self._embeddings32 is None:
             self._embeddings32 = self.embeddings.astype(np.float32)
         return self._embeddings32
