@@ -793,7 +793,9 @@ def lookalikes(
     expansion_rounds : int, default 3
         Rounds of seed expansion: after each, the ``2 k`` best-scoring customers (anyone but
         the seeds, candidates or not) join the seeds with weight ``expansion_weight`` times
-        their score relative to the best, and every part is computed again. It helps most
+        their score relative to the best, and the parts are computed again (the middle
+        rounds re-walk the ties only and keep the seeds' attribute, embedding and profile
+        scores; the last round recomputes every part). It helps most
         in sparse graphs, where most members of the seeds' circles know no seed but know
         those who do (measured in ``docs/algorithms.md``). 0 scores from the seeds alone.
         Reasons always cite the real seeds only.
