@@ -461,6 +461,7 @@ __all__ += [
     "api_customer_page",
     "api_customer_top",
     "api_erase",
+    "sql_customer_top",
 ]
 
 #: Filters that start from an indexed node and follow one relation to the customer:
@@ -581,6 +582,45 @@ def api_customer_top(filters: Collection[str], *, sort: str) -> str:
     return (
         f"{match} WHERE {' AND '.join(where)} "
         f"RETURN properties(c) AS props, c.{sort} AS sort_key ORDER BY c.{sort} DESC LIMIT $limit"
+    )
+
+
+#: ArcadeDB SQL predicates for the customer filters :func:`sql_customer_top` can take.
+_SQL_CUSTOMER_FILTERS: dict[str, str] = {
+    "tier": "tier = :tier",
+    "recorded_tier": "recorded_tier = :recorded_tier",
+    "funnel_stage": "funnel_stage = :funnel_stage",
+    "channel": "channels CONTAINS :channel",
+    "churn_risk_min": "churn_risk >= :churn_risk_min",
+    "churn_risk_max": "churn_risk <= :churn_risk_max",
+    "influence_min": "influence >= :influence_min",
+    "pagerank_min": "pagerank >= :pagerank_min",
+    "created_from": "first_seen >= :created_from",
+    "created_to": "first_seen < :created_to",
+    "active_from": "last_active_at >= :active_from",
+    "active_to": "last_active_at < :active_to",
+}
+
+
+def sql_customer_top(filters: Collection[str], *, sort: str) -> str | None:
+    """ArcadeDB SQL for :func:`api_customer_top`, or ``None`` when a filter needs Cypher.
+
+    Only filters on the customer's own properties translate (not ``name``, not the anchored
+    ones). ArcadeDB's Cypher does not use a range index for ``ORDER BY ... LIMIT`` and reads
+    every customer; its SQL walks the index (measured 9.6 ms against 436 ms for the top 46 of
+    22,890 customers). Rows are whole records; ``$limit`` is ``:limit``.
+    """
+    if sort not in CUSTOMER_SCORE_SORTS or f"{sort}_min" not in filters:
+        raise ValueError(f"sql_customer_top needs a score sort and its {sort}_min filter")
+    if not set(filters) <= _SQL_CUSTOMER_FILTERS.keys():
+        return None
+    where = ["merged_into IS NULL"] + [
+        text for name, text in _SQL_CUSTOMER_FILTERS.items() if name in filters
+    ]
+    # sort is one of CUSTOMER_SCORE_SORTS and the filters are this module's text
+    return (
+        f"SELECT FROM `{Node.CUSTOMER}` WHERE {' AND '.join(where)} "
+        f"ORDER BY `{sort}` DESC LIMIT :limit"
     )
 
 
