@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -79,6 +80,8 @@ class Cell:
     #: other work on a shared machine.
     cpu_ms: float | None = None
     store_cpu_ms: float | None = None
+    #: Over HTTP: CPU time per request of this process, the clients (httpx).
+    client_cpu_ms: float | None = None
 
 
 def _free_port() -> int:
@@ -242,7 +245,7 @@ def measure(
     seconds: float,
     call: Callable[[Request], tuple[bool, float | None]],
     label: str,
-    meters: tuple[CpuMeter, CpuMeter | None] | None = None,
+    meters: Sequence[CpuMeter | None] = (),
 ) -> Cell:
     """Run ``clients`` threads issuing requests for ``seconds``; latencies in ms.
 
@@ -272,7 +275,7 @@ def measure(
             server.extend(mine_server)
             errors += bad
 
-    cpu_before = [m.read() if m else 0.0 for m in meters or ()]
+    cpu_before = [m.read() if m else 0.0 for m in meters]
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(worker) for _ in range(clients)]:
@@ -280,8 +283,9 @@ def measure(
     elapsed = time.perf_counter() - started
     cpu = [
         round((m.read() - before) * 1000 / max(1, len(latencies)), 2) if m else None
-        for m, before in zip(meters or (), cpu_before, strict=True)
+        for m, before in zip(meters, cpu_before, strict=True)
     ]
+    cpu += [None] * (3 - len(cpu))
     return Cell(
         name,
         label,
@@ -293,7 +297,7 @@ def measure(
         round(len(latencies) / elapsed, 1),
         _percentile(server, 0.5),
         _percentile(server, 0.99),
-        *(cpu or [None, None]),
+        *cpu,
     )
 
 
@@ -361,7 +365,7 @@ def main() -> None:
     server = serve(settings, port, args.workers)
     java = store_pid(settings.data_dir)
     store_meter = CpuMeter([java]) if java else None
-    http_meters = (CpuMeter([server.pid]), store_meter)
+    http_meters = (CpuMeter([server.pid]), store_meter, CpuMeter([os.getpid()]))
     direct_meters = (CpuMeter([os.getpid()]), store_meter)
     cache = GraphCache()
     cells: list[Cell] = []
@@ -369,16 +373,24 @@ def main() -> None:
         local = threading.local()
 
         def over_http(request: Request) -> tuple[bool, float | None]:
+            # The standard library's client, one kept-alive connection per client thread:
+            # httpx cost ~3.6 ms of CPU per request here, more than the service, on the same
+            # two cores, and that showed as service latency.
             client = getattr(local, "client", None)
             if client is None:
-                client = local.client = httpx.Client(
-                    base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=60
-                )
+                client = local.client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             method, path, body = request
-            response = client.request(method, path, json=body)
-            timing = response.headers.get("server-timing", "")
+            headers = {"X-API-Key": KEY}
+            data = None
+            if body is not None:
+                data = json.dumps(body).encode()
+                headers["Content-Type"] = "application/json"
+            client.request(method, path, body=data, headers=headers)
+            response = client.getresponse()
+            response.read()
+            timing = response.getheader("server-timing") or ""
             server_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
-            return response.status_code == 200, server_ms
+            return response.status == 200, server_ms
 
         def in_process(request: Request) -> tuple[bool, float | None]:
             direct(store, settings, cache, *request)
@@ -401,7 +413,8 @@ def main() -> None:
                     f"p99 {http_cell.p99_ms:7.1f} ms {http_cell.throughput:7.1f}/s "
                     f"(errors {http_cell.errors}; in service p50 {http_cell.server_p50_ms} "
                     f"p99 {http_cell.server_p99_ms}; CPU/request service {http_cell.cpu_ms} "
-                    f"store {http_cell.store_cpu_ms} ms) | direct p50 {peer.p50_ms:7.1f} ms "
+                    f"store {http_cell.store_cpu_ms} clients {http_cell.client_cpu_ms} ms) | "
+                    f"direct p50 {peer.p50_ms:7.1f} ms "
                     f"p99 {peer.p99_ms:7.1f} ms {peer.throughput:7.1f}/s (CPU/request "
                     f"{peer.cpu_ms} store {peer.store_cpu_ms} ms) | HTTP/direct p50 x{ratio:.2f} "
                     f"| load {os.getloadavg()[0]:.1f}",
