@@ -302,15 +302,17 @@ def measure(
 
 
 class CpuMeter:
-    """CPU seconds used by some processes (and their children) between two readings."""
+    """CPU seconds used by some processes (with ``children``, theirs too) so far."""
 
-    def __init__(self, pids: list[int]) -> None:
+    def __init__(self, pids: list[int], *, children: bool = True) -> None:
         self.processes = [psutil.Process(pid) for pid in pids]
+        self.children = children
 
     def read(self) -> float:
         total = 0.0
         for process in self.processes:
-            for p in [process, *process.children(recursive=True)]:
+            family = process.children(recursive=True) if self.children else []
+            for p in [process, *family]:
                 with contextlib.suppress(psutil.Error):
                     times = p.cpu_times()
                     total += times.user + times.system
@@ -365,8 +367,10 @@ def main() -> None:
     server = serve(settings, port, args.workers)
     java = store_pid(settings.data_dir)
     store_meter = CpuMeter([java]) if java else None
-    http_meters = (CpuMeter([server.pid]), store_meter, CpuMeter([os.getpid()]))
-    direct_meters = (CpuMeter([os.getpid()]), store_meter)
+    # This process only: the service (and maybe the store) are its children.
+    own = CpuMeter([os.getpid()], children=False)
+    http_meters = (CpuMeter([server.pid]), store_meter, own)
+    direct_meters = (own, store_meter)
     cache = GraphCache()
     cells: list[Cell] = []
     try:
