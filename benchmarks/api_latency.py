@@ -389,8 +389,14 @@ def main() -> None:
             if body is not None:
                 data = json.dumps(body).encode()
                 headers["Content-Type"] = "application/json"
-            client.request(method, path, body=data, headers=headers)
-            response = client.getresponse()
+            try:
+                client.request(method, path, body=data, headers=headers)
+                response = client.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # The service closed a connection idle past its keep-alive: open a new one.
+                client.close()
+                client.request(method, path, body=data, headers=headers)
+                response = client.getresponse()
             response.read()
             timing = response.getheader("server-timing") or ""
             server_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
