@@ -145,11 +145,14 @@ def serve(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes
 
 
 def wait_until_up(server: subprocess.Popen[bytes], port: int) -> subprocess.Popen[bytes]:
-    """Wait up to 2 minutes for ``/health`` on ``port`` to answer 200; stop on an early exit."""
-    deadline = time.monotonic() + 120
+    """Wait up to 5 minutes for ``/health`` on ``port`` to answer 200; stop on an early exit.
+
+    ``/health`` counts every node and relation on its first call: seconds at 100k customers.
+    """
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=60).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
