@@ -91,15 +91,23 @@ def _free_port() -> int:
 
 
 def load(settings: Settings, customers: int, seed: int) -> GraphStore:
-    """Open the store; generate, ingest and analyse the data set unless it is there."""
-    store = open_store(settings)
-    have = store.counts().get("Customer", 0)
-    if have >= customers * 0.8:
-        print(f"reusing {have:,} customers in {settings.data_dir}")
-        return store
+    """Open the store; generate, ingest and analyse the data set unless it is there (and
+    analyse a loaded one that has no circles yet)."""
     from quanzi.api.services.analysis import run_analysis
     from quanzi.ingest import ingest_files
     from quanzi.ingest.synthetic import GeneratorConfig, generate
+
+    store = open_store(settings)
+    counts = store.counts()
+    have = counts.get("Customer", 0)
+    if have >= customers * 0.8:
+        print(f"reusing {have:,} customers in {settings.data_dir}")
+        if not counts.get("Circle"):
+            # An earlier load stopped before its analysis finished (e.g. out of memory).
+            started = time.perf_counter()
+            run_analysis(store, settings)
+            print(f"analysed in {time.perf_counter() - started:.0f}s")
+        return store
 
     store.delete_everything()
     folder = settings.data_dir / "input"
