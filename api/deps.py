@@ -1,5 +1,10 @@
 """FastAPI dependencies as ``Annotated`` aliases: the store, settings, the caller and roles.
 
+The dependencies are ``async``: none of them blocks (a key is checked with one SHA-256 and a
+dict look-up), and FastAPI runs every plain ``def`` dependency in its thread pool, one
+hand-over to a worker thread and back per dependency and request (seven per request before,
+the main cost of the HTTP layer over the work under concurrency; see docs/api.md).
+
 Authentication: the ``X-API-Key`` header is hashed and looked up in the app's
 :class:`~quanzi.api.services.keys.KeyRing`. A missing, unknown or revoked key is a 401; a
 key whose role is below the endpoint's is a 403. ``ViewerDep``, ``SalesDep`` and
@@ -44,37 +49,37 @@ api_key_header = APIKeyHeader(
 )
 
 
-def get_store(request: Request) -> GraphStore:
+async def get_store(request: Request) -> GraphStore:
     """The store opened by the app's lifespan."""
     store: GraphStore = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_keys(request: Request) -> KeyRing:
+async def get_keys(request: Request) -> KeyRing:
     """The app's API keys."""
     keys: KeyRing = request.app.state.keys
     return keys
 
 
-def get_audit(request: Request) -> AuditLog:
+async def get_audit(request: Request) -> AuditLog:
     """The app's audit trail."""
     audit: AuditLog = request.app.state.audit
     return audit
 
 
-def get_jobs(request: Request) -> JobManager:
+async def get_jobs(request: Request) -> JobManager:
     """The app's background jobs."""
     jobs: JobManager = request.app.state.jobs
     return jobs
 
 
-def get_graph_cache(request: Request) -> GraphCache:
+async def get_graph_cache(request: Request) -> GraphCache:
     """The app's cached in-memory graph."""
     cache: GraphCache = request.app.state.graph_cache
     return cache
@@ -88,7 +93,7 @@ JobsDep = Annotated[JobManager, Depends(get_jobs)]
 GraphCacheDep = Annotated[GraphCache, Depends(get_graph_cache)]
 
 
-def authenticate(
+async def authenticate(
     request: Request, keys: KeysDep, api_key: Annotated[str | None, Security(api_key_header)]
 ) -> Principal:
     """The caller behind the ``X-API-Key`` header (401 when there is none or it is wrong)."""
@@ -113,7 +118,7 @@ class RoleCheck:
     def __init__(self, role: Role) -> None:
         self.role: Role = role
 
-    def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.allows(self.role):
             raise PermissionDeniedError(
                 f"This needs the {self.role} role; your key ({principal.key_id}) has the "

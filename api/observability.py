@@ -1,8 +1,9 @@
 """Prometheus metrics and the audit trail, recorded around every request.
 
 A plain ASGI middleware (no per-request task or body buffering): it times the request,
-counts it by method, route template and status, and, for authenticated requests, appends an
-entry to the audit trail. Routes label metrics by their template (``/customers/{id}``), never
+counts it by method, route template and status, says the time in a ``Server-Timing: app;dur=``
+header (milliseconds up to the start of the answer), and, for authenticated requests, appends
+an entry to the audit trail. Routes label metrics by their template (``/customers/{id}``), never
 by the raw path, so label cardinality stays bounded.
 """
 
@@ -99,6 +100,13 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                # Time in the app up to the answer (queueing before the app is not in it), so
+                # a client can tell the service's own time from the network's and its queue.
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"server-timing", took)],
+                }
             await send(message)
 
         try:

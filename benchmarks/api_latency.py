@@ -21,6 +21,8 @@ lookalike p99 < 200 ms and customer 360 p99 < 50 ms at 8 clients.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
 import os
 import random
@@ -30,13 +32,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from pydantic import SecretStr
 
 from quanzi.api.schemas import CustomerFilter, LookalikeRequest
@@ -68,6 +71,17 @@ class Cell:
     p50_ms: float
     p99_ms: float
     throughput: float
+    #: Over HTTP: the service's own time (``Server-Timing``), without the client, the
+    #: transport and the wait for the event loop.
+    server_p50_ms: float | None = None
+    server_p99_ms: float | None = None
+    #: CPU time per request of the measuring side (the service's processes over HTTP, this
+    #: process direct) and of the store's Java process: unlike latency, little moved by
+    #: other work on a shared machine.
+    cpu_ms: float | None = None
+    store_cpu_ms: float | None = None
+    #: Over HTTP: CPU time per request of this process, the clients (httpx).
+    client_cpu_ms: float | None = None
 
 
 def _free_port() -> int:
@@ -77,15 +91,23 @@ def _free_port() -> int:
 
 
 def load(settings: Settings, customers: int, seed: int) -> GraphStore:
-    """Open the store; generate, ingest and analyse the data set unless it is there."""
-    store = open_store(settings)
-    have = store.counts().get("Customer", 0)
-    if have >= customers * 0.8:
-        print(f"reusing {have:,} customers in {settings.data_dir}")
-        return store
+    """Open the store; generate, ingest and analyse the data set unless it is there (and
+    analyse a loaded one that has no circles yet)."""
     from quanzi.api.services.analysis import run_analysis
     from quanzi.ingest import ingest_files
     from quanzi.ingest.synthetic import GeneratorConfig, generate
+
+    store = open_store(settings)
+    counts = store.counts()
+    have = counts.get("Customer", 0)
+    if have >= customers * 0.8:
+        print(f"reusing {have:,} customers in {settings.data_dir}")
+        if not counts.get("Circle"):
+            # An earlier load stopped before its analysis finished (e.g. out of memory).
+            started = time.perf_counter()
+            run_analysis(store, settings)
+            print(f"analysed in {time.perf_counter() - started:.0f}s")
+        return store
 
     store.delete_everything()
     folder = settings.data_dir / "input"
@@ -131,11 +153,14 @@ def serve(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes
 
 
 def wait_until_up(server: subprocess.Popen[bytes], port: int) -> subprocess.Popen[bytes]:
-    """Wait up to 2 minutes for ``/health`` on ``port`` to answer 200; stop on an early exit."""
-    deadline = time.monotonic() + 120
+    """Wait up to 5 minutes for ``/health`` on ``port`` to answer 200; stop on an early exit.
+
+    ``/health`` counts every node and relation on its first call: seconds at 100k customers.
+    """
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=60).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
@@ -229,11 +254,16 @@ def measure(
     make: Callable[[], Request],
     clients: int,
     seconds: float,
-    call: Callable[[Request], bool],
+    call: Callable[[Request], tuple[bool, float | None]],
     label: str,
+    meters: Sequence[CpuMeter | None] = (),
 ) -> Cell:
-    """Run ``clients`` threads issuing requests for ``seconds``; latencies in ms."""
+    """Run ``clients`` threads issuing requests for ``seconds``; latencies in ms.
+
+    ``call`` answers whether the request succeeded and the service's own time, if known.
+    """
     latencies: list[float] = []
+    server: list[float] = []
     errors = 0
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
@@ -241,34 +271,81 @@ def measure(
     def worker() -> None:
         nonlocal errors
         mine: list[float] = []
+        mine_server: list[float] = []
         bad = 0
         while time.perf_counter() < stop:
             request = make()
             started = time.perf_counter()
-            ok = call(request)
+            ok, server_ms = call(request)
             mine.append((time.perf_counter() - started) * 1000)
+            if server_ms is not None:
+                mine_server.append(server_ms)
             bad += not ok
         with lock:
             latencies.extend(mine)
+            server.extend(mine_server)
             errors += bad
 
+    cpu_before = [m.read() if m else 0.0 for m in meters]
     started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(worker) for _ in range(clients)]:
             future.result()
     elapsed = time.perf_counter() - started
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
+    cpu = [
+        round((m.read() - before) * 1000 / max(1, len(latencies)), 2) if m else None
+        for m, before in zip(meters, cpu_before, strict=True)
+    ]
+    cpu += [None] * (3 - len(cpu))
     return Cell(
         name,
         label,
         clients,
         len(latencies),
         errors,
-        round(statistics.median(latencies), 2) if latencies else 0.0,
-        round(p99, 2),
+        _percentile(latencies, 0.5) or 0.0,
+        _percentile(latencies, 0.99) or 0.0,
         round(len(latencies) / elapsed, 1),
+        _percentile(server, 0.5),
+        _percentile(server, 0.99),
+        *cpu,
     )
+
+
+class CpuMeter:
+    """CPU seconds used by some processes (with ``children``, theirs too) so far."""
+
+    def __init__(self, pids: list[int], *, children: bool = True) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids]
+        self.children = children
+
+    def read(self) -> float:
+        total = 0.0
+        for process in self.processes:
+            family = process.children(recursive=True) if self.children else []
+            for p in [process, *family]:
+                with contextlib.suppress(psutil.Error):
+                    times = p.cpu_times()
+                    total += times.user + times.system
+        return total
+
+
+def store_pid(data_dir: Path) -> int | None:
+    """The bundled store's Java process serving ``data_dir``, if one is found."""
+    for p in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(p.info["cmdline"] or [])
+        if "java" in cmdline and str(data_dir) in cmdline:
+            return int(p.pid)
+    return None
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    if fraction == 0.5:
+        return round(statistics.median(ordered), 2)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))], 2)
 
 
 def main() -> None:
@@ -280,6 +357,11 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument(
+        "--operations",
+        default=None,
+        help="comma-separated subset of: 360, search, lookalike, influencers (default all)",
+    )
     args = parser.parse_args()
     data_dir = args.data_dir or default_data_dir() / "bench" / f"api-{args.customers}"
     settings = Settings(
@@ -288,26 +370,52 @@ def main() -> None:
     store = load(settings, args.customers, args.seed)
     rng = random.Random(args.seed)
     ops = workloads(store, rng)
+    if args.operations:
+        wanted = [w.strip() for w in args.operations.split(",")]
+        ops = {name: make for name, make in ops.items() if any(w in name for w in wanted)}
     clients = [int(c) for c in args.clients.split(",")]
     port = _free_port()
     server = serve(settings, port, args.workers)
+    java = store_pid(settings.data_dir)
+    store_meter = CpuMeter([java]) if java else None
+    # This process only: the service (and maybe the store) are its children.
+    own = CpuMeter([os.getpid()], children=False)
+    http_meters = (CpuMeter([server.pid]), store_meter, own)
+    direct_meters = (own, store_meter)
     cache = GraphCache()
     cells: list[Cell] = []
     try:
         local = threading.local()
 
-        def over_http(request: Request) -> bool:
+        def over_http(request: Request) -> tuple[bool, float | None]:
+            # The standard library's client, one kept-alive connection per client thread:
+            # httpx cost ~3.6 ms of CPU per request here, more than the service, on the same
+            # two cores, and that showed as service latency.
             client = getattr(local, "client", None)
             if client is None:
-                client = local.client = httpx.Client(
-                    base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=60
-                )
+                client = local.client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             method, path, body = request
-            return client.request(method, path, json=body).status_code == 200
+            headers = {"X-API-Key": KEY}
+            data = None
+            if body is not None:
+                data = json.dumps(body).encode()
+                headers["Content-Type"] = "application/json"
+            try:
+                client.request(method, path, body=data, headers=headers)
+                response = client.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # The service closed a connection idle past its keep-alive: open a new one.
+                client.close()
+                client.request(method, path, body=data, headers=headers)
+                response = client.getresponse()
+            response.read()
+            timing = response.getheader("server-timing") or ""
+            server_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
+            return response.status == 200, server_ms
 
-        def in_process(request: Request) -> bool:
+        def in_process(request: Request) -> tuple[bool, float | None]:
             direct(store, settings, cache, *request)
-            return True
+            return True, None
 
         for name, make in ops.items():
             # Warm up: the server's lookalike graph and embeddings, the store's caches.
@@ -315,16 +423,22 @@ def main() -> None:
                 over_http(make())
                 in_process(make())
             for n in clients:
-                http_cell = measure(name, make, n, args.seconds, over_http, "HTTP API")
-                peer = measure(name, make, n, args.seconds, in_process, "direct (no HTTP)")
+                http_cell = measure(name, make, n, args.seconds, over_http, "HTTP API", http_meters)
+                peer = measure(
+                    name, make, n, args.seconds, in_process, "direct (no HTTP)", direct_meters
+                )
                 cells += [http_cell, peer]
                 ratio = http_cell.p50_ms / peer.p50_ms if peer.p50_ms else float("nan")
                 print(
                     f"{name:16} {n:>2} clients | HTTP p50 {http_cell.p50_ms:7.1f} ms "
                     f"p99 {http_cell.p99_ms:7.1f} ms {http_cell.throughput:7.1f}/s "
-                    f"(errors {http_cell.errors}) | direct p50 {peer.p50_ms:7.1f} ms "
-                    f"p99 {peer.p99_ms:7.1f} ms {peer.throughput:7.1f}/s | "
-                    f"HTTP/direct p50 x{ratio:.2f}",
+                    f"(errors {http_cell.errors}; in service p50 {http_cell.server_p50_ms} "
+                    f"p99 {http_cell.server_p99_ms}; CPU/request service {http_cell.cpu_ms} "
+                    f"store {http_cell.store_cpu_ms} clients {http_cell.client_cpu_ms} ms) | "
+                    f"direct p50 {peer.p50_ms:7.1f} ms "
+                    f"p99 {peer.p99_ms:7.1f} ms {peer.throughput:7.1f}/s (CPU/request "
+                    f"{peer.cpu_ms} store {peer.store_cpu_ms} ms) | HTTP/direct p50 x{ratio:.2f} "
+                    f"| load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     finally:

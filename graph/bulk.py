@@ -77,16 +77,18 @@ class ArcadeHttpChannel:
         rows: list[dict[str, Any]] = self._post("query", query, what, params)["result"]
         return rows
 
-    def read_sql(self, query: str, what: str) -> list[dict[str, Any]]:
+    def read_sql(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Run one ArcadeDB SQL read statement; return its rows (``[]`` if its type is unknown).
 
         Used for projections: SQL's ``list()`` of edge endpoints as record ids skips the
         vertex lookups a Cypher ``MATCH`` does (measured 2x faster on the projection read).
+        Also the API's top-of-a-score reads (``params`` as ``:name`` parameters): ArcadeDB's
+        SQL walks a range index for ``ORDER BY ... LIMIT``, its Cypher scans every node.
         A type that has never held a record does not exist yet in ArcadeDB's schema; reading
         it means reading nothing.
         """
         try:
-            result = self._post("query", query, what, {}, language="sql")["result"]
+            result = self._post("query", query, what, params, language="sql")["result"]
         except StoreError as e:
             if "SchemaException" in str(e):
                 return []

@@ -461,6 +461,7 @@ __all__ += [
     "api_customer_page",
     "api_customer_top",
     "api_erase",
+    "sql_customer_top",
 ]
 
 #: Filters that start from an indexed node and follow one relation to the customer:
@@ -516,6 +517,10 @@ def _anchor_pattern(name: str, alias: str) -> tuple[str, str | None]:
     return pattern, (f"coalesce({alias}.active, true)" if active else None)
 
 
+#: Customer filters that are plain equalities on an indexed property (see ``INDEXES``).
+_PATTERN_EQUALITIES = ("tier", "funnel_stage")
+
+
 def _customer_match(filters: Collection[str]) -> tuple[str, list[str]]:
     """``MATCH`` clause and ``WHERE`` predicates for a set of filter names."""
     unknown = set(filters) - CUSTOMER_ANCHORS.keys() - CUSTOMER_FILTERS.keys()
@@ -532,7 +537,13 @@ def _customer_match(filters: Collection[str]) -> tuple[str, list[str]]:
         if CUSTOMER_ANCHORS[anchors[0]][2]:
             where.append("coalesce(r0.active, true)")
     else:
-        match = f"MATCH (c:{Node.CUSTOMER})"
+        # Equalities on indexed properties go in the node pattern: ArcadeDB's Cypher then
+        # starts from the index (measured 53 ms against 145 ms for a page of one funnel
+        # stage of 22,890 customers); in WHERE it reads every customer.
+        inline = [f for f in _PATTERN_EQUALITIES if f in filters]
+        props = ", ".join(f"{f}: ${f}" for f in inline)
+        match = f"MATCH (c:{Node.CUSTOMER}{f' {{{props}}}' if props else ''})"
+        filters = [f for f in filters if f not in inline]
     for i, name in enumerate(anchors[1:], start=1):
         pattern, condition = _anchor_pattern(name, f"r{i}")
         inner = f" WHERE {condition}" if condition else ""
@@ -581,6 +592,45 @@ def api_customer_top(filters: Collection[str], *, sort: str) -> str:
     return (
         f"{match} WHERE {' AND '.join(where)} "
         f"RETURN properties(c) AS props, c.{sort} AS sort_key ORDER BY c.{sort} DESC LIMIT $limit"
+    )
+
+
+#: ArcadeDB SQL predicates for the customer filters :func:`sql_customer_top` can take.
+_SQL_CUSTOMER_FILTERS: dict[str, str] = {
+    "tier": "tier = :tier",
+    "recorded_tier": "recorded_tier = :recorded_tier",
+    "funnel_stage": "funnel_stage = :funnel_stage",
+    "channel": "channels CONTAINS :channel",
+    "churn_risk_min": "churn_risk >= :churn_risk_min",
+    "churn_risk_max": "churn_risk <= :churn_risk_max",
+    "influence_min": "influence >= :influence_min",
+    "pagerank_min": "pagerank >= :pagerank_min",
+    "created_from": "first_seen >= :created_from",
+    "created_to": "first_seen < :created_to",
+    "active_from": "last_active_at >= :active_from",
+    "active_to": "last_active_at < :active_to",
+}
+
+
+def sql_customer_top(filters: Collection[str], *, sort: str) -> str | None:
+    """ArcadeDB SQL for :func:`api_customer_top`, or ``None`` when a filter needs Cypher.
+
+    Only filters on the customer's own properties translate (not ``name``, not the anchored
+    ones). ArcadeDB's Cypher does not use a range index for ``ORDER BY ... LIMIT`` and reads
+    every customer; its SQL walks the index (measured 9.6 ms against 436 ms for the top 46 of
+    22,890 customers). Rows are whole records; ``$limit`` is ``:limit``.
+    """
+    if sort not in CUSTOMER_SCORE_SORTS or f"{sort}_min" not in filters:
+        raise ValueError(f"sql_customer_top needs a score sort and its {sort}_min filter")
+    if not set(filters) <= _SQL_CUSTOMER_FILTERS.keys():
+        return None
+    where = ["merged_into IS NULL"] + [
+        text for name, text in _SQL_CUSTOMER_FILTERS.items() if name in filters
+    ]
+    # sort is one of CUSTOMER_SCORE_SORTS and the filters are this module's text
+    return (
+        f"SELECT FROM `{Node.CUSTOMER}` WHERE {' AND '.join(where)} "
+        f"ORDER BY `{sort}` DESC LIMIT :limit"
     )
 
 

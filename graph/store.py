@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 import numpy as np
-from neo4j import Driver, ManagedTransaction, Query, RoutingControl
+from neo4j import READ_ACCESS, Driver, ManagedTransaction, Query, RoutingControl
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -278,6 +278,29 @@ class GraphStore:
             raise translate_errors(e, what) from e
         return [r.data() for r in records]
 
+    def read_autocommit(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        """Like :meth:`read`, in one round trip: an auto-commit read with no retries.
+
+        :meth:`read` runs a managed transaction (``BEGIN`` + ``RUN`` + ``PULL``, then
+        ``COMMIT``: two round trips) and retries transient failures for up to 30 s. The API's
+        small per-request reads use this instead: measured on the bundled store, a ping
+        2.2 ms instead of 5.2 ms and the customer 360 query 8 ms instead of 14 ms at one
+        client (docs/api.md), and a failing store answers the caller at once.
+
+        Values come back as the driver decodes them, without ``Record.data()``'s walk through
+        every nested value (a third of the CPU of a top-influencers request): the query must
+        return maps and scalars (``properties(n)``), not nodes or relations.
+        """
+        try:
+            with self.driver.session(
+                database=self.database, default_access_mode=READ_ACCESS
+            ) as session:
+                result = session.run(Query(query), params)
+                keys = result.keys()
+                return [dict(zip(keys, r.values(), strict=True)) for r in result]
+        except Exception as e:
+            raise translate_errors(e, what) from e
+
     def read_bulk(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Like :meth:`read`, through the bulk channel when the store has one (large results)."""
         if self.bulk is None:
@@ -535,6 +558,25 @@ class GraphStore:
             for x, y in zip(rows[0]["a"], rows[0]["b"], strict=True)
             if x in starts and y in ends
         ]
+
+    def read_customer_top(
+        self, filters: Collection[str], *, sort: str, what: str, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Rows ``{"props", "sort_key"}`` of :func:`~quanzi.graph.queries.api_customer_top`
+        (``params``: one per filter, and ``limit``).
+
+        On the bundled store, filters on the customer's own properties run as ArcadeDB SQL,
+        which walks the score's range index (its Cypher reads every customer to order
+        them); other filters, and Neo4j, run the Cypher query.
+        """
+        sql = q.sql_customer_top(filters, sort=sort) if self.bulk is not None else None
+        if sql is None or self.bulk is None:
+            return self.read_autocommit(q.api_customer_top(filters, sort=sort), what, **params)
+        out = []
+        for row in self.bulk.read_sql(sql, what, **params):
+            props = {k: v for k, v in row.items() if not k.startswith("@")}
+            out.append({"props": props, "sort_key": props.get(sort)})
+        return out
 
     def node_table(self, label: Node | str) -> list[dict[str, Any]]:
         """Every node of one kind with all its properties (``id`` included), one dict each."""

@@ -1,10 +1,16 @@
-"""``/customers``: search, look-up (following merges) and the 360° view."""
+"""``/customers``: search, look-up (following merges) and the 360° view.
+
+The busiest endpoints are ``async`` and hand the service call (the store driver blocks) to
+the thread pool themselves: for a plain ``def`` endpoint FastAPI also checks the answer
+against its schema in the thread pool, a second hand-over per request (docs/api.md).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
 
 from quanzi.api.deps import SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import MOVED_RESPONSE, PROBLEM_RESPONSES
@@ -27,7 +33,7 @@ CustomerId = Annotated[
 
 
 @router.get("", response_model=CustomerPage)
-def search_customers(
+async def search_customers(
     store: StoreDep,
     settings: SettingsDep,
     principal: ViewerDep,
@@ -39,7 +45,8 @@ def search_customers(
     (any common format); `name` matches part of the Chinese or Latin name. Merged customers
     are not listed (their survivors are). An unknown parameter is a 422.
     """
-    return service.search_customers(
+    return await run_in_threadpool(
+        service.search_customers,
         store,
         settings,
         principal,
@@ -59,7 +66,7 @@ def get_customer(store: StoreDep, principal: ViewerDep, customer_id: CustomerId)
 
 
 @router.get("/{customer_id}/360", response_model=Customer360, responses=MOVED_RESPONSE)
-def customer_360(
+async def customer_360(
     store: StoreDep,
     principal: ViewerDep,
     customer_id: CustomerId,
@@ -69,6 +76,11 @@ def customer_360(
     """Everything about one customer: identities by channel, employees, groups, circles,
     tags, interests, scores with their explanation, referrals, orders, strongest contacts
     and a timeline of what happened, newest first."""
-    return service.customer_360(
-        store, principal, customer_id, timeline_limit=timeline_limit, contacts_limit=contacts_limit
+    return await run_in_threadpool(
+        service.customer_360,
+        store,
+        principal,
+        customer_id,
+        timeline_limit=timeline_limit,
+        contacts_limit=contacts_limit,
     )

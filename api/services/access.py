@@ -182,7 +182,7 @@ class Visibility:
             return set(customer_ids)
         if self.principal.role == "viewer" or self.principal.employee_id is None:
             return set()
-        rows = self.store.read(
+        rows = self.store.read_autocommit(
             q.API_OWN_CUSTOMERS,
             "checking which customers are served by the caller",
             ids=list(customer_ids),

@@ -173,7 +173,7 @@ def survivor_of(store: GraphStore, customer_id: str) -> tuple[str, dict[str, Any
 def survivors(store: GraphStore, customer_ids: Sequence[str]) -> dict[str, str]:
     """For each known id, the customer it now stands for (following merges); unknown ids
     are left out. One query for ids that were never merged."""
-    rows = store.read(
+    rows = store.read_autocommit(
         q.CUSTOMER_MERGED_INTO, "reading customers", ids=list(dict.fromkeys(customer_ids))
     )
     out: dict[str, str] = {}
@@ -201,7 +201,7 @@ def _contact_points(store: GraphStore, ids: Sequence[str]) -> dict[str, dict[str
     out: dict[str, dict[str, list[str]]] = {}
     if not ids:
         return out
-    rows = store.read(
+    rows = store.read_autocommit(
         q.API_CONTACT_POINTS, "reading phones and e-mails", ids=list(ids), kinds=_CONTACT_KINDS
     )
     for row in rows:
@@ -241,7 +241,7 @@ def summary_rows(store: GraphStore, customer_ids: Sequence[str], what: str) -> l
     ``merged_into``); unknown ids are left out."""
     if not customer_ids:
         return []
-    rows = store.read(q.customer_fields(_SUMMARY_FIELDS), what, ids=list(customer_ids))
+    rows = store.read_autocommit(q.customer_fields(_SUMMARY_FIELDS), what, ids=list(customer_ids))
     return [{k: v for k, v in dict(r["props"]).items() if v is not None} for r in rows]
 
 
@@ -293,7 +293,7 @@ def search_rows(
     if cursor is not None:
         params["after_key"], params["after_id"] = decode_cursor(cursor, sort)
     query = q.api_customer_page(names, sort=key, descending=descending, after=cursor is not None)
-    rows = store.read(query, "searching customers", **params, limit=limit + 1)
+    rows = store.read_autocommit(query, "searching customers", **params, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = (
@@ -319,8 +319,8 @@ def _top_rows(
     answer: ties at the page boundary need ordering by id, or (``needs_full_page``) the page
     is not full, so customers without the score would follow."""
     want = limit + 1
-    rows = store.read(
-        q.api_customer_top(names, sort=key), "ranking customers", **params, limit=want + _TOP_SPARE
+    rows = store.read_customer_top(
+        names, sort=key, what="ranking customers", **params, limit=want + _TOP_SPARE
     )
     if len(rows) == want + _TOP_SPARE and rows[-1]["sort_key"] == rows[limit - 1]["sort_key"]:
         return None  # more rows may share the page's last score: let the id break the tie
@@ -347,7 +347,7 @@ def count_customers(
 ) -> int:
     """How many customers match ``filters``."""
     params = filter_params(filters, principal, settings) | dict(extra or {})
-    rows = store.read(q.api_customer_count(set(params)), "counting customers", **params)
+    rows = store.read_autocommit(q.api_customer_count(set(params)), "counting customers", **params)
     return int(rows[0]["n"]) if rows else 0
 
 
@@ -476,7 +476,7 @@ def customer_360(
     Raises :class:`CustomerMovedError` for a merged id and :class:`NotFoundError` for an
     unknown one.
     """
-    rows = store.read(
+    rows = store.read_autocommit(
         q.API_CUSTOMER_360, "reading a customer", id=customer_id, skip=[Rel.INTERACTS_WITH.value]
     )
     if not rows:
