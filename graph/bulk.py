@@ -1,24 +1,28 @@
 """The bundled store's bulk channel: ArcadeDB's HTTP command and query endpoints.
 
-Measured on 2 cores (benchmarks/store_load.py and the notes in docs/architecture.md), the same
-``UNWIND $rows ... CREATE`` statement runs several times faster sent to ArcadeDB's HTTP
-endpoint than through its Bolt plugin, and ``CREATE`` of rows known to be new is cheaper than
-``MERGE``. :class:`~quanzi.graph.store.GraphStore` uses this channel to *create* rows it has
-checked are new (each command one transaction on the server, so a batch commits whole or not
-at all), and for ``write_many(..., bulk=True)``: several statements in one HTTP transaction
-session (``begin`` / ``commit``), which ingest uses to write each batch of customers.
+Measured on 2 cores (benchmarks/store_load.py and the notes in docs/architecture.md), a Cypher
+statement runs several times faster sent to ArcadeDB's HTTP endpoint than through its Bolt
+plugin. :class:`~quanzi.graph.store.GraphStore` uses this channel for large reads (SQL over
+record ids), for result write-backs, and for ``write_many(..., bulk=True)``: several
+statements in one HTTP transaction session (``begin`` / ``commit``), which ingest uses to
+write each batch of customers.
 
 Rows checked to be new go through ArcadeDB's **bulk endpoint** (``/api/v1/batch``, its
 ``GraphBatch`` loader): measured several times faster than any atomic statement, but it
 commits in chunks, so a failure mid-request would leave the chunks before it written. Quanzi
-makes it all-or-nothing per request with a **write-ahead journal** (:class:`BulkJournal`):
-before a request is sent, the keys it creates (vertex ids, or the record-id pairs of the
-edges) are written to a file under the store's folder, fsynced and locked by the writer; once
-the server confirms every record, the entry is deleted. On any failure the records with those
-keys are deleted (edges first, then vertices) before the error is raised; if the writer is
-killed, or the rollback cannot reach the server, the entry stays and the next
-:func:`~quanzi.graph.connect.open_store` rolls it back. Readers may see a batch while it is
-being written (no isolation), and after a crash until that next open.
+makes each request all-or-nothing:
+
+- **vertices**: the endpoint's vertex chunk (``vertexBatchSize``) is set to the whole request,
+  so one request is one transaction on the server: a failure (a duplicate id) leaves nothing,
+  and readers never see part of it;
+- **edges** are linked in several commits (edge records and out-lists, then in-lists), so they
+  go through a **write-ahead journal** (:class:`BulkJournal`): before a request is sent, the
+  record-id pairs it creates are written to a file under the store's folder, fsynced and
+  locked by the writer; once the server confirms every edge, the entry is deleted. On any
+  failure the edges with those pairs are deleted before the error is raised; if the writer is
+  killed, or the rollback cannot reach the server, the entry stays and the next
+  :func:`~quanzi.graph.connect.open_store` (or the next bulk write) rolls it back. Readers
+  may see an edge request while it is being written, and after a crash until that rollback.
 
 This module is ArcadeDB-specific and used only for the bundled store; with Neo4j the store
 writes everything through Bolt.
@@ -56,13 +60,13 @@ _SESSION_HEADER = "arcadedb-session-id"
 class BulkJournal:
     """Write-ahead journal of bulk requests: one file per request in flight.
 
-    A file ``<token>.json`` names what the request creates (``{"kind": "vertices", "type":
-    label, "ids": [...]}`` or ``{"kind": "edges", "type": rel, "pairs": [[out, in], ...]}``
-    with record ids). The writer holds an exclusive ``flock`` on it for as long as it runs; the
-    kernel drops the lock when the writer dies, so an entry whose lock can be taken belongs to
-    a writer that is gone and is rolled back by :meth:`ArcadeHttpChannel.recover`. The files
-    hold node ids (which may contain a phone number or an e-mail address), so they are created
-    with mode 0600 beside the database, and exist only while a request runs.
+    A file ``<token>.json`` names what the request creates: ``{"kind": "edges", "type": rel,
+    "pairs": [[out, in], ...]}`` with the record ids of the two ends. The writer holds an
+    exclusive ``flock`` on it for as long as it runs; the kernel drops the lock when the
+    writer dies, so an entry whose lock can be taken belongs to a writer that is gone and is
+    rolled back by :meth:`ArcadeHttpChannel.recover`. The files
+    hold only record ids, are created with mode 0600 beside the database, and exist only while
+    a request runs.
 
     Parameters
     ----------
@@ -164,7 +168,7 @@ class ArcadeHttpChannel:
     database, user, password : str
         As for Bolt.
     journal : BulkJournal
-        Where bulk requests are recorded while they run (see :meth:`create_vertices`).
+        Where edge requests are recorded while they run (see :meth:`create_edges`).
     """
 
     def __init__(
@@ -186,22 +190,23 @@ class ArcadeHttpChannel:
     def create_vertices(self, label: str, rows: Sequence[dict[str, Any]], what: str) -> None:
         """Create ``label`` vertices from rows ``{"id", "props"}`` whose ids are new.
 
-        All or nothing: on a failure the vertices created are deleted before the error is
-        raised (:class:`~quanzi.errors.ConflictError` when an id exists already).
+        One transaction on the server: the endpoint creates vertices ``vertexBatchSize`` at a
+        time, each chunk one commit, so the chunk is set to the whole request. A failure
+        leaves nothing (:class:`~quanzi.errors.ConflictError` when an id exists already).
         """
         node = check_label(label)
         head = {"@type": "vertex", "@class": node.value}
-        lines = (head | {"id": r["id"]} | r["props"] for r in rows)
-        record = {"kind": "vertices", "type": node.value, "ids": [r["id"] for r in rows]}
-        self._journaled(record, lines, len(rows), "verticesCreated", what)
+        body = _ndjson(head | {"id": r["id"]} | r["props"] for r in rows)
+        chunk = {"vertexBatchSize": str(max(len(rows), 1))}
+        self._batch(body, len(rows), "verticesCreated", what, chunk)
 
     def create_edges(
         self, rel: str, rows: Sequence[tuple[str, str, dict[str, Any]]], what: str
     ) -> None:
         """Create ``rel`` edges from rows ``(start record id, end record id, props)``.
 
-        The pairs must be new (no ``rel`` joins them yet). All or nothing, as
-        :meth:`create_vertices`; an end that no longer exists raises
+        The pairs must be new (no ``rel`` joins them yet). All or nothing through the journal
+        (see the module notes); an end that no longer exists raises
         :class:`~quanzi.errors.ConflictError`.
         """
         r = check_rel(rel)
@@ -211,7 +216,20 @@ class ArcadeHttpChannel:
         head = {"@type": "edge", "@class": r.value}
         lines = (head | {"@from": a, "@to": b} | p for a, b, p in rows)
         record = {"kind": "edges", "type": r.value, "pairs": [[a, b] for a, b, _ in rows]}
-        self._journaled(record, lines, len(rows), "edgesCreated", what)
+        with self.journal.entry(record) as entry:
+            try:
+                self._batch(_ndjson(lines), len(rows), "edgesCreated", what, {})
+            except BaseException:
+                # Undo what the commits before the failure wrote. If that fails too (the
+                # server is gone), the entry stays and the next open of the store undoes it.
+                try:
+                    self._roll_back(record, f"{what} (undoing a failed batch)")
+                except StoreError:
+                    log.warning("a failed bulk write is left for the next open to roll back")
+                else:
+                    self.journal.done(entry)
+                raise
+            self.journal.done(entry)
 
     def recover(self) -> int:
         """Roll back every journalled request whose writer is gone; return how many."""
@@ -228,38 +246,16 @@ class ArcadeHttpChannel:
             done += 1
         return done
 
-    def _journaled(
-        self,
-        record: dict[str, Any],
-        lines: Iterable[dict[str, Any]],
-        expected: int,
-        counter: str,
-        what: str,
+    def _batch(
+        self, body: bytes, expected: int, counter: str, what: str, params: dict[str, str]
     ) -> None:
-        body = "\n".join(map(_ENCODE, lines)).encode()
-        with self.journal.entry(record) as entry:
-            try:
-                self._batch(body, expected, counter, what)
-            except BaseException:
-                # Undo what the chunks before the failure committed. If that fails too (the
-                # server is gone), the entry stays and the next open of the store undoes it.
-                try:
-                    self._roll_back(record, f"{what} (undoing a failed batch)")
-                except StoreError:
-                    log.warning("a failed bulk write is left for the next open to roll back")
-                else:
-                    self.journal.done(entry)
-                raise
-            self.journal.done(entry)
-
-    def _batch(self, body: bytes, expected: int, counter: str, what: str) -> None:
         """POST one NDJSON payload to the bulk endpoint; check the server created all of it."""
         try:
             response = self._client.post(
                 f"/api/v1/batch/{self.database}",
                 content=body,
                 # The WAL stays on: without it a store killed mid-batch may not recover.
-                params={"wal": "true"},
+                params={"wal": "true"} | params,
                 headers={"Content-Type": "application/x-ndjson"},
             )
         except httpx.HTTPError as e:
@@ -276,10 +272,10 @@ class ArcadeHttpChannel:
             )
 
     def _roll_back(self, record: dict[str, Any], what: str) -> None:
-        """Delete what a journalled request created: edges by their end pairs, vertices by id.
+        """Delete the edges a journalled request created, found by their end pairs.
 
-        The keys were new when the request was planned, so every record found with one was
-        written by it (barring another writer creating the very same key meanwhile).
+        The pairs were new when the request was planned, so every edge found with one was
+        written by it (barring another writer creating the very same relation meanwhile).
         """
         if record.get("kind") == "edges":
             rel = check_rel(str(record["type"]))
@@ -293,9 +289,6 @@ class ArcadeHttpChannel:
                 if (a, b) in pairs
             ]
             self._delete_in_chunks(q.sql_delete_records(rel), "rids", doomed, what)
-        elif record.get("kind") == "vertices":
-            node = check_label(str(record["type"]))
-            self._delete_in_chunks(q.sql_delete_vertices_by_id(node), "ids", record["ids"], what)
         else:
             raise StoreError(f"Unknown bulk journal entry {record.get('kind')!r} while {what}")
 
@@ -410,6 +403,10 @@ class ArcadeHttpChannel:
 
 #: One NDJSON line per record; compact separators keep the payload small.
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _ndjson(lines: Iterable[dict[str, Any]]) -> bytes:
+    return "\n".join(map(_ENCODE, lines)).encode()
 
 
 def _raise_for(response: httpx.Response, what: str) -> NoReturn:

@@ -55,7 +55,6 @@ __all__ = [
     "set_node_properties",
     "sql_create_edge_type",
     "sql_delete_records",
-    "sql_delete_vertices_by_id",
     "sql_edge_record_ids",
     "sql_edge_rids",
     "sql_record_ids",
@@ -907,11 +906,6 @@ def sql_create_edge_type(rel: Rel) -> str:
     """ArcadeDB SQL: create the edge type ``rel`` if missing (Cypher creates it lazily; the
     bulk endpoint needs it to exist)."""
     return f"CREATE EDGE TYPE `{rel}` IF NOT EXISTS"
-
-
-def sql_delete_vertices_by_id(label: Node) -> str:
-    """ArcadeDB SQL: delete the ``label`` vertices whose ``id`` is in ``:ids``, with their edges."""
-    return f"DELETE FROM `{label}` WHERE id IN :ids"  # noqa: S608
 
 
 def sql_edge_rids(rel: Rel) -> str:

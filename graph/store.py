@@ -413,6 +413,10 @@ class GraphStore:
         row another writer created meanwhile, or an end node deleted meanwhile, is redone with
         MERGE, so the result is the same as all-MERGE.
         """
+        assert self.bulk is not None
+        # A load that starts after another writer was killed mid-request undoes that request
+        # first (as opening the store does): a listing of an empty folder when there is none.
+        self.bulk.recover()
         done = 0
         for batch in _batches(new, max(batch_size or self.batch_size, _BULK_BATCH)):
             try:
