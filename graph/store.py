@@ -135,9 +135,11 @@ def _clean_props(props: Mapping[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-#: Rows per request to the bundled store's bulk endpoint (one journal entry, rolled back whole
-#: on a failure). Measured: per-request overhead is small past ~20,000 rows.
-_BULK_BATCH = 50_000
+#: Vertices per request to the bundled store's bulk endpoint (one server transaction each).
+#: Measured on 30,000 vertices: ten-thousand-row transactions 1.2-1.6x faster than one.
+_BULK_VERTICES = 10_000
+#: Edges per request (one journal entry, rolled back whole on a failure).
+_BULK_EDGES = 50_000
 #: Smallest write that takes the bulk path: it first reads every existing key of the label (or
 #: relation type), which only pays for itself on large writes - not on an API's one-row upsert.
 _BULK_MIN_ROWS = 2_000
@@ -346,6 +348,7 @@ class GraphStore:
         new, known = _split_known(clean, set(self.node_ids(node)), _node_key)
         return self._bulk_write(
             lambda chunk: bulk.create_vertices(node, chunk, what),
+            _BULK_VERTICES,
             q.merge_nodes(node),
             new,
             known,
@@ -389,6 +392,7 @@ class GraphStore:
             lambda chunk: bulk.create_edges(
                 r, [(rid_a[x["start"]], rid_b[x["end"]], x["props"]) for x in chunk], what
             ),
+            _BULK_EDGES,
             q.merge_relations(r, a, b),
             linkable,
             known,
@@ -400,6 +404,7 @@ class GraphStore:
     def _bulk_write(
         self,
         create: Callable[[list[dict[str, Any]]], None],
+        request_rows: int,
         merge: str,
         new: list[dict[str, Any]],
         known: list[dict[str, Any]],
@@ -418,7 +423,7 @@ class GraphStore:
         # first (as opening the store does): a listing of an empty folder when there is none.
         self.bulk.recover()
         done = 0
-        for batch in _batches(new, max(batch_size or self.batch_size, _BULK_BATCH)):
+        for batch in _batches(new, max(batch_size or self.batch_size, request_rows)):
             try:
                 create(batch)
             except ConflictError:
