@@ -6,7 +6,11 @@ ArcadeDB server, in the same run, and both results are checked to be identical:
 - naive write: one ``UNWIND $rows AS r MERGE (n:L {id: r.id}) SET n += r.props`` statement per
   5,000-row batch (relations: ``MATCH`` both ends by id, ``MERGE`` the relation);
 - naive read: ``MATCH (a)-[e]->(b) RETURN a.id, b.id, e.weight`` iterated row by row;
-- Quanzi: ``GraphStore.upsert_nodes`` / ``upsert_relations`` / ``read_projection``.
+- Quanzi: ``GraphStore.upsert_nodes`` / ``upsert_relations`` / ``read_projection`` (on the
+  bundled store: new rows through ArcadeDB's bulk endpoint, see ``graph/bulk.py``).
+
+The machine's load average is printed before and after each path: on a shared machine, read
+the ratios of one run, not absolute rates across runs.
 
 Run::
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -182,6 +187,7 @@ def main() -> None:
         n_read = len(rows["interacts"])
         print(f"graph: {n_nodes:,} nodes, {n_rels:,} relations ({n_read:,} ties to read back)")
 
+        print("load average before: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
         results: dict[str, dict[str, float]] = {}
         edges: dict[str, set[tuple[str, str, float]]] = {}
         for path in ("naive", "quanzi"):
@@ -212,8 +218,11 @@ def main() -> None:
                 "relations/s": n_rels / tr,
                 "read relations/s": n_read / tread,
             }
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
             print(
-                f"{path:>7}: " + ", ".join(f"{k} {v:,.0f}" for k, v in results[path].items()),
+                f"{path:>7}: "
+                + ", ".join(f"{k} {v:,.0f}" for k, v in results[path].items())
+                + f" (load average after: {load})",
                 flush=True,
             )
         assert edges["naive"] == edges["quanzi"], "the two paths read different graphs"

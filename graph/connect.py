@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from neo4j import GraphDatabase
 
-from quanzi.graph.bulk import ArcadeHttpChannel
+from quanzi.graph.bulk import ArcadeHttpChannel, BulkJournal
 from quanzi.graph.bundled import BundledStatus, BundledStore
 from quanzi.graph.schema import ensure_schema
 from quanzi.graph.store import GraphStore
@@ -42,7 +42,11 @@ def connect_bundled(
         status.uri, auth=(manager.user, password), max_transaction_retry_time=BUNDLED_RETRY_S
     )
     bulk = ArcadeHttpChannel(
-        f"http://127.0.0.1:{status.http_port}", manager.database, manager.user, password
+        f"http://127.0.0.1:{status.http_port}",
+        manager.database,
+        manager.user,
+        password,
+        journal=BulkJournal(manager.root / "bulk-journal"),
     )
     return GraphStore(driver, database=manager.database, batch_size=batch_size, bulk=bulk)
 
@@ -50,7 +54,8 @@ def connect_bundled(
 def open_store(settings: Settings, *, start: bool = True, schema: bool = True) -> GraphStore:
     """Connect to the configured store and make sure the schema exists.
 
-    With the bundled store, ``start=True`` starts it if it is not running.
+    With the bundled store, ``start=True`` starts it if it is not running, and bulk writes
+    that a killed writer left unfinished are rolled back (see :mod:`quanzi.graph.bulk`).
     Errors (unreachable, wrong password) surface as :class:`~quanzi.errors.StoreError`.
     """
     if settings.store == "bundled":
@@ -69,6 +74,8 @@ def open_store(settings: Settings, *, start: bool = True, schema: bool = True) -
     try:
         store.verify()
         store.ping()
+        if store.bulk is not None:
+            store.bulk.recover()
         if schema:
             ensure_schema(store)
     except BaseException:

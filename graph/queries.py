@@ -34,9 +34,7 @@ __all__ = [
     "create_constraint",
     "create_index",
     "create_nodes",
-    "create_nodes_from_lists",
     "create_relations",
-    "create_relations_from_lists",
     "delete_nodes",
     "delete_relations_between",
     "delete_relations_from",
@@ -55,7 +53,10 @@ __all__ = [
     "remove_node_properties",
     "remove_properties_of",
     "set_node_properties",
+    "sql_create_edge_type",
+    "sql_delete_records",
     "sql_edge_record_ids",
+    "sql_edge_rids",
     "sql_record_ids",
 ]
 
@@ -90,30 +91,6 @@ def merge_nodes(label: Node) -> str:
 def create_nodes(label: Node) -> str:
     """Create rows ``{id, props}`` known not to exist yet (cheaper than MERGE)."""
     return f"UNWIND $rows AS r CREATE (n:{label} {{id: r.id}}) SET n += r.props"
-
-
-def _props_from_list(keys: tuple[str, ...], offset: int) -> str:
-    for k in keys:
-        if not k.isidentifier():
-            raise ValueError(f"property name {k!r} is not an identifier")
-    return "".join(f", {k}: r[{offset + i}]" for i, k in enumerate(keys))
-
-
-def create_nodes_from_lists(label: Node, keys: tuple[str, ...]) -> str:
-    """Create nodes from list rows ``[id, v1, v2, ...]`` for properties ``keys`` (bulk path).
-
-    ``keys`` must be checked property names (the store checks every row's names first).
-    """
-    return f"UNWIND $rows AS r CREATE (n:{label} {{id: r[0]{_props_from_list(keys, 1)}}})"
-
-
-def create_relations_from_lists(rel: Rel, start: Node, end: Node, keys: tuple[str, ...]) -> str:
-    """Create relations from list rows ``[start id, end id, v1, ...]`` (bulk path)."""
-    props = _props_from_list(keys, 2).removeprefix(", ")
-    return (
-        f"UNWIND $rows AS r MATCH (a:{start} {{id: r[0]}}) MATCH (b:{end} {{id: r[1]}}) "
-        f"CREATE (a)-[e:{rel} {{{props}}}]->(b)"
-    )
 
 
 def existing_ids(label: Node) -> str:
@@ -973,3 +950,23 @@ def api_erase() -> list[str]:
         f"MATCH (i:{Node.IDENTITY}) WHERE i.id IN $identities DETACH DELETE i",
         f"MATCH (c:{Node.CUSTOMER}) WHERE c.id IN $ids DETACH DELETE c",
     ]
+
+
+def sql_create_edge_type(rel: Rel) -> str:
+    """ArcadeDB SQL: create the edge type ``rel`` if missing (Cypher creates it lazily; the
+    bulk endpoint needs it to exist)."""
+    return f"CREATE EDGE TYPE `{rel}` IF NOT EXISTS"
+
+
+def sql_edge_rids(rel: Rel) -> str:
+    """ArcadeDB SQL: every ``rel`` edge record as its own record id and those of its two ends.
+
+    Reads the records themselves, so it also finds edges a failed bulk batch wrote but did not
+    link into its vertices' edge lists (which a Cypher ``MATCH`` does not see).
+    """
+    return f"SELECT list(@rid) AS r, list(@out) AS a, list(@in) AS b FROM `{rel}`"  # noqa: S608
+
+
+def sql_delete_records(rel: Rel) -> str:
+    """ArcadeDB SQL: delete the ``rel`` edge records whose record id is in ``:rids``."""
+    return f"DELETE FROM `{rel}` WHERE @rid IN :rids"  # noqa: S608

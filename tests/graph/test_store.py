@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 
 from quanzi.errors import ConflictError, InputError, NotFoundError
 from quanzi.graph import queries as q
+from quanzi.graph.connect import open_store
 from quanzi.graph.schema import SCHEMA_VERSION, ensure_schema, schema_version
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
+from quanzi.settings import Settings
 
 
 def _people(n: int) -> list[dict[str, object]]:
@@ -217,6 +223,9 @@ def test_bulk_path_matches_merge_semantics(store: GraphStore) -> None:
     edges = {(p.ids[a], p.ids[b]): w for a, b, w in zip(p.src, p.dst, p.weight, strict=True)}
     assert edges[("c1", "c8")] == 2.0
     assert len(edges) == 3000
+    # Bulk-created relations are linked at both ends: traversals see them either way.
+    assert {"c1", "c57"} == set(store.neighbourhood(Node.CUSTOMER, "c8").nodes)
+    assert store.get_node(Node.CUSTOMER, "c5") == {"id": "c5", "name": "n5", "city": "Hangzhou"}
 
 
 def test_projection_paths_agree(store: GraphStore) -> None:
@@ -246,3 +255,110 @@ def test_projection_paths_agree(store: GraphStore) -> None:
     assert store.read_pairs(Rel.MEMBER_OF, Node.CUSTOMER, Node.GROUP) == [("c3", "g1")]
     assert sorted(store.node_ids(Node.CUSTOMER)) == sorted(bolt_only.node_ids(Node.CUSTOMER))
     assert store.node_ids(Node.EMPLOYEE) == bolt_only.node_ids(Node.EMPLOYEE) == []
+
+
+def _record_count(store: GraphStore, kind: str) -> int:
+    """Records of one type as the storage holds them (a Cypher MATCH misses unlinked edges)."""
+    assert store.bulk is not None
+    return int(store.bulk.read_sql(f"SELECT count(*) AS n FROM `{kind}`", "counting")[0]["n"])
+
+
+def test_bulk_request_failing_in_a_later_chunk_leaves_nothing(store: GraphStore) -> None:
+    # The server commits a bulk request in chunks of 10,000 vertices: the duplicate sits in
+    # the second chunk, so the first one is committed when the request fails.
+    assert store.bulk is not None
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "existing", "name": "kept"}])
+    rows = [{"id": f"new{i}", "props": {"n": i}} for i in range(12_000)]
+    rows[11_500] = {"id": "existing", "props": {}}
+    with pytest.raises(ConflictError):
+        store.bulk.create_vertices(Node.CUSTOMER, rows, "creating")
+    assert _record_count(store, "Customer") == 1
+    assert store.get_node(Node.CUSTOMER, "existing") == {"id": "existing", "name": "kept"}
+    assert list(store.bulk.journal.folder.glob("*.json")) == []
+
+
+def test_bulk_edges_failing_midway_leave_nothing(store: GraphStore) -> None:
+    assert store.bulk is not None
+    n = 3000
+    store.upsert_nodes(Node.CUSTOMER, [*_people(n), {"id": "gone"}])
+    rids, ids = store._record_ids(Node.CUSTOMER)
+    rid = dict(zip(ids, rids, strict=True))
+    store.delete_nodes(Node.CUSTOMER, ["gone"])
+    rows = [
+        (rid[f"c{i}"], rid[f"c{(i * k + 1) % n}"], {"weight": 1.0})
+        for k in (1, 3, 7, 11)
+        for i in range(n)
+    ]
+    rows[11_000] = (rows[11_000][0], rid["gone"], {"weight": 1.0})  # deleted meanwhile
+    with pytest.raises(ConflictError, match="deleted"):
+        store.bulk.create_edges(Rel.INTERACTS_WITH, rows, "linking")
+    assert _record_count(store, "INTERACTS_WITH") == 0
+    assert store.counts()["Customer"] == n
+    # Through the store, the same rows are redone with MERGE: the one to the deleted node
+    # writes nothing, the others are written once.
+    ties = [
+        {"start": f"c{i}", "end": f"c{(i * k + 1) % n}"} for k in (1, 3, 7, 11) for i in range(n)
+    ]
+    ties.append({"start": "c0", "end": "gone"})
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+    assert _record_count(store, "INTERACTS_WITH") == len({(t["start"], t["end"]) for t in ties}) - 1
+
+
+def test_journal_rolls_back_only_entries_whose_writer_is_gone(store: GraphStore) -> None:
+    assert store.bulk is not None
+    store.upsert_nodes(Node.CUSTOMER, _people(2))
+    store.upsert_relations(
+        Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, [{"start": "c0", "end": "c1"}]
+    )
+    rids, ids = store._record_ids(Node.CUSTOMER)
+    rid = dict(zip(ids, rids, strict=True))
+    entry = {"kind": "edges", "type": "INTERACTS_WITH", "pairs": [[rid["c0"], rid["c1"]]]}
+    with store.bulk.journal.entry(entry):
+        assert store.bulk.recover() == 0  # its writer (this test) is alive and holds the lock
+        assert _record_count(store, "INTERACTS_WITH") == 1
+    # The writer let go without confirming, as a killed one does: its edge is undone.
+    assert store.bulk.recover() == 1
+    assert _record_count(store, "INTERACTS_WITH") == 0
+    assert store.counts()["Customer"] == 2
+    assert list(store.bulk.journal.folder.iterdir()) == []
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+from quanzi.graph.connect import open_store
+from quanzi.model import Node, Rel
+from quanzi.settings import Settings
+
+store = open_store(Settings(store="bundled", data_dir=sys.argv[1]))
+store.upsert_nodes(Node.CUSTOMER, [{"id": f"k{i}"} for i in range(2500)])
+# Killed after the server wrote the relations, before the journal entry is closed.
+store.bulk.journal.done = lambda path: os.kill(os.getpid(), signal.SIGKILL)
+ties = [{"start": f"k{i}", "end": f"k{(i + 1) % 2500}", "weight": 2.0} for i in range(2500)]
+store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+"""
+
+
+def test_killed_bulk_writer_is_rolled_back_at_the_next_open(
+    store: GraphStore, store_settings: Settings
+) -> None:
+    assert store.bulk is not None
+    run = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, str(store_settings.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    assert _record_count(store, "INTERACTS_WITH") == 2500  # written, never confirmed
+    assert len(list(store.bulk.journal.folder.glob("*.json"))) == 1
+    open_store(store_settings).close()
+    assert _record_count(store, "INTERACTS_WITH") == 0
+    assert store.counts()["Customer"] == 2500  # one committed transaction: kept
+    assert list(store.bulk.journal.folder.glob("*.json")) == []
+    # Loading again is the same as loading once.
+    ties = [{"start": f"k{i}", "end": f"k{(i + 1) % 2500}", "weight": 2.0} for i in range(2500)]
+    for _ in range(2):
+        store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+        assert _record_count(store, "INTERACTS_WITH") == store.counts()["INTERACTS_WITH"] == 2500
+    assert store.neighbourhood(Node.CUSTOMER, "k7").relations[0]["props"] == {"weight": 2.0}
