@@ -468,9 +468,11 @@ def _renumber(membership: npt.ArrayLike) -> IntArray:
 
 
 def _modularity(g: ig.Graph, membership: IntArray, weight: str | None) -> float:
+    """Weighted modularity; ``weight`` names an attribute already checked by
+    :func:`edge_weights` (igraph reads it directly: no copy through numpy)."""
     if g.ecount() == 0:
         return 0.0
-    return float(g.modularity(membership.tolist(), weights=edge_weights(g, weight).tolist()))
+    return float(g.modularity(membership.tolist(), weights=weight))
 
 
 def _leiden_membership(
@@ -494,11 +496,10 @@ def _leiden_membership(
             layers=layers,
             n_iterations=n_iterations,
         )
-    w = edge_weights(g, weight).tolist()
     with _igraph_seeded(seed):
         clustering = g.community_leiden(
             objective_function="CPM" if objective == "cpm" else "modularity",
-            weights=w,
+            weights=weight,
             resolution=resolution,
             n_iterations=n_iterations,
         )
@@ -593,6 +594,7 @@ def detect_circles(
         raise InputError(
             "circles need an undirected graph; fold it with g.as_undirected('collapse')"
         )
+    edge_weights(g, weight)  # checked once here; igraph then reads the attribute itself
     membership = _renumber(
         _leiden_membership(
             g,
@@ -619,7 +621,7 @@ def _null_model(g: ig.Graph, weight: str | None, seed: int) -> ig.Graph:
     degrees = np.asarray(g.degree(), dtype=np.int64)
     rng = np.random.default_rng(seed)
     stubs = rng.permutation(np.repeat(np.arange(g.vcount(), dtype=np.int64), degrees))
-    null = ig.Graph(n=g.vcount(), edges=stubs.reshape(-1, 2).tolist())
+    null = ig.Graph(n=g.vcount(), edges=stubs.reshape(-1, 2))
     null.es["weight"] = rng.permutation(edge_weights(g, weight)).tolist()
     return null
 

@@ -398,7 +398,7 @@ def brokerage(
         seed=seed,
         normalized=normalized,
         reliability=reliability,
-        edges=None,
+        ties=None,
     )
 
 
@@ -411,8 +411,10 @@ def _brokerage(
     seed: int,
     normalized: bool,
     reliability: float,
-    edges: IntArray | None,
+    ties: sp.csr_array | None,
 ) -> FloatArray:
+    """:func:`brokerage`; ``ties`` is ``g``'s undirected adjacency matrix when the caller has
+    it (any values: only which entries are stored counts, explicit zeros included)."""
     n = g.vcount()
     if n < 3 or g.ecount() == 0:
         return np.zeros(n, dtype=np.float64)
@@ -432,7 +434,10 @@ def _brokerage(
         raw = graph.betweenness(directed=True, weights=lengths, sources=sources.tolist())
         scores = np.asarray(raw, dtype=np.float64) * (n / k)
     else:
-        matrix = adjacency(graph, None, directed=False, edges=edges).astype(np.float32)
+        matrix = (ties if ties is not None else adjacency(graph, None, directed=False)).astype(
+            np.float32
+        )
+        matrix.data[:] = 1.0
         matrix.setdiag(0)
         matrix.eliminate_zeros()
         batch = _batch_size(n)
@@ -631,10 +636,11 @@ def influence(
     chosen = weights or InfluenceWeights()
     n = g.vcount()
     raw: dict[str, FloatArray] = {}
-    # Converting igraph's edge list is a large share of the time on big graphs: once.
-    edges = edge_array(g) if chosen.pagerank > 0 or chosen.brokerage > 0 else None
+    # Converting igraph's edge list is a large share of the time on big graphs: one matrix
+    # serves PageRank and, by its pattern, brokerage.
+    ties = adjacency(g, weight) if chosen.pagerank > 0 or chosen.brokerage > 0 else None
     if chosen.pagerank > 0:
-        raw["pagerank"] = pagerank(adjacency(g, weight, edges=edges), damping=damping)
+        raw["pagerank"] = pagerank(ties, damping=damping)
     if chosen.brokerage > 0:
         raw["brokerage"] = _brokerage(
             g,
@@ -644,7 +650,7 @@ def influence(
             seed=seed,
             normalized=True,
             reliability=BROKERAGE_RELIABILITY,
-            edges=edges,
+            ties=None if g.is_directed() else ties,
         )
     if chosen.core > 0:
         raw["core"] = core_depth(g).astype(np.float64)
