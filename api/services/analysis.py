@@ -176,10 +176,9 @@ class _Lifecycle:
 def _paths(history: pd.DataFrame) -> tuple[dict[str, str], dict[str, list[str]]]:
     current: dict[str, str] = {}
     paths: dict[str, list[str]] = defaultdict(list)
-    for cid, at, label in zip(
-        history["customer_id"], history["at"], history["to_label"], strict=True
-    ):
-        paths[cid].append(f"{_iso(at)} {label}")
+    times = pd.to_datetime(history["at"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for cid, at, label in zip(history["customer_id"], times, history["to_label"], strict=True):
+        paths[cid].append(f"{at} {label}")
         current[cid] = str(label)
     return current, dict(paths)
 

@@ -16,6 +16,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from quanzi.algorithms.churn import CustomerTimeline
@@ -168,6 +169,11 @@ def read_facts(store: GraphStore) -> StoredFacts:
     )
 
 
+def _instants(values: pd.Series | pd.DatetimeIndex) -> npt.NDArray[np.datetime64]:
+    """Zone-aware times as UTC ``datetime64[ns]`` values (no per-value objects)."""
+    return np.asarray(pd.DatetimeIndex(values).tz_convert("UTC").tz_localize(None).to_numpy())
+
+
 def _asof(points: pd.DataFrame, events: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """For every (customer, time) of ``points``, the ``columns`` of that customer's latest
     event at or before the time (missing when there is none)."""
@@ -231,16 +237,19 @@ def lifecycle_facts(
     first = first.fillna(reference)
     start = first.min().floor("D") if len(first) else reference
     months = pd.date_range(start, reference, freq=freq)
+    # Compared and repeated as plain UTC datetime64: a zone-aware .to_numpy() makes one
+    # Timestamp object per value (measured: most of this function's time at 5,000 customers).
+    month_times = np.tile(_instants(months), len(first))
+    later = month_times > np.repeat(_instants(first), len(months))
     grid = pd.DataFrame(
         {
-            "customer_id": np.repeat(first.index.to_numpy(), len(months)),
-            "at": np.tile(months.to_numpy(), len(first)),
+            "customer_id": np.repeat(first.index.to_numpy(), len(months))[later],
+            "at": pd.to_datetime(month_times[later], utc=True),
         }
     )
-    grid = grid[grid["at"].to_numpy() > np.repeat(first.to_numpy(), len(months))]
     points = pd.concat(
         [
-            pd.DataFrame({"customer_id": first.index, "at": first.to_numpy()}),
+            pd.DataFrame({"customer_id": first.index, "at": first.array}),
             events[events["at"] <= reference],
             grid,
             pd.DataFrame({"customer_id": first.index, "at": reference}),
@@ -269,7 +278,7 @@ def lifecycle_facts(
     return pd.DataFrame(
         {
             "customer_id": points["customer_id"].to_numpy(),
-            "at": points["at"].to_numpy(),
+            "at": points["at"].array,
             "orders": np.maximum(found["orders"].fillna(0).to_numpy(), counts["order"].to_numpy()),
             "monetary": found["monetary"].fillna(0.0).to_numpy(),
             "days_since_last_order": np.floor(elapsed.to_numpy(dtype=np.float64)),
