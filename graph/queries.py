@@ -166,7 +166,7 @@ def remove_properties_of(label: Node, keys: tuple[str, ...]) -> str:
         if not k.isidentifier():
             raise ValueError(f"property name {k!r} is not an identifier")
     removed = ", ".join(f"n.{k}" for k in keys)
-    return f"MATCH (n:{label}) WHERE n.id IN $ids REMOVE {removed}"
+    return f"UNWIND $ids AS i MATCH (n:{label} {{id: i}}) REMOVE {removed}"
 
 
 def get_node(label: Node) -> str:

@@ -157,6 +157,19 @@ def test_rerun_rewrites_the_circles_of_customers_who_moved_only(
         assert links[customer] == {top, sub or top}
 
 
+def test_churn_results_an_analysis_does_not_rewrite_are_cleared(
+    store: GraphStore, store_settings: Settings
+) -> None:
+    _two_cliques(store)
+    earlier = {"churn_risk": 0.7, "churn_risk_reasons": ["old"], "churned_at": "2020-01-01"}
+    store.set_node_properties(Node.CUSTOMER, [{"id": "a1", **earlier}, {"id": "b2", "x": 1}])
+    summary = run_analysis(store, store_settings)
+    assert summary.churn_note  # too little history to learn churn from: nothing is rewritten
+    a1 = store.get_node(Node.CUSTOMER, "a1") or {}
+    assert not set(earlier) & set(a1)
+    assert (store.get_node(Node.CUSTOMER, "b2") or {})["x"] == 1
+
+
 def _day(day: str) -> str:
     return f"{day}T00:00:00Z"
 
