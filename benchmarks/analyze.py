@@ -6,7 +6,7 @@
 It generates a data set, keeps what is dated before the cutoff (as ``benchmarks/churn.py``
 does, so churn has something to learn from), ingests it into a fresh bundled store and runs
 ``run_analysis`` ``--repeat`` times (the second run also matches circles to the first's and
-overwrites its results). It prints the seconds of each stage (read, circles + influence,
+overwrites its results; with ``--fresh`` every run starts from a store without results). It prints the seconds of each stage (read, circles + influence,
 churn + lifecycle, describe, write) and the size of the tie graph, with the load average,
 since the machine may be shared. ``--work`` keeps the folder, and a later run with the same
 ``--work`` skips generating and ingesting.
@@ -51,6 +51,34 @@ from quanzi.settings import Settings
 
 def load() -> str:
     return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+#: Customer properties ``run_analysis`` writes.
+RESULT_PROPERTIES = (
+    "circle_id",
+    "subcircle_id",
+    "influence",
+    "pagerank",
+    "brokerage",
+    "core",
+    "reach",
+    "tier",
+    "tier_path",
+    "funnel_stage",
+    "funnel_path",
+    "rfm_segment",
+    "rfm_score",
+    "churn_risk",
+    "churn_risk_reasons",
+    "churned_at",
+)
+
+
+def forget_analysis(store: GraphStore) -> None:
+    """Remove what an analysis wrote (circles, their links, customers' results)."""
+    store.delete_nodes(Node.CIRCLE, store.node_ids(Node.CIRCLE))
+    store.delete_nodes(Node.ANALYSIS, store.node_ids(Node.ANALYSIS))
+    store.remove_node_properties(Node.CUSTOMER, RESULT_PROPERTIES)
 
 
 def planted_circles(store: GraphStore, generated: Path) -> dict[str, str]:
@@ -145,6 +173,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="analysis runs on the same store")
     parser.add_argument("--work", help="keep (and reuse) the data and the store here")
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="remove every analysis result before each run, so each is a first run",
+    )
     parser.add_argument("--circle-quality", action="store_true", help="score circles (see above)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="circle-quality seeds")
     parser.add_argument("--threads", type=int, default=2, help="networkit threads")
@@ -177,6 +210,8 @@ def main() -> None:
             marker.touch()
             print(f"ingested in {results['ingest_seconds']:.1f} s ({load()})")
         for run in range(args.repeat):
+            if args.fresh:
+                forget_analysis(store)
             t = time.perf_counter()
             summary = run_analysis(store, settings)
             total = time.perf_counter() - t
