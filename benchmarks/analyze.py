@@ -6,9 +6,10 @@
 It generates a data set, keeps what is dated before the cutoff (as ``benchmarks/churn.py``
 does, so churn has something to learn from), ingests it into a fresh bundled store and runs
 ``run_analysis`` ``--repeat`` times (the second run also matches circles to the first's and
-overwrites its results; with ``--fresh`` every run starts from a store without results). It prints the seconds of each stage (read, circles + influence,
-churn + lifecycle, describe, write) and the size of the tie graph, with the load average,
-since the machine may be shared. ``--work`` keeps the folder, and a later run with the same
+overwrites its results; with ``--fresh`` every run starts from a store without results).
+It prints the seconds of each stage (read, circles + influence, churn + lifecycle,
+describe, write) and the size of the tie graph, with the load average, since the machine
+may be shared. ``--work`` keeps the folder, and a later run with the same
 ``--work`` skips generating and ingesting.
 
 ``--circle-quality`` also scores the circles against the generator's planted circles (each
