@@ -288,17 +288,33 @@ def _pairs(store: GraphStore, rel: Rel, end: Node) -> list[tuple[str, str]]:
     return list(zip(map(str, columns["a"]), map(str, columns["b"]), strict=True))
 
 
-def _tie_graph(store: GraphStore) -> tuple[ig.Graph, int, int]:
+def _inverted(values: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Customer -> things as thing -> customers."""
+    return _affiliations((customer, v) for customer, vs in values.items() for v in vs)
+
+
+def _tie_graph(store: GraphStore, facts: StoredFacts | None = None) -> tuple[ig.Graph, int, int]:
+    """The tie graph; groups, interests and employees come from ``facts`` when given (they
+    were read with their dates already), else from the store."""
     customers = store.node_ids(Node.CUSTOMER)
     ties = store.read_projection([Rel.INTERACTS_WITH], weight="weight")
-    groups = _pairs(store, Rel.MEMBER_OF, Node.GROUP)
-    interests = _pairs(store, Rel.INTERESTED_IN, Node.INTEREST)
-    employees = _pairs(store, Rel.SERVED_BY, Node.EMPLOYEE)
+    if facts is not None:
+        layers = {
+            "groups": _inverted(facts.groups),
+            "interests": _inverted(facts.interests),
+            "employees": _inverted(facts.served_by),
+        }
+    else:
+        layers = {
+            "groups": _affiliations(_pairs(store, Rel.MEMBER_OF, Node.GROUP)),
+            "interests": _affiliations(_pairs(store, Rel.INTERESTED_IN, Node.INTEREST)),
+            "employees": _affiliations(_pairs(store, Rel.SERVED_BY, Node.EMPLOYEE)),
+        }
     g = build_tie_graph(
         ties.to_igraph(),
-        groups=_affiliations(groups),
-        interests=_affiliations(interests),
-        employees=_affiliations(employees),
+        groups=layers["groups"],
+        interests=layers["interests"],
+        employees=layers["employees"],
         layer_weights=LayerWeights(),
         customers=customers,
     )
@@ -335,9 +351,12 @@ def run_analysis(
         clock = now
 
     report("analyse: read graph", 0, 6)
-    g, summary.customers, summary.ties = _tie_graph(store)
-    report("analyse: read graph", 3, 6)
-    referred = _pairs(store, Rel.REFERRED, Node.CUSTOMER)
+    facts = read_facts(store)
+    reference = _reference(facts)
+    report("analyse: read graph", 2, 6)
+    g, summary.customers, summary.ties = _tie_graph(store, facts)
+    report("analyse: read graph", 5, 6)
+    referred = facts.referrals
     stored_links = _pairs(store, Rel.IN_CIRCLE, Node.CIRCLE)
     previous = _affiliations(stored_links)
     # Circles whose members have all gone (erased, merged away) have no IN_CIRCLE left but
@@ -345,9 +364,6 @@ def run_analysis(
     for stored in store.node_ids(Node.CIRCLE):
         previous.setdefault(stored, [])
     previous_top = {k: v for k, v in previous.items() if "." not in k}
-    report("analyse: read graph", 5, 6)
-    facts = read_facts(store)
-    reference = _reference(facts)
     report("analyse: read graph", 6, 6)
     lap("read")
 

@@ -13,7 +13,7 @@ taken in the past never sees what came after it.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,12 @@ class StoredFacts:
         Customer id -> interests / tags held now.
     employees : dict of str to list of str
         Customer id -> the employees serving them now (contacts not deleted).
+    groups : dict of str to list of str
+        Customer id -> every group with a recorded membership (left ones included).
+    served_by : dict of str to list of str
+        Customer id -> every employee they ever added (deleted contacts included).
+    referrals : list of (str, str)
+        Every (referrer, referee) customer pair.
     """
 
     timeline: CustomerTimeline
@@ -59,6 +65,9 @@ class StoredFacts:
     interests: dict[str, list[str]]
     tags: dict[str, list[str]]
     employees: dict[str, list[str]]
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    served_by: dict[str, list[str]] = field(default_factory=dict)
+    referrals: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _utc(values: list[str]) -> pd.Series:
@@ -150,8 +159,19 @@ def read_facts(store: GraphStore) -> StoredFacts:
         tags=pd.DataFrame({"customer_id": tagged["a"], "tag": tagged["b"], "at": tagged["at"]}),
         last_seen=customers["last_active_at"],
     )
-    by_customer: dict[str, dict[str, list[str]]] = {"interest": {}, "tag": {}, "employee": {}}
-    for kind, cols in (("interest", liked), ("tag", tagged)):
+    by_customer: dict[str, dict[str, list[str]]] = {
+        "interest": {},
+        "tag": {},
+        "employee": {},
+        "group": {},
+        "served_by": {},
+    }
+    for kind, cols in (
+        ("interest", liked),
+        ("tag", tagged),
+        ("group", member),
+        ("served_by", served),
+    ):
         for a, b in zip(cols["a"], cols["b"], strict=True):
             by_customer[kind].setdefault(str(a), []).append(str(b))
     for a, b, added, deleted in zip(
@@ -166,6 +186,9 @@ def read_facts(store: GraphStore) -> StoredFacts:
         interests=by_customer["interest"],
         tags=by_customer["tag"],
         employees=by_customer["employee"],
+        groups=by_customer["group"],
+        served_by=by_customer["served_by"],
+        referrals=list(zip(map(str, referred["a"]), map(str, referred["b"]), strict=True)),
     )
 
 
