@@ -232,6 +232,31 @@ class CircleDescription:
 # --------------------------------------------------------------------------- tie graph
 
 
+def _incidence(
+    memberships: Mapping[str, Iterable[str]],
+    index: Mapping[str, int],
+    n: int,
+    *,
+    min_size: int,
+    max_size: int,
+) -> sp.csr_array:
+    """Customer x affiliation matrix of the affiliations with ``min_size`` to ``max_size``
+    members, each membership valued ``1/sqrt(size-1)``: the product with its transpose
+    gives every pair sharing an affiliation of size s the weight 1/(s-1)."""
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for column, aff in enumerate(sorted(memberships)):
+        members = sorted({index[m] for m in memberships[aff] if m in index})
+        size = len(members)
+        if size < max(2, min_size) or size > max_size:
+            continue
+        rows.extend(members)
+        cols.extend([column] * size)
+        vals.extend([1.0 / np.sqrt(size - 1)] * size)
+    return sp.csr_array((vals, (rows, cols)), shape=(n, max(len(memberships), 1)))
+
+
 def _affiliation_pairs(
     memberships: Mapping[str, Iterable[str]],
     index: Mapping[str, int],
@@ -242,30 +267,40 @@ def _affiliation_pairs(
 
     The 1/(size-1) weighting (Newman's, for co-authorship) gives every member the same
     total strength from one affiliation whatever its size, so a 200-member chat group
-    does not outweigh a 5-member one. Affiliations above ``max_size`` are skipped: they
-    would add size² pairs while saying little about who belongs together.
+    does not outweigh a 5-member one. Affiliations above ``max_size`` are skipped here.
     """
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    for column, aff in enumerate(sorted(memberships)):
-        members = sorted({index[m] for m in memberships[aff] if m in index})
-        size = len(members)
-        if size < 2 or size > max_size:
-            continue
-        rows.extend(members)
-        cols.extend([column] * size)
-        vals.extend([1.0 / np.sqrt(size - 1)] * size)
-    if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0, dtype=np.float64)
-    incidence = sp.csr_array((vals, (rows, cols)), shape=(n, len(memberships)))
+    incidence = _incidence(memberships, index, n, min_size=2, max_size=max_size)
     shared = sp.triu(incidence @ incidence.T, k=1).tocoo()
     return (
         shared.row.astype(np.int64),
         shared.col.astype(np.int64),
         shared.data.astype(np.float64),
     )
+
+
+def _shared_on_pairs(
+    memberships: Mapping[str, Iterable[str]],
+    index: Mapping[str, int],
+    n: int,
+    pairs: tuple[IntArray, IntArray],
+    *,
+    min_size: int,
+    max_size: int,
+) -> FloatArray:
+    """For each given pair, the 1/(s-1) weights of the affiliations with ``min_size`` to
+    ``max_size`` members that both share (0 where they share none)."""
+    incidence = _incidence(memberships, index, n, min_size=min_size, max_size=max_size)
+    a, b = pairs
+    if len(a) == 0 or incidence.nnz == 0:
+        return np.zeros(len(a), dtype=np.float64)
+    # A batch of rows at a time keeps the element-wise product's memory bounded.
+    out = np.empty(len(a), dtype=np.float64)
+    step = 200_000
+    for start in range(0, len(a), step):
+        stop = start + step
+        both = incidence[a[start:stop]].multiply(incidence[b[start:stop]])
+        out[start:stop] = np.asarray(both.sum(axis=1)).ravel()
+    return out
 
 
 def build_tie_graph(
@@ -278,6 +313,7 @@ def build_tie_graph(
     layer_weights: LayerWeights | None = None,
     customers: Iterable[str] | None = None,
     max_affiliation_size: int = 500,
+    max_clique_size: int | None = 50,
 ) -> ig.Graph:
     """Merge the tie layers into one weighted, undirected customer–customer graph.
 
@@ -298,7 +334,14 @@ def build_tie_graph(
         The vertex set. Defaults to every customer seen in ``ties`` (in its order) followed
         by the remaining affiliation members (sorted). Members outside it are ignored.
     max_affiliation_size : int, default 500
-        Affiliations with more members than this are not projected.
+        Affiliations with more members than this are left out.
+    max_clique_size : int or None, default 50
+        Affiliations up to this size tie every pair of their members. Larger ones (an
+        employee's whole book of customers, a popular interest) only add their weight to
+        pairs already tied by a direct tie or a smaller shared affiliation: tying all s²/2
+        pairs made most of the graph (2M edges for 5,000 customers, from 18k direct ties)
+        and blurred the circles (measured in ``docs/algorithms.md``). None ties every pair
+        of every affiliation up to ``max_affiliation_size``.
 
     Returns
     -------
@@ -317,8 +360,16 @@ def build_tie_graph(
     (['ann', 'bob', 'cat'], 2)
     >>> g.es["tie"], g.es["group"]
     ([1.0, 0.0], [0.0, 0.5])
+
+    A large affiliation (here above ``max_clique_size=2``) only strengthens existing ties:
+
+    >>> g = build_tie_graph(ties, weight=None, employees={"e1": ["ann", "bob", "cat"]},
+    ...                     max_clique_size=2)
+    >>> g.ecount(), [round(w, 3) for w in g.es["employee"]]
+    (1, [0.15])
     """
     weights = layer_weights or LayerWeights()
+    clique_limit = max_affiliation_size if max_clique_size is None else max_clique_size
     layers = {"group": groups, "interest": interests, "employee": employees}
     if customers is not None:
         order = list(dict.fromkeys(customers))
@@ -348,7 +399,7 @@ def build_tie_graph(
         multiplier = float(getattr(weights, name))
         if not memberships or multiplier == 0:
             continue
-        a, b, v = _affiliation_pairs(memberships, index, n, max_affiliation_size)
+        a, b, v = _affiliation_pairs(memberships, index, n, min(clique_limit, max_affiliation_size))
         sources.append(a)
         targets.append(b)
         values.append(v * multiplier)
@@ -362,9 +413,23 @@ def build_tie_graph(
     src, dst = np.concatenate(sources), np.concatenate(targets)
     val, lay = np.concatenate(values), np.concatenate(layer_of)
     pair_key, inverse = np.unique(src * n + dst, return_inverse=True)
-    g.add_edges(np.column_stack([pair_key // n, pair_key % n]).tolist())
+    pairs = (pair_key // n, pair_key % n)
+    g.add_edges(np.column_stack(pairs))
     per_layer = np.zeros((len(names), len(pair_key)), dtype=np.float64)
     np.add.at(per_layer, (lay, inverse), val)
+    if clique_limit < max_affiliation_size:
+        for layer_no, name in enumerate(names[1:], start=1):
+            memberships = layers[name]
+            multiplier = float(getattr(weights, name))
+            if memberships and multiplier > 0:
+                per_layer[layer_no] += multiplier * _shared_on_pairs(
+                    memberships,
+                    index,
+                    n,
+                    pairs,
+                    min_size=clique_limit + 1,
+                    max_size=max_affiliation_size,
+                )
     for row, name in enumerate(names):
         g.es[name] = per_layer[row].tolist()
     g.es["weight"] = per_layer.sum(axis=0).tolist()
@@ -403,9 +468,11 @@ def _renumber(membership: npt.ArrayLike) -> IntArray:
 
 
 def _modularity(g: ig.Graph, membership: IntArray, weight: str | None) -> float:
+    """Weighted modularity; ``weight`` names an attribute already checked by
+    :func:`edge_weights` (igraph reads it directly: no copy through numpy)."""
     if g.ecount() == 0:
         return 0.0
-    return float(g.modularity(membership.tolist(), weights=edge_weights(g, weight).tolist()))
+    return float(g.modularity(membership.tolist(), weights=weight))
 
 
 def _leiden_membership(
@@ -429,11 +496,10 @@ def _leiden_membership(
             layers=layers,
             n_iterations=n_iterations,
         )
-    w = edge_weights(g, weight).tolist()
     with _igraph_seeded(seed):
         clustering = g.community_leiden(
             objective_function="CPM" if objective == "cpm" else "modularity",
-            weights=w,
+            weights=weight,
             resolution=resolution,
             n_iterations=n_iterations,
         )
@@ -528,6 +594,7 @@ def detect_circles(
         raise InputError(
             "circles need an undirected graph; fold it with g.as_undirected('collapse')"
         )
+    edge_weights(g, weight)  # checked once here; igraph then reads the attribute itself
     membership = _renumber(
         _leiden_membership(
             g,
@@ -554,7 +621,7 @@ def _null_model(g: ig.Graph, weight: str | None, seed: int) -> ig.Graph:
     degrees = np.asarray(g.degree(), dtype=np.int64)
     rng = np.random.default_rng(seed)
     stubs = rng.permutation(np.repeat(np.arange(g.vcount(), dtype=np.int64), degrees))
-    null = ig.Graph(n=g.vcount(), edges=stubs.reshape(-1, 2).tolist())
+    null = ig.Graph(n=g.vcount(), edges=stubs.reshape(-1, 2))
     null.es["weight"] = rng.permutation(edge_weights(g, weight)).tolist()
     return null
 

@@ -264,6 +264,18 @@ def _batch_size(n: int) -> int:
     return max(1, min(_BROKERAGE_BATCH, 20_000_000 // max(n, 1)))
 
 
+def _spread(
+    matrix: sp.csr_array, x: npt.NDArray[np.float32], rows: IntArray
+) -> npt.NDArray[np.float32]:
+    """``matrix @ x`` for a symmetric ``matrix`` when only ``rows`` of ``x`` are non-zero.
+
+    Only those rows of the matrix are read (a breadth-first frontier is a small part of the
+    graph at most levels), and their transpose's product was measured about twice as fast
+    per non-zero as scipy's CSR product on these shapes.
+    """
+    return np.asarray(matrix[rows].T @ x[rows], dtype=np.float32)
+
+
 def _linear_scaled_dependencies(matrix: sp.csr_array, sources: IntArray) -> FloatArray:
     """Sum over ``sources`` of ``d(s, v) * delta'_s(v)``: Brandes' dependencies with
     Geisberger, Sanders and Schultes' linear scaling, for an undirected graph.
@@ -272,33 +284,43 @@ def _linear_scaled_dependencies(matrix: sp.csr_array, sources: IntArray) -> Floa
     levels by sparse products, then the dependencies back up level by level, each path
     ``s -> t`` crediting ``v`` with ``d(s, v) / d(s, t)``. Over a pair's two directions
     the credits sum to 1, so the sum estimates betweenness without the large bias plain
-    source sampling gives to the sources' neighbours.
+    source sampling gives to the sources' neighbours. Each product reads only the rows of
+    the current level, so a batch costs about two passes over the edges instead of two per
+    level; path counts and credits are float32 (rank-level accuracy, half the memory
+    traffic; measured within 3e-7 of float64 on a 1.5M-edge graph).
     """
     n, b = matrix.shape[0], len(sources)
     columns = np.arange(b)
-    sigma = np.zeros((n, b))
+    sigma = np.zeros((n, b), dtype=np.float32)
     distance = np.full((n, b), -1, dtype=np.int32)
     sigma[sources, columns] = 1.0
     distance[sources, columns] = 0
     frontier = sigma.copy()
-    levels: list[npt.NDArray[np.bool_]] = []
+    rows: IntArray = np.unique(sources)
+    levels: list[IntArray] = [rows]
     while True:
-        reach = matrix @ frontier
+        reach = _spread(matrix, frontier, rows)
         new = (reach > 0) & (distance < 0)
         if not new.any():
             break
         reach[~new] = 0.0
-        distance[new] = len(levels) + 1
+        distance[new] = len(levels)
         sigma += reach
-        levels.append(new)
+        rows = np.flatnonzero(new.any(axis=1))
+        levels.append(rows)
         frontier = reach
     inverse_sigma = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=sigma > 0)
-    delta = np.zeros((n, b))
-    for depth in range(len(levels), 0, -1):
-        coefficient = np.where(levels[depth - 1], (1.0 / depth + delta) * inverse_sigma, 0.0)
-        delta += np.where(distance == depth - 1, sigma * (matrix @ coefficient), 0.0)
+    delta = np.zeros((n, b), dtype=np.float32)
+    for depth in range(len(levels) - 1, 0, -1):
+        rows, above = levels[depth], levels[depth - 1]
+        coefficient = np.zeros((n, b), dtype=np.float32)
+        coefficient[rows] = np.where(
+            distance[rows] == depth, (1.0 / depth + delta[rows]) * inverse_sigma[rows], 0.0
+        )
+        back = _spread(matrix, coefficient, rows)
+        delta[above] += np.where(distance[above] == depth - 1, sigma[above] * back[above], 0.0)
     delta *= np.maximum(distance, 0)
-    return np.asarray(delta.sum(axis=1), dtype=np.float64)
+    return np.asarray(delta.sum(axis=1, dtype=np.float64), dtype=np.float64)
 
 
 def _split_half_reliability(halves: tuple[FloatArray, FloatArray]) -> float:
@@ -376,7 +398,7 @@ def brokerage(
         seed=seed,
         normalized=normalized,
         reliability=reliability,
-        edges=None,
+        ties=None,
     )
 
 
@@ -389,8 +411,10 @@ def _brokerage(
     seed: int,
     normalized: bool,
     reliability: float,
-    edges: IntArray | None,
+    ties: sp.csr_array | None,
 ) -> FloatArray:
+    """:func:`brokerage`; ``ties`` is ``g``'s undirected adjacency matrix when the caller has
+    it (any values: only which entries are stored counts, explicit zeros included)."""
     n = g.vcount()
     if n < 3 or g.ecount() == 0:
         return np.zeros(n, dtype=np.float64)
@@ -410,7 +434,10 @@ def _brokerage(
         raw = graph.betweenness(directed=True, weights=lengths, sources=sources.tolist())
         scores = np.asarray(raw, dtype=np.float64) * (n / k)
     else:
-        matrix = adjacency(graph, None, directed=False, edges=edges)
+        matrix = (ties if ties is not None else adjacency(graph, None, directed=False)).astype(
+            np.float32
+        )
+        matrix.data[:] = 1.0
         matrix.setdiag(0)
         matrix.eliminate_zeros()
         batch = _batch_size(n)
@@ -609,10 +636,11 @@ def influence(
     chosen = weights or InfluenceWeights()
     n = g.vcount()
     raw: dict[str, FloatArray] = {}
-    # Converting igraph's edge list is a large share of the time on big graphs: once.
-    edges = edge_array(g) if chosen.pagerank > 0 or chosen.brokerage > 0 else None
+    # Converting igraph's edge list is a large share of the time on big graphs: one matrix
+    # serves PageRank and, by its pattern, brokerage.
+    ties = adjacency(g, weight) if chosen.pagerank > 0 or chosen.brokerage > 0 else None
     if chosen.pagerank > 0:
-        raw["pagerank"] = pagerank(adjacency(g, weight, edges=edges), damping=damping)
+        raw["pagerank"] = pagerank(ties, damping=damping)
     if chosen.brokerage > 0:
         raw["brokerage"] = _brokerage(
             g,
@@ -622,7 +650,7 @@ def influence(
             seed=seed,
             normalized=True,
             reliability=BROKERAGE_RELIABILITY,
-            edges=edges,
+            ties=None if g.is_directed() else ties,
         )
     if chosen.core > 0:
         raw["core"] = core_depth(g).astype(np.float64)

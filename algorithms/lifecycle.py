@@ -341,7 +341,7 @@ def label_history(
             "customer_id": ids[changed],
             "from_label": previous[changed],
             "to_label": labels[changed],
-            "at": ordered[at].to_numpy()[changed],
+            "at": ordered[at].array[changed],
         }
     )
 

@@ -48,9 +48,10 @@ from scipy.stats import spearmanr
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, roc_auc_score
 
 from quanzi.algorithms import influence as influence_module
+from quanzi.algorithms._matrix import adjacency
 from quanzi.algorithms.churn import ChurnModel, churn_graph_features
 from quanzi.algorithms.circles import detect_circle_hierarchy, detect_circles
-from quanzi.algorithms.influence import brokerage, influence, pagerank
+from quanzi.algorithms.influence import brokerage, core_depth, influence, pagerank
 from quanzi.algorithms.lookalike import LookalikeIndex, degree_baseline, jaccard_baseline
 from quanzi.ingest.synthetic import GeneratorConfig, generate
 
@@ -383,6 +384,18 @@ def bench_pipeline(name: str, g: ig.Graph, args: argparse.Namespace) -> None:
         rows,
     )
     RESULTS[name]["pipeline"] = rows
+    # where influence's seconds go (the same steps influence() takes, one by one)
+    parts: list[list[Any]] = []
+    matrix, t = timed(lambda: adjacency(g, "weight"))
+    parts.append(["igraph edges -> CSR matrix", t])
+    _, t = timed(lambda: pagerank(matrix))
+    parts.append(["PageRank (from the matrix)", t])
+    (_, t), k = sources_used(lambda: timed(lambda: brokerage(g, seed=0)))
+    parts.append([f"brokerage ({k or g.vcount()} sources, own matrix)", t])
+    _, t = timed(lambda: core_depth(g))
+    parts.append(["k-core depth", t])
+    table(f"Influence parts on {name}", ["step", "seconds"], parts)
+    RESULTS[name]["influence_parts"] = parts
 
 
 def bench_lookalike(
@@ -634,6 +647,10 @@ def bench_churn(name: str, g: ig.Graph, args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- main
 
 
+#: Sections of the LFR run, for ``--only``.
+SECTIONS = ("circles", "pagerank", "brokerage", "pipeline", "lookalike", "churn")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=10_000)
@@ -677,7 +694,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="networkit threads")
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(SECTIONS),
+        help="run only these sections on the LFR graphs (default: all)",
+    )
     args = parser.parse_args()
+    run = set(args.only or SECTIONS)
     nk.setNumberOfThreads(args.threads)
     nk.engineering.setSeed(0, False)
     print(
@@ -691,13 +715,19 @@ def main() -> None:
         name = f"LFR n={args.nodes} mixing={mu} ({g.ecount()} edges)"
         print(f"\n=== {name}: generated in {seconds:.1f} s")
         RESULTS[name] = {"generation_seconds": seconds}
-        bench_circles(name, graph, g, truth, args)
-        bench_pagerank(name, graph, g, args)
-        bench_brokerage(name, g, mu, args)
-        bench_pipeline(name, g, args)
-        bench_lookalike(name, g, truth, args)
-        bench_churn(name, g, args)
-        if args.sparse_degree:
+        if "circles" in run:
+            bench_circles(name, graph, g, truth, args)
+        if "pagerank" in run:
+            bench_pagerank(name, graph, g, args)
+        if "brokerage" in run:
+            bench_brokerage(name, g, mu, args)
+        if "pipeline" in run:
+            bench_pipeline(name, g, args)
+        if "lookalike" in run:
+            bench_lookalike(name, g, truth, args)
+        if "churn" in run:
+            bench_churn(name, g, args)
+        if args.sparse_degree and "lookalike" in run:
             # CRM tie graphs are sparse; Jaccard leaves more room there
             _, sparse, sparse_truth, _ = lfr(
                 args.nodes, mu, args.sparse_degree, args, seed=args.lfr_seed, max_degree=50

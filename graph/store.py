@@ -485,13 +485,21 @@ class GraphStore:
                 progress(done, None)
         return done
 
-    def remove_node_properties(self, label: Node | str, props: Sequence[str]) -> None:
-        """Remove properties (stale results of an earlier run) from every ``label`` node."""
+    def remove_node_properties(
+        self, label: Node | str, props: Sequence[str], *, ids: Sequence[str] | None = None
+    ) -> None:
+        """Remove properties (stale results of an earlier run) from every ``label`` node, or
+        only from the nodes ``ids`` (one transaction per batch)."""
         node = check_label(label)
         bad = [p for p in props if not _PROPERTY_NAME.match(p)]
         if bad:
             raise InputError(f"property names {bad} are not allowed; use letters, digits and _")
-        self.write(q.remove_node_properties(node, props), f"clearing {node} results")
+        what = f"clearing {node} results"
+        if ids is None:
+            self.write(q.remove_node_properties(node, props), what)
+            return
+        for batch in _batches(list(dict.fromkeys(ids)), self.batch_size):
+            self.write(q.remove_properties_of(node, tuple(props)), what, ids=batch)
 
     def replace_relations(
         self,

@@ -171,6 +171,29 @@ def test_tie_graph_skips_oversized_affiliations_and_unknown_customers() -> None:
     assert g.es["group"] == [pytest.approx(0.5)]
 
 
+def test_large_affiliation_only_strengthens_existing_ties() -> None:
+    book = [f"c{i}" for i in range(8)]
+    ties = ig.Graph([(0, 1), (2, 3)], vertex_attrs={"id": book[:4]})
+    small = {"chat": ["c4", "c5", "c6"]}
+    common = {"ties": ties, "weight": None, "groups": small, "customers": book}
+    g = build_tie_graph(**common, employees={"e1": book}, max_clique_size=5)
+    # the book of 8 adds no pair of its own: only the 2 ties and the chat's 3 pairs exist
+    assert g.ecount() == 2 + 3
+    per_pair = 0.3 / (8 - 1)
+    assert g.es["employee"] == pytest.approx([per_pair] * 5)
+    for e in g.es:
+        parts = sum(e[name] for name in ("tie", "group", "interest", "employee"))
+        assert e["weight"] == pytest.approx(parts)
+    # the same pairs get the same employee weight as the full projection gives them
+    full = build_tie_graph(**common, employees={"e1": book}, max_clique_size=None)
+    assert full.ecount() == 8 * 7 // 2
+    for e in g.es:
+        pair = (g.vs[e.source]["id"], g.vs[e.target]["id"])
+        same = full.es[full.get_eid(*(book.index(v) for v in pair))]
+        assert e["employee"] == pytest.approx(same["employee"])
+        assert e["weight"] == pytest.approx(same["weight"])
+
+
 def test_negative_layer_weight_is_refused() -> None:
     with pytest.raises(InputError):
         LayerWeights(group=-1.0)

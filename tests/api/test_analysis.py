@@ -128,6 +128,48 @@ def test_rerun_is_deterministic_and_retires_vanished_circles(
     assert set(store.node_ids(Node.CIRCLE)) < circles_before | set(after.values())
 
 
+def test_rerun_rewrites_the_circles_of_customers_who_moved_only(
+    store: GraphStore, store_settings: Settings
+) -> None:
+    _two_cliques(store)
+    run_analysis(store, store_settings)
+    first = _circle_of(store)
+    # a7 leaves the left clique for the right one: its ties to the left fade to nothing.
+    store.upsert_relations(
+        Rel.INTERACTS_WITH,
+        Node.CUSTOMER,
+        Node.CUSTOMER,
+        [{"start": f"a{i}", "end": "a7", "weight": 0.0} for i in range(7)]
+        + [{"start": "a7", "end": f"b{i}", "weight": 3.0} for i in range(8)],
+    )
+    run_analysis(store, store_settings)
+    after = _circle_of(store)
+    assert after["a7"] == first["b1"] != first["a7"]
+    assert after["a1"] == first["a1"]
+    # Every customer holds exactly the circles its properties name, moved or not.
+    written = store.read_node_columns(Node.CUSTOMER, {"circle_id": "text", "subcircle_id": "text"})
+    links: dict[str, set[str]] = {}
+    for customer, circle in store.read_pairs(Rel.IN_CIRCLE, Node.CUSTOMER, Node.CIRCLE):
+        links.setdefault(customer, set()).add(circle)
+    for customer, top, sub in zip(
+        written["id"], written["circle_id"], written["subcircle_id"], strict=True
+    ):
+        assert links[customer] == {top, sub or top}
+
+
+def test_churn_results_an_analysis_does_not_rewrite_are_cleared(
+    store: GraphStore, store_settings: Settings
+) -> None:
+    _two_cliques(store)
+    earlier = {"churn_risk": 0.7, "churn_risk_reasons": ["old"], "churned_at": "2020-01-01"}
+    store.set_node_properties(Node.CUSTOMER, [{"id": "a1", **earlier}, {"id": "b2", "x": 1}])
+    summary = run_analysis(store, store_settings)
+    assert summary.churn_note  # too little history to learn churn from: nothing is rewritten
+    a1 = store.get_node(Node.CUSTOMER, "a1") or {}
+    assert not set(earlier) & set(a1)
+    assert (store.get_node(Node.CUSTOMER, "b2") or {})["x"] == 1
+
+
 def _day(day: str) -> str:
     return f"{day}T00:00:00Z"
 

@@ -147,6 +147,14 @@ def test_results_write_back(store: GraphStore) -> None:
     assert set(store.neighbourhood(Node.CUSTOMER, "c0", rels=[Rel.IN_CIRCLE]).nodes) == {"K2"}
 
 
+def test_remove_node_properties_of_some_nodes(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, [{"id": f"c{i}", "risk": 0.5, "keep": i} for i in range(3)])
+    store.remove_node_properties(Node.CUSTOMER, ["risk"], ids=["c0", "c2", "c2", "nobody"])
+    nodes = {i: store.get_node(Node.CUSTOMER, f"c{i}") or {} for i in range(3)}
+    assert ["risk" in nodes[i] for i in range(3)] == [False, True, False]
+    assert [nodes[i]["keep"] for i in range(3)] == [0, 1, 2]
+
+
 def test_large_result_write_back_takes_the_bulk_path(store: GraphStore) -> None:
     n = 2500  # over the bulk threshold
     store.upsert_nodes(Node.CUSTOMER, _people(n))
