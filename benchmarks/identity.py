@@ -19,6 +19,7 @@ Usage::
     python benchmarks/identity.py                       # generator 10,000 people + FEBRL3/4
     python benchmarks/identity.py --customers 50000 --seed 7 --load
     python benchmarks/identity.py --only generator --customers 450000 --load-only  # ~1M records
+    python benchmarks/identity.py --only generator --customers 450000 --no-peer  # ~1M, no store
 
 FEBRL comes from ``benchmarks/febrl_convert.py`` (run here when ``--febrl-dir`` is empty).
 Not part of the test run.
@@ -163,8 +164,9 @@ def _line(name: str, scores: PairwiseScores, extra: str) -> str:
     )
 
 
-def bench(name: str, folder: Path, work: Path) -> None:
-    """Print quality and speed of both resolvers on one data set."""
+def bench(name: str, folder: Path, work: Path, *, peer: bool = True) -> None:
+    """Print quality and speed of both resolvers on one data set (Quanzi's alone without
+    ``peer``)."""
     rows, truth = read_rows(folder)
     n = len(rows)
     print(f"\n{name}: {n:,} records, {len(set(truth.values())):,} true people")
@@ -177,6 +179,9 @@ def bench(name: str, folder: Path, work: Path) -> None:
         f"link {n / t['link']:,.0f} rec/s (CPU {cpu['link']:.1f} s)"
     )
     print(_line("quanzi", scores, speed))
+    if not peer:
+        print("  splink-default  not run (--no-peer)")
+        return
     try:
         cpu0 = cpu_seconds()
         baseline, seconds = run_splink_default(rows)
@@ -245,16 +250,29 @@ def main() -> None:
     parser.add_argument(
         "--load-only", action="store_true", help="only load the generator's data (no quality run)"
     )
+    parser.add_argument(
+        "--generated",
+        type=Path,
+        default=None,
+        help="a folder the generator wrote before (with the same --customers and --seed)",
+    )
+    parser.add_argument(
+        "--no-peer",
+        action="store_true",
+        help="leave out Splink on default settings (to save time on the largest runs)",
+    )
     args = parser.parse_args()
     from quanzi.ingest.synthetic import GeneratorConfig, generate
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.only in (None, "generator"):
-            gen = work / "generator"
-            generate(gen, GeneratorConfig(customers=args.customers, seed=args.seed))
+            gen = args.generated or work / "generator"
+            if args.generated is None:
+                generate(gen, GeneratorConfig(customers=args.customers, seed=args.seed))
             if not args.load_only:
-                bench(f"generator ({args.customers:,} people, seed {args.seed})", gen, work)
+                name = f"generator ({args.customers:,} people, seed {args.seed})"
+                bench(name, gen, work, peer=not args.no_peer)
             if args.load or args.load_only:
                 bench_load(gen, work)
         if args.only in (None, "febrl3", "febrl4"):
@@ -263,7 +281,7 @@ def main() -> None:
                 convert(febrl)
             for name in ("febrl3", "febrl4"):
                 if args.only in (None, name):
-                    bench(name.upper(), febrl / name, work)
+                    bench(name.upper(), febrl / name, work, peer=not args.no_peer)
 
 
 if __name__ == "__main__":

@@ -411,3 +411,26 @@ def test_every_link_is_dated_with_the_load_not_a_record(
     }
     assert len(dates) == 1
     assert not dates & {ZHANG["created_at"], ZHANG_WX["created_at"]}
+
+
+def test_the_garbage_collector_is_paused_only_while_an_ingest_runs() -> None:
+    import gc
+
+    from quanzi.ingest.pipeline import gc_paused
+
+    def failing_ingest() -> None:
+        with gc_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("a failing ingest")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        failing_ingest()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()
