@@ -19,6 +19,7 @@ Usage::
     python benchmarks/identity.py                       # generator 10,000 people + FEBRL3/4
     python benchmarks/identity.py --customers 50000 --seed 7 --load
     python benchmarks/identity.py --only generator --customers 450000 --load-only  # ~1M records
+    python benchmarks/identity.py --only generator --customers 450000 --no-peer  # ~1M, no store
 
 FEBRL comes from ``benchmarks/febrl_convert.py`` (run here when ``--febrl-dir`` is empty).
 Not part of the test run.
@@ -29,6 +30,8 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -43,7 +46,7 @@ from febrl_convert import convert
 
 from quanzi.ingest.evaluate import PairwiseScores, pairwise_scores
 from quanzi.ingest.linker import probabilistic_links
-from quanzi.ingest.records import normalise_contact
+from quanzi.ingest.pipeline import gc_paused, normalise_all
 from quanzi.ingest.resolve import deterministic_links, resolve
 from quanzi.settings import Settings
 
@@ -61,19 +64,38 @@ def read_rows(folder: Path) -> tuple[list[Row], dict[str, str]]:
     return rows, truth
 
 
-def run_quanzi(rows: list[Row], settings: Settings) -> tuple[dict[str, str], dict[str, float]]:
-    """Resolve with Quanzi; return the assignment and seconds per step."""
-    started = time.perf_counter()
-    profiles = []
-    for row in rows:
-        profile, _ = normalise_contact(row, region=settings.default_phone_region, drop_invalid=True)
-        if profile is not None:
-            profiles.append(profile)
-    normalised = time.perf_counter()
-    links = deterministic_links(profiles) + probabilistic_links(profiles, [], settings)
-    assignment = resolve(profiles, links).assignment
-    linked = time.perf_counter()
-    return assignment, {"normalise": normalised - started, "link": linked - normalised}
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the normalising processes)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def server_cpu_seconds(pid: int | None) -> float:
+    """CPU time of the bundled store's server process so far (0 when unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_quanzi(
+    rows: list[Row], settings: Settings
+) -> tuple[dict[str, str], dict[str, float], dict[str, float]]:
+    """Resolve as ingest does; return the assignment, and wall and CPU seconds per step."""
+    numbered = [(i, row, "benchmark") for i, row in enumerate(rows, start=1)]
+    with gc_paused():
+        started, cpu0 = time.perf_counter(), cpu_seconds()
+        profiles = [p for p, _ in normalise_all(numbered, settings) if p is not None]
+        normalised, cpu1 = time.perf_counter(), cpu_seconds()
+        links = deterministic_links(profiles) + probabilistic_links(profiles, [], settings)
+        assignment = resolve(profiles, links).assignment
+        linked, cpu2 = time.perf_counter(), cpu_seconds()
+    return (
+        assignment,
+        {"normalise": normalised - started, "link": linked - normalised},
+        {"normalise": cpu1 - cpu0, "link": cpu2 - cpu1},
+    )
 
 
 def run_splink_default(rows: list[Row]) -> tuple[dict[str, str], float]:
@@ -142,23 +164,47 @@ def _line(name: str, scores: PairwiseScores, extra: str) -> str:
     )
 
 
-def bench(name: str, folder: Path, work: Path) -> None:
-    """Print quality and speed of both resolvers on one data set."""
+def bench(name: str, folder: Path, work: Path, *, peer: bool = True) -> None:
+    """Print quality and speed of both resolvers on one data set (Quanzi's alone without
+    ``peer``)."""
     rows, truth = read_rows(folder)
     n = len(rows)
     print(f"\n{name}: {n:,} records, {len(set(truth.values())):,} true people")
-    settings = Settings(data_dir=work / name)
-    assignment, t = run_quanzi(rows, settings)
+    settings = Settings(data_dir=work / name, ingest_invalid_fields="drop_field")
+    print(f"  load average {_load()}")
+    assignment, t, cpu = run_quanzi(rows, settings)
     scores = pairwise_scores(assignment, truth)
-    speed = f"normalise {n / t['normalise']:,.0f} rec/s, link {n / t['link']:,.0f} rec/s"
+    speed = (
+        f"normalise {n / t['normalise']:,.0f} rec/s (CPU {cpu['normalise']:.1f} s), "
+        f"link {n / t['link']:,.0f} rec/s (CPU {cpu['link']:.1f} s)"
+    )
     print(_line("quanzi", scores, speed))
+    if not peer:
+        print("  splink-default  not run (--no-peer)")
+        return
     try:
+        cpu0 = cpu_seconds()
         baseline, seconds = run_splink_default(rows)
+        splink_cpu = cpu_seconds() - cpu0
         print(
-            _line("splink-default", pairwise_scores(baseline, truth), f"{n / seconds:,.0f} rec/s")
+            _line(
+                "splink-default",
+                pairwise_scores(baseline, truth),
+                f"{n / seconds:,.0f} rec/s (CPU {splink_cpu:.1f} s)",
+            )
+        )
+        quanzi_seconds = t["normalise"] + t["link"]
+        print(
+            f"  quanzi / splink-default records per second: {seconds / quanzi_seconds:.2f}x "
+            f"wall, {splink_cpu / (cpu['normalise'] + cpu['link']):.2f}x CPU"
         )
     except Exception as e:
         print(f"  splink-default  failed: {e}")
+    print(f"  load average {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def bench_load(folder: Path, work: Path) -> None:
@@ -170,19 +216,28 @@ def bench_load(folder: Path, work: Path) -> None:
     progress: Callable[[str, int, int | None], None] = lambda step, done, total: None  # noqa: E731
     try:
         store = open_store(settings)
+        server = bundled_store(settings).status().pid
         try:
+            load_before = _load()
+            server0, cpu0 = server_cpu_seconds(server), cpu_seconds()
             started = time.perf_counter()
             report = ingest_files(store, [folder / "contacts.csv"], settings, progress=progress)
             total = time.perf_counter() - started
+            client_cpu, server_cpu = cpu_seconds() - cpu0, server_cpu_seconds(server) - server0
         finally:
             store.close()
     finally:
         bundled_store(settings).stop()
     n = report.counts["contacts_read"]
     print(f"\nend to end into the bundled store: {n:,} contact records in {total:,.0f} s")
+    print(f"  load average before {load_before}, after {_load()}")
     for step, seconds in report.timings.items():
         print(f"  {step:<10} {seconds:8.1f} s  {n / seconds if seconds else 0:>10,.0f} rec/s")
     print(f"  total      {total:8.1f} s  {n / total:>10,.0f} rec/s")
+    print(
+        f"  CPU: ingest {client_cpu:,.1f} s (with its normalising processes), "
+        f"store server {server_cpu:,.1f} s"
+    )
 
 
 def main() -> None:
@@ -195,16 +250,29 @@ def main() -> None:
     parser.add_argument(
         "--load-only", action="store_true", help="only load the generator's data (no quality run)"
     )
+    parser.add_argument(
+        "--generated",
+        type=Path,
+        default=None,
+        help="a folder the generator wrote before (with the same --customers and --seed)",
+    )
+    parser.add_argument(
+        "--no-peer",
+        action="store_true",
+        help="leave out Splink on default settings (to save time on the largest runs)",
+    )
     args = parser.parse_args()
     from quanzi.ingest.synthetic import GeneratorConfig, generate
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.only in (None, "generator"):
-            gen = work / "generator"
-            generate(gen, GeneratorConfig(customers=args.customers, seed=args.seed))
+            gen = args.generated or work / "generator"
+            if args.generated is None:
+                generate(gen, GeneratorConfig(customers=args.customers, seed=args.seed))
             if not args.load_only:
-                bench(f"generator ({args.customers:,} people, seed {args.seed})", gen, work)
+                name = f"generator ({args.customers:,} people, seed {args.seed})"
+                bench(name, gen, work, peer=not args.no_peer)
             if args.load or args.load_only:
                 bench_load(gen, work)
         if args.only in (None, "febrl3", "febrl4"):
@@ -213,7 +281,7 @@ def main() -> None:
                 convert(febrl)
             for name in ("febrl3", "febrl4"):
                 if args.only in (None, name):
-                    bench(name.upper(), febrl / name, work)
+                    bench(name.upper(), febrl / name, work, peer=not args.no_peer)
 
 
 if __name__ == "__main__":

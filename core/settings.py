@@ -155,6 +155,20 @@ class Settings(BaseSettings):
         ge=10,
         description="Longest value accepted in one input field; longer rows are rejected.",
     )
+    ingest_processes: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Processes that normalise contact records in parallel (0: one per CPU core; "
+        "1: none, all in the ingesting process). Used for batches of at least "
+        "ingest_parallel_min_records records on systems that can fork.",
+    )
+    ingest_parallel_min_records: int = Field(
+        50_000,
+        ge=1,
+        description="Smallest batch whose contact records are normalised in parallel processes "
+        "(starting them costs about a second).",
+    )
 
     @field_validator("api_rate_limits")
     @classmethod

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from quanzi.ingest.normalise import city_key, has_cjk, latin_name, split_chinese_name
 from quanzi.ingest.report import IngestProgress
 from quanzi.ingest.resolve import Link, deterministic_links, edit_distance
@@ -361,35 +363,34 @@ def linker_frame(
     """
     import pandas as pd
 
-    rows = []
-    for is_new, profiles in ((False, existing), (True, records)):
-        for p in profiles:
-            given, surname = _given_surname(p)
-            email = p.get("email")
-            city = p.get("city")
-            rows.append(
-                {
-                    "unique_id": str(p["record_id"]),
-                    "is_new": is_new,
-                    "name_norm": p.get("name_norm"),
-                    "name_cjk": bool(p.get("name_norm")) and has_cjk(str(p.get("name_norm"))),
-                    "name_latin": p.get("name_latin"),
-                    "given_l": given,
-                    "surname_l": surname,
-                    "phone": p.get("phone"),
-                    "email": email,
-                    "email_user": str(email).split("@", 1)[0] if email else None,
-                    "birth_date": p.get("birth_date"),
-                    "id_number": p.get("id_number"),
-                    "postcode": p.get("postcode"),
-                    "city_l": city_key(str(city)) if city else None,
-                    "street": p.get("street"),
-                    "gender": p.get("gender"),
-                    "wechat_unionid": p.get("wechat_unionid"),
-                }
-            )
-    frame = pd.DataFrame(rows, columns=list(COMPARED_FIELDS))
+    # Built column by column: a DataFrame from lists is several times cheaper than from dicts.
+    profiles = [*existing, *records]
+    columns: dict[str, list[Any]] = {f: [p.get(f) for p in profiles] for f in _COPIED_FIELDS}
+    columns["unique_id"] = [str(p["record_id"]) for p in profiles]
+    columns["is_new"] = [False] * len(existing) + [True] * len(records)
+    columns["name_cjk"] = [bool(n) and has_cjk(str(n)) for n in columns["name_norm"]]
+    given_surname = [_given_surname(p) for p in profiles]
+    columns["given_l"] = [g for g, _ in given_surname]
+    columns["surname_l"] = [s for _, s in given_surname]
+    columns["email_user"] = [str(e).split("@", 1)[0] if e else None for e in columns["email"]]
+    columns["city_l"] = [city_key(str(c)) if c else None for c in (p.get("city") for p in profiles)]
+    frame = pd.DataFrame({f: columns[f] for f in COMPARED_FIELDS})
     return frame.astype({c: "string" for c in COMPARED_FIELDS if c not in ("is_new", "name_cjk")})
+
+
+#: Compared fields taken from the profile as they are.
+_COPIED_FIELDS = (
+    "name_norm",
+    "name_latin",
+    "phone",
+    "email",
+    "birth_date",
+    "id_number",
+    "postcode",
+    "street",
+    "gender",
+    "wechat_unionid",
+)
 
 
 def _pair_count(frame: Any, key: Sequence[str]) -> int:
@@ -543,22 +544,38 @@ def probabilistic_links(
     finally:
         con.close()
         splink_log.setLevel(level)
+    return _links_from_pairs(pairs)
+
+
+def _links_from_pairs(pairs: Any) -> list[Link]:
+    """Splink's scored pairs (a DataFrame) as links, column by column rather than row by row."""
     weight_columns = [c for c in pairs.columns if c.startswith("mw_") and "_tf_adj_" not in c]
-    links = []
-    for row in pairs.itertuples(index=False):
-        values = row._asdict()
-        agreed = tuple(c[3:] for c in weight_columns if float(values[c]) > 0.0)
-        links.append(
-            Link(
-                str(values["unique_id_l"]),
-                str(values["unique_id_r"]),
-                "probabilistic",
-                match_weight=round(float(values["match_weight"]), 3),
-                match_probability=round(float(values["match_probability"]), 6),
-                agreed=agreed,
-            )
+    agrees = pairs[weight_columns].astype(float).to_numpy() > 0.0
+    # Which fields agreed, as one number per pair: few distinct patterns, each made once.
+    patterns = (agrees * (1 << np.arange(len(weight_columns)))).sum(axis=1).tolist()
+    agreed_of: dict[int, tuple[str, ...]] = {}
+    for pattern in set(patterns):
+        agreed_of[pattern] = tuple(
+            c[3:] for i, c in enumerate(weight_columns) if pattern & (1 << i)
         )
-    return links
+    return [
+        Link(
+            str(left),
+            str(right),
+            "probabilistic",
+            match_weight=round(weight, 3),
+            match_probability=round(probability, 6),
+            agreed=agreed_of[pattern],
+        )
+        for left, right, weight, probability, pattern in zip(
+            pairs["unique_id_l"].tolist(),
+            pairs["unique_id_r"].tolist(),
+            pairs["match_weight"].astype(float).tolist(),
+            pairs["match_probability"].astype(float).tolist(),
+            patterns,
+            strict=True,
+        )
+    ]
 
 
 def link_records(

@@ -8,6 +8,8 @@ identities and their ``HAS_IDENTITY`` relations travel in one transaction.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,12 +94,15 @@ class Known:
         Profiles (with ``customer_id``) of every record of every candidate customer.
     customers : dict of str to ExistingCustomer
         The candidate customers.
+    empty : bool
+        The graph held no identity at all (a first load).
     """
 
     customer_of: dict[str, str] = field(default_factory=dict)
     content_hash: dict[str, str] = field(default_factory=dict)
     existing: list[dict[str, Any]] = field(default_factory=list)
     customers: dict[str, ExistingCustomer] = field(default_factory=dict)
+    empty: bool = False
 
 
 def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Known:
@@ -109,6 +114,7 @@ def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Kno
     """
     known = Known()
     if not store.read(q.ANY_IDENTITY, "looking for loaded records"):
+        known.empty = True
         return known  # a first load into an empty graph: nothing to look up
     record_ids = [record_identity_id(str(p["record_id"])) for p in profiles]
     candidates: set[str] = set()
@@ -178,10 +184,9 @@ def customer_properties(customer_id: str, records: Sequence[Mapping[str, Any]]) 
     return {k: v for k, v in props.items() if v is not None}
 
 
-def _identity_rows(profile: Mapping[str, Any]) -> dict[str, Any]:
-    rid = str(profile["record_id"])
-    row: dict[str, Any] = {
-        "id": record_identity_id(rid),
+def _identity_row(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's ``Identity`` row as ``{id, props}`` (the form the write statements take)."""
+    props: dict[str, Any] = {
         "kind": "record",
         "channel": profile["source"],
         "key": profile["source_record_id"],
@@ -189,8 +194,8 @@ def _identity_rows(profile: Mapping[str, Any]) -> dict[str, Any]:
     for f in PROFILE_FIELDS:
         value = profile.get(f)
         if value is not None and value != []:
-            row[f] = value
-    return row
+            props[f] = value
+    return {"id": record_identity_id(str(profile["record_id"])), "props": props}
 
 
 def write_customers(
@@ -202,8 +207,14 @@ def write_customers(
     stored: set[str] | frozenset[str] = frozenset(),
     batch_size: int,
     progress: IngestProgress | None = None,
+    empty_store: bool = False,
 ) -> Counter[str]:
     """Write every customer the resolution touched, with its identities and evidence.
+
+    Each batch of customers is one transaction. While the store writes one batch, the next is
+    built in this thread (a second thread sends the batches, one at a time and in order), so
+    the client's work and the store's overlap; a batch that fails stops the load with its
+    error, and the batches after it are not written.
 
     Parameters
     ----------
@@ -218,6 +229,9 @@ def write_customers(
     batch_size : int
         About how many identities go into one transaction.
     progress : callable, optional
+    empty_store : bool
+        The graph held no identity before this load (a first load): channel keys are not
+        looked up, only remembered as they are written.
 
     Returns
     -------
@@ -231,27 +245,86 @@ def write_customers(
     touched = {resolution.assignment[r] for r in fresh} | set(resolution.merged.values())
     order = sorted(touched)
     counts: Counter[str] = Counter()
-    done = 0
+    # Channel keys (phones ...) known to be in the graph: found there, or written by an
+    # earlier batch of this load (which may still be in flight when the next one is built).
+    written_keys: set[str] = set()
     chunk: list[str] = []
     size = 0
-    for cid in order:
-        chunk.append(cid)
-        size += len(members[cid])
-        if size >= batch_size:
-            counts += _write_chunk(store, chunk, members, resolution, profiles, fresh, stored, at)
+    done = 0
+    with _BatchWriter(store, "writing customers and their identities") as writer:
+        for i, cid in enumerate(order, start=1):
+            chunk.append(cid)
+            size += len(members[cid])
+            if size < batch_size and i < len(order):
+                continue
+            statements, written = _chunk_statements(
+                store,
+                chunk,
+                members,
+                resolution,
+                profiles,
+                fresh,
+                stored,
+                at,
+                written_keys,
+                lookup=not empty_store,
+            )
+            writer.submit(statements)
+            counts += written
             done += len(chunk)
             if progress is not None:
                 progress("load customers", done, len(order))
             chunk, size = [], 0
-    if chunk:
-        counts += _write_chunk(store, chunk, members, resolution, profiles, fresh, stored, at)
-        done += len(chunk)
-    if progress is not None:
-        progress("load customers", done, len(order))
+    if progress is not None and not order:
+        progress("load customers", 0, 0)
     return counts
 
 
-def _write_chunk(
+class _BatchWriter:
+    """Run each submitted transaction in a second thread, in order, one at a time.
+
+    ``submit`` waits while one transaction is running and another is queued, so at most two
+    batches are held in memory. The first failure is raised in the submitting thread (at the
+    next ``submit`` or on leaving the ``with`` block); nothing submitted after it is run.
+    """
+
+    def __init__(self, store: GraphStore, what: str) -> None:
+        self._store = store
+        self._what = what
+        self._queue: queue.Queue[list[tuple[str, dict[str, Any]]] | None] = queue.Queue(1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="quanzi-ingest-writer")
+
+    def __enter__(self) -> _BatchWriter:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (statements := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain what was queued after a failure without running it
+            try:
+                self._store.write_many(statements, self._what, bulk=True)
+            except BaseException as e:  # raised again in the submitting thread
+                self._error = e
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        self._raise()
+        if statements:
+            self._queue.put(statements)
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if exc[0] is None:
+            self._raise()
+
+
+def _chunk_statements(
     store: GraphStore,
     chunk: Sequence[str],
     members: Mapping[str, list[str]],
@@ -260,109 +333,99 @@ def _write_chunk(
     fresh: set[str],
     stored: set[str] | frozenset[str],
     at: str,
-) -> Counter[str]:
-    customers: list[dict[str, Any]] = []
-    identities: dict[str, dict[str, Any]] = {}
-    has_identity: list[dict[str, Any]] = []
+    written_keys: set[str],
+    *,
+    lookup: bool,
+) -> tuple[list[tuple[str, dict[str, Any]]], Counter[str]]:
+    """The statements that write one batch of customers (one transaction), and their counts."""
+    new = resolution.new_customers
+    evidence_of = resolution.evidence
+    customers_new: list[dict[str, Any]] = []
+    customers_old: list[dict[str, Any]] = []
+    records_new: list[dict[str, Any]] = []
+    records_old: list[dict[str, Any]] = []
+    keys: dict[str, dict[str, Any]] = {}
+    rels_new: list[dict[str, Any]] = []
+    rels_old: list[dict[str, Any]] = []
     tagged: dict[tuple[str, str], str] = {}  # (customer, tag) -> earliest record time
     for cid in chunk:
         records = [profiles[r] for r in members[cid]]
         props = customer_properties(cid, records)
+        del props["id"]
         props["updated_at"] = at
-        customers.append(props)
+        is_new = cid in new
+        (customers_new if is_new else customers_old).append({"id": cid, "props": props})
+        rels = rels_new if is_new else rels_old
         seen_keys: dict[str, list[str]] = {}
         for profile in records:
             rid = str(profile["record_id"])
             for k in KEY_FIELDS:
-                if profile.get(k):
-                    seen_keys.setdefault(identity_id(k, str(profile[k])), []).append(rid)
+                value = profile.get(k)
+                if value:
+                    seen_keys.setdefault(identity_id(k, str(value)), []).append(rid)
             if rid not in fresh:
                 continue
-            identities[record_identity_id(rid)] = _identity_rows(profile)
-            for tag in profile.get("tags") or []:
-                at = str(profile.get("created_at") or "")
-                tagged[(cid, tag)] = min(at, tagged.get((cid, tag), at))
-            if rid in stored and rid not in resolution.evidence:
+            (records_old if rid in stored else records_new).append(_identity_row(profile))
+            created = str(profile.get("created_at") or "")
+            for tag in profile.get("tags") or ():
+                tagged[(cid, tag)] = min(created, tagged.get((cid, tag), created))
+            if rid in stored and rid not in evidence_of:
                 continue  # a changed record that stays where it was: its evidence stands
-            evidence = resolution.evidence.get(rid, {"rule": "first record"})
-            rel = {
-                "start": cid,
-                "end": record_identity_id(rid),
-                "linked_at": at,
-                **{k: v for k, v in evidence.items() if v is not None},
-            }
-            if "matched" in rel:
-                rel["matched"] = record_identity_id(str(rel["matched"]))
-            has_identity.append(rel)
+            evidence = evidence_of.get(rid, {"rule": "first record"})
+            rel_props = {"linked_at": at, **{k: v for k, v in evidence.items() if v is not None}}
+            if "matched" in rel_props:
+                rel_props["matched"] = record_identity_id(str(rel_props["matched"]))
+            rels.append({"start": cid, "end": record_identity_id(rid), "props": rel_props})
         for key_id, rids in seen_keys.items():
-            kind, _, key = key_id.partition(":")
-            identities.setdefault(key_id, {"id": key_id, "kind": kind, "channel": kind, "key": key})
-            has_identity.append(
+            if key_id not in keys:
+                kind, _, key = key_id.partition(":")
+                keys[key_id] = {"id": key_id, "props": {"kind": kind, "channel": kind, "key": key}}
+            rels.append(
                 {
                     "start": cid,
                     "end": key_id,
-                    "rule": "observed",
-                    "records": sorted(record_identity_id(r) for r in rids),
-                    "linked_at": at,
+                    "props": {
+                        "rule": "observed",
+                        "records": sorted(record_identity_id(r) for r in rids),
+                        "linked_at": at,
+                    },
                 }
             )
     # New customers, records and keys are created (cheaper than MERGE); the rest is merged.
     # One writer at a time is assumed, as for every ingest.
-    new = resolution.new_customers
-    key_ids = [i for i, row in identities.items() if row["kind"] != "record"]
-    found = store.read(q.existing_ids(Node.IDENTITY), "looking up identities", ids=key_ids)
-    known_keys = set(found[0]["ids"]) if found else set()
-    create_ids: list[dict[str, Any]] = []
-    merge_ids: list[dict[str, Any]] = []
-    for iid, row in identities.items():
-        if row["kind"] == "record":
-            (merge_ids if iid.removeprefix("record:") in stored else create_ids).append(row)
-        elif iid not in known_keys:
-            create_ids.append(row)
-    statements = [
-        (q.create_nodes(Node.CUSTOMER), [r for r in customers if r["id"] in new]),
-        (q.merge_nodes(Node.CUSTOMER), [r for r in customers if r["id"] not in new]),
-        (q.create_nodes(Node.IDENTITY), create_ids),
-        (q.merge_nodes(Node.IDENTITY), merge_ids),
-    ]
-    # Tags from the contact files go in the same transaction: written after it, a load killed
-    # in between would leave them out for good (the records count as loaded on the next run).
-    statements.append(
-        (q.merge_nodes(Node.TAG), [{"id": t, "name": t} for t in sorted({t for _, t in tagged})])
-    )
-    ends = (Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY)
-    relations = [
-        (q.create_relations(*ends), [r for r in has_identity if r["start"] in new]),
-        (q.merge_relations(*ends), [r for r in has_identity if r["start"] not in new]),
+    unseen = [k for k in keys if k not in written_keys]
+    if lookup and unseen:
+        found = store.read(q.existing_ids(Node.IDENTITY), "looking up identities", ids=unseen)
+        written_keys.update(found[0]["ids"] if found else ())
+    create_keys = [row for k, row in keys.items() if k not in written_keys]
+    written_keys.update(keys)
+    tags = sorted({t for _, t in tagged})
+    statements: list[tuple[str, list[dict[str, Any]]]] = [
+        (q.create_nodes(Node.CUSTOMER), customers_new),
+        (q.merge_nodes(Node.CUSTOMER), customers_old),
+        (q.create_nodes(Node.IDENTITY), records_new + create_keys),
+        (q.merge_nodes(Node.IDENTITY), records_old),
+        # Tags from the contact files go in the same transaction: written after it, a load
+        # killed in between would leave them out for good (the records count as loaded then).
+        (q.merge_nodes(Node.TAG), [{"id": t, "props": {"name": t}} for t in tags]),
+        (q.create_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY), rels_new),
+        (q.merge_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY), rels_old),
         (
             q.merge_relations(Rel.TAGGED, Node.CUSTOMER, Node.TAG),
             [
-                {"start": c, "end": t, "by": "import", "at": at or None}
-                for (c, t), at in sorted(tagged.items())
+                {"start": c, "end": t, "props": {"by": "import", **({"at": when} if when else {})}}
+                for (c, t), when in sorted(tagged.items())
             ],
         ),
     ]
-    store.write_many(
-        [(text, {"rows": [_split(r) for r in rows]}) for text, rows in statements if rows]
-        + [(text, {"rows": [_split_rel(r) for r in rows]}) for text, rows in relations if rows],
-        "writing customers and their identities",
-        bulk=True,
+    counts = Counter(
+        {
+            "Customer": len(customers_new) + len(customers_old),
+            "Identity": len(records_new) + len(records_old) + len(keys),
+            "HAS_IDENTITY": len(rels_new) + len(rels_old),
+        }
     )
-    return Counter(
-        {"Customer": len(customers), "Identity": len(identities), "HAS_IDENTITY": len(has_identity)}
-    )
-
-
-def _split(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "props": {k: v for k, v in row.items() if k != "id" and v is not None}}
-
-
-def _split_rel(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "start": row["start"],
-        "end": row["end"],
-        "props": {k: v for k, v in row.items() if k not in ("start", "end") and v is not None},
-    }
+    return [(text, {"rows": rows}) for text, rows in statements if rows], counts
 
 
 def merge_into(store: GraphStore, loser: str, survivor: str, *, reason: str) -> None:

@@ -148,7 +148,10 @@ def normalise_text(raw: str | None) -> str | None:
     if raw is None:
         return None
     text = str(raw)
-    if not text.isascii():
+    if text.isascii():
+        if text.isprintable() and "  " not in text:  # no tab, newline, double space: as is
+            return text.strip() or None
+    else:
         text = unicodedata.normalize("NFKC", text)
     text = _SPACES.sub(" ", text).strip()
     return text or None
@@ -330,6 +333,10 @@ def normalise_date(raw: str) -> str | None:
     return found.isoformat()
 
 
+#: ``2024-05-01T08:30:00Z`` (years 1000-9999: strftime does not pad smaller ones).
+_UTC_SECONDS = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
+
+
 @lru_cache(maxsize=_CACHE)
 def normalise_datetime(raw: str) -> str | None:
     """A point in time as ISO 8601 in UTC (``2024-05-01T08:30:00Z``); naive times are UTC.
@@ -340,6 +347,13 @@ def normalise_datetime(raw: str) -> str | None:
     text = normalise_text(raw)
     if text is None:
         return None
+    if _UTC_SECONDS.match(text):
+        # Already in the form returned (the common case): only check it is a real time.
+        try:
+            datetime.fromisoformat(text)
+            return text
+        except ValueError:
+            pass
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -16,11 +16,16 @@ Load the generator's files into a store (not run here: it needs a running store)
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import multiprocessing
+import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +36,14 @@ from quanzi.ingest.linker import link_records
 from quanzi.ingest.load import fetch_known, merge_into, now_iso, write_customers
 from quanzi.ingest.lock import writer_lock
 from quanzi.ingest.readers import ColumnMapping, Table, expand_paths, open_table
-from quanzi.ingest.records import normalise_contact, record_identity_id
+from quanzi.ingest.records import normalise_contact, normalise_contacts, record_identity_id
 from quanzi.ingest.report import IngestProgress, IngestReport, Reject
 from quanzi.ingest.resolve import resolve
 from quanzi.ingest.suppression import reject_erased
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings
 
-__all__ = ["ingest_contacts", "ingest_files", "ingest_records"]
+__all__ = ["gc_paused", "ingest_contacts", "ingest_files", "ingest_records", "normalise_all"]
 
 _KIND_ORDER = {"employees": 0, "groups": 1, "campaigns": 2, "contacts": 3, "events": 4, "truth": 5}
 _REFERENCE_FIELDS: dict[str, tuple[Node, str, tuple[str, ...]]] = {
@@ -55,6 +60,25 @@ def _timed(report: IngestReport, step: str) -> Iterator[None]:
         yield
     finally:
         report.time(step, time.perf_counter() - started)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration (and restore its state after).
+
+    A batch keeps every profile, link and cluster alive until it is loaded: millions of small
+    dicts, sets and tuples that hold no reference cycles, and each full collection walks all of
+    them again. Measured (CPU time, 100,248 records): clustering 6.6-8.2 s with the collector
+    on, 3.5-3.8 s paused. Objects are still freed by reference counting; cycles made meanwhile
+    are collected once it is on again.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def ingest_files(
@@ -100,7 +124,7 @@ def ingest_files(
     tables = [open_table(f, mappings.get(f.resolve())) for f in files]
     tables.sort(key=lambda t: _KIND_ORDER[t.kind])
     report = IngestReport()
-    with writer_lock(settings.data_dir, on_wait=_waiting(progress)):
+    with writer_lock(settings.data_dir, on_wait=_waiting(progress)), gc_paused():
         _load_tables(store, tables, settings, report, progress)
     return report
 
@@ -163,7 +187,7 @@ def ingest_contacts(
     """
     report = IngestReport()
     numbered = [(i, dict(r), origin) for i, r in enumerate(rows, start=1)]
-    with writer_lock(settings.data_dir, on_wait=_waiting(progress)):
+    with writer_lock(settings.data_dir, on_wait=_waiting(progress)), gc_paused():
         _ensure_ingest_indexes(store)
         ingest_records(store, numbered, settings, report=report, progress=progress)
     return report
@@ -181,17 +205,14 @@ def ingest_records(
     with _timed(report, "normalise"):
         profiles: dict[str, dict[str, Any]] = {}
         first_row: dict[str, tuple[str, int]] = {}
-        for i, (row_no, row, origin) in enumerate(rows, start=1):
+        normalised = normalise_all(rows, settings)
+        for i, ((row_no, row, origin), (profile, problems)) in enumerate(
+            zip(rows, normalised, strict=True), start=1
+        ):
             report.counts["contacts_read"] += 1
             if "__error__" in row:
                 report.reject(origin, row_no, "*", f"the row {row['__error__']}")
                 continue
-            profile, problems = normalise_contact(
-                row,
-                region=settings.default_phone_region,
-                max_chars=settings.ingest_max_field_chars,
-                drop_invalid=settings.ingest_invalid_fields == "drop_field",
-            )
             for field_name, reason in problems:
                 if profile is None:
                     report.reject(origin, row_no, field_name, reason)
@@ -266,12 +287,58 @@ def ingest_records(
             stored=set(known.customer_of),
             batch_size=settings.write_batch_size,
             progress=progress,
+            empty_store=known.empty,
         )
     report.counts["customers_created"] += len(resolution.new_customers)
     report.counts["customers_merged"] += len(resolution.merged)
     report.counts["records_loaded"] += len(fresh)
     for key, value in written.items():
         report.counts[f"written_{key}"] += value
+
+
+#: Rows a normalising process is given at a time.
+_NORMALISE_CHUNK = 2000
+
+
+def normalise_all(
+    rows: Sequence[tuple[int, dict[str, Any], str]], settings: Settings
+) -> Iterator[tuple[dict[str, Any] | None, list[tuple[str, str]]]]:
+    """``normalise_contact`` of every row, in order; in parallel processes for large batches.
+
+    Normalising is pure Python and the batch's largest step before linking; on a machine with
+    several cores, processes forked from this one (so nothing is imported again and the rows
+    are not copied until they are sent) each normalise chunks of rows. At most a few chunks per
+    process are in flight, so the rows are not all copied at once.
+    """
+    options: dict[str, Any] = {
+        "region": settings.default_phone_region,
+        "max_chars": settings.ingest_max_field_chars,
+        "drop_invalid": settings.ingest_invalid_fields == "drop_field",
+    }
+    processes = settings.ingest_processes or os.cpu_count() or 1
+    if (
+        processes < 2
+        or len(rows) < settings.ingest_parallel_min_records
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        for _, row, _ in rows:
+            yield (None, []) if "__error__" in row else normalise_contact(row, **options)
+        return
+    chunks = (
+        [row for _, row, _ in rows[start : start + _NORMALISE_CHUNK]]
+        for start in range(0, len(rows), _NORMALISE_CHUNK)
+    )
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        pending: deque[Future[list[tuple[dict[str, Any] | None, list[tuple[str, str]]]]]] = deque(
+            pool.submit(normalise_contacts, chunk, **options)
+            for chunk in islice(chunks, 3 * processes)
+        )
+        while pending:
+            done = pending.popleft().result()
+            for chunk in islice(chunks, 1):
+                pending.append(pool.submit(normalise_contacts, chunk, **options))
+            yield from done
 
 
 def _ensure_ingest_indexes(store: GraphStore) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from quanzi.ingest import normalise as n
@@ -27,6 +27,7 @@ __all__ = [
     "PROFILE_FIELDS",
     "identity_id",
     "normalise_contact",
+    "normalise_contacts",
     "record_identity_id",
 ]
 
@@ -57,6 +58,9 @@ PROFILE_FIELDS = (
     "content_hash",
 )
 
+#: The JSON text hashed into ``content_hash`` (as ``json.dumps(..., ensure_ascii=False,
+#: default=str)``; one encoder, not one per record).
+_HASH_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 _IDENTIFYING = ("full_name", "given_name", "surname", *KEY_FIELDS)
 _TEXT_FIELDS = frozenset(CONTACT_FIELDS) - {"tags", "attributes"}
 
@@ -118,6 +122,17 @@ def normalise_contact(
     for key, value in row.items():
         if value is None:
             text[key] = None
+            continue
+        if type(value) is str:  # what CSV files give: the common case, without _as_text
+            if not value.isascii() and not _is_unicode(value):
+                problems.append((key, _NOT_UNICODE))
+                continue
+            if len(value) > max_chars:
+                problems.append((key, f"value of {len(value)} characters is over {max_chars}"))
+            if key in _TEXT_FIELDS:
+                text[key] = value
+            elif key not in ("tags", "attributes"):
+                extra[key] = value
             continue
         as_text, why = _as_text(value)
         if why is not None:
@@ -205,9 +220,46 @@ def normalise_contact(
         else None,
         **out,
     }
-    digest = json.dumps([profile.get(f) for f in PROFILE_FIELDS], ensure_ascii=False, default=str)
+    digest = _HASH_ENCODER.encode([profile.get(f) for f in PROFILE_FIELDS])
     profile["content_hash"] = hashlib.blake2b(digest.encode(), digest_size=12).hexdigest()
     return profile, unreadable
+
+
+def normalise_contacts(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    region: str = "CN",
+    max_chars: int = 1000,
+    drop_invalid: bool = False,
+) -> list[tuple[dict[str, Any] | None, list[tuple[str, str]]]]:
+    """:func:`normalise_contact` of each row, in order: the work of one normalising process.
+
+    A row the reader could not read (holding ``"__error__"``) gives ``(None, [])``.
+
+    >>> [p["phone"] for p, _ in normalise_contacts([{"source": "a", "source_record_id": "1",
+    ...                                              "phone": "13800138000"}])]
+    ['+8613800138000']
+    """
+    return [
+        (None, [])
+        if "__error__" in row
+        else normalise_contact(row, region=region, max_chars=max_chars, drop_invalid=drop_invalid)
+        for row in rows
+    ]
+
+
+_NOT_UNICODE = (
+    "holds characters that are not valid Unicode text: save the file as UTF-8 "
+    "(it may be in another encoding)"
+)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: bytes that were not UTF-8
+        return False
+    return True
 
 
 def _as_text(value: Any) -> tuple[str, str | None]:
@@ -225,10 +277,7 @@ def _as_text(value: Any) -> tuple[str, str | None]:
         if not as_text.isascii():
             as_text.encode("utf-8")
     except UnicodeEncodeError:
-        return "", (
-            "holds characters that are not valid Unicode text: save the file as UTF-8 "
-            "(it may be in another encoding)"
-        )
+        return "", _NOT_UNICODE
     except (ValueError, TypeError) as e:  # a number of over 4,300 digits; a map with odd keys
         return "", f"cannot be read as text ({e})"
     return as_text, None

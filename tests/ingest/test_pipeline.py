@@ -323,3 +323,114 @@ def test_a_changed_record_is_updated_in_place(
     assert identity["email"] == "zw@qq.com"
     after = store.read(q.IDENTITY_LINKS, "test", id="record:wechat:2")[0]["evidence"]
     assert after["rule"] == before["rule"]
+
+
+def test_parallel_normalisation_loads_what_one_process_loads(
+    store: GraphStore,
+    tmp_path: Path,
+    write_contacts: WriteContacts,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Chunks of rows are normalised in forked processes; rows, rejects and customers must come
+    # out as from one process, in the file's order.
+    from quanzi.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "_NORMALISE_CHUNK", 40)  # several chunks per process
+    generate(tmp_path / "gen", GeneratorConfig(customers=150, seed=5))
+    bad = [
+        {"source": "crm", "source_record_id": "b1", "full_name": "x", "birth_date": "1990-13-40"},
+        {"source": "crm", "source_record_id": "b2", "full_name": "y", "phone": "12"},
+    ]
+    extra = write_contacts("bad.csv", bad)
+    results = []
+    for processes in (1, 2):
+        store.delete_everything()
+        settings = Settings(
+            data_dir=tmp_path / f"p{processes}",
+            ingest_processes=processes,
+            ingest_parallel_min_records=1,
+        )
+        report = ingest_files(store, [tmp_path / "gen" / "contacts.csv", extra], settings)
+        rows = store.read(q.CUSTOMERS_OF_IDENTITIES, "test", ids=_record_ids(tmp_path))
+        results.append(
+            (
+                sorted((r.file, r.row, r.field, r.reason) for r in report.rejects),
+                {k: v for k, v in report.counts.items() if not k.startswith("written")},
+                sorted((r["identity"], r["customer"]) for r in rows),
+            )
+        )
+    assert len(results[0][0]) == 2
+    assert results[0][2]
+    assert results[0] == results[1]
+
+
+def _record_ids(tmp_path: Path) -> list[str]:
+    return [f"record:{r}" for r in _records(tmp_path)]
+
+
+def test_a_failing_later_batch_stops_the_load_and_keeps_the_batches_before(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Batches are sent from a second thread while the next one is built: a failure in the
+    # second batch must reach the caller, the first stays written, none after it is.
+    people = [
+        {"source": "crm", "source_record_id": str(i), "full_name": f"客户{i}", "phone": phone}
+        for i, phone in enumerate(["13800000001", "13800000002", "13800000003"], start=1)
+    ]
+    settings = Settings(data_dir=tmp_path / "quanzi", write_batch_size=1)
+    real = store.write_many
+    calls: list[int] = []
+
+    def second_fails(statements: Any, what: str, *, bulk: bool = False) -> None:
+        if what.startswith("writing customers"):
+            calls.append(len(statements))
+            if len(calls) == 2:  # a statement the real store refuses, inside the batch
+                statements = [*statements, ("RETURN nonsense(", {})]
+        real(statements, what, bulk=bulk)
+
+    monkeypatch.setattr(store, "write_many", second_fails)
+    with pytest.raises(StoreError):
+        ingest_files(store, [write_contacts("c.csv", people)], settings)
+    monkeypatch.undo()
+    assert len(calls) == 2
+    assert store.counts().get(Node.CUSTOMER, 0) == 1
+    ids = [f"record:crm:{i}" for i in (1, 2, 3)]
+    assert len(store.read(q.CUSTOMERS_OF_IDENTITIES, "test", ids=ids)) == 1
+
+
+def test_every_link_is_dated_with_the_load_not_a_record(
+    store: GraphStore, write_contacts: WriteContacts, ingest_settings: Settings
+) -> None:
+    ingest_files(store, [write_contacts("c.csv", [ZHANG, ZHANG_WX])], ingest_settings)
+    dates = {
+        store.read(q.IDENTITY_LINKS, "test", id=f"record:{r}")[0]["evidence"]["linked_at"]
+        for r in ("crm:1", "wechat:2")
+    }
+    assert len(dates) == 1
+    assert not dates & {ZHANG["created_at"], ZHANG_WX["created_at"]}
+
+
+def test_the_garbage_collector_is_paused_only_while_an_ingest_runs() -> None:
+    import gc
+
+    from quanzi.ingest.pipeline import gc_paused
+
+    def failing_ingest() -> None:
+        with gc_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("a failing ingest")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        failing_ingest()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()
