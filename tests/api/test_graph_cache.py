@@ -203,3 +203,20 @@ def test_new_seeds_wait_for_one_shared_background_read(store: GraphStore) -> Non
     assert cache.newer(store, 0.2) is None  # not done in time: the caller answers "not yet"
     reader.gate.set()
     assert cache.wait(30)
+
+
+def test_a_read_graph_is_kept_out_of_full_garbage_collections(store: GraphStore) -> None:
+    # Full collections walk every tracked object; the cached graph is moved out of their reach
+    # (gc.freeze), so they stay short while requests are served.
+    import gc
+
+    build_graph(store)
+    cache = GraphCache()
+    try:
+        snapshot = cache.get(store)
+        tracked = {id(o) for o in gc.get_objects()}
+        assert gc.get_freeze_count() > 0
+        assert id(snapshot.attributes) not in tracked
+        assert id(snapshot.index) not in tracked
+    finally:
+        gc.unfreeze()
