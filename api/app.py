@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import secrets
 from collections import Counter
@@ -182,6 +183,9 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             app.state.jobs.shutdown(wait=True)
             if own:
                 app.state.store.close()
+            # The graph cache froze its graph out of the garbage collector's passes; give
+            # everything back so the interpreter frees it (and native objects) at exit.
+            gc.unfreeze()
 
     app = FastAPI(
         title="Quanzi",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +49,12 @@ def store(session_store: GraphStore) -> GraphStore:
 def data_dir(tmp_path: Path) -> Path:
     """An empty data directory for tests that manage their own store."""
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unfreeze_at_exit() -> Iterator[None]:
+    """Apps' graph caches freeze their graphs out of GC passes (``gc.freeze``); undo it at the
+    end so the interpreter frees everything, native objects included, at exit."""
+    yield
+    gc.unfreeze()
+    gc.collect()
