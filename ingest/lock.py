@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
-from quanzi.errors import ConfigError
+from quanzi.errors import ConfigError, ConflictError
 
 __all__ = ["writer_lock"]
 
@@ -30,11 +32,20 @@ _LOCK_FILE = "writer.lock"
 
 
 @contextlib.contextmanager
-def writer_lock(data_dir: Path, *, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+def writer_lock(
+    data_dir: Path,
+    *,
+    on_wait: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+    what: str = "this write",
+) -> Iterator[None]:
     """Hold the data directory's writer lock for the ``with`` block, waiting for it if taken.
 
     ``on_wait(holder)`` is called once, before waiting, with the holder's process id as text
-    (empty when unknown).
+    (empty when unknown). With ``timeout`` (seconds), a lock still held after it raises
+    :class:`~quanzi.errors.ConflictError` naming ``what`` and the holder, instead of waiting
+    on: for short writes a person is waiting for (a merge or split through the API) while an
+    ingest may run for minutes.
 
     Examples
     --------
@@ -55,10 +66,14 @@ def writer_lock(data_dir: Path, *, on_wait: Callable[[str], None] | None = None)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
             if on_wait is not None:
-                handle.seek(0)
-                on_wait(handle.read().strip())
-            fcntl.flock(handle, fcntl.LOCK_EX)
+                on_wait(holder)
+            if timeout is None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            else:
+                _wait_for(handle, timeout, what, holder)
         try:
             handle.seek(0)
             handle.truncate()
@@ -67,3 +82,18 @@ def writer_lock(data_dir: Path, *, on_wait: Callable[[str], None] | None = None)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _wait_for(handle: IO[str], timeout: float, what: str, holder: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise ConflictError(
+                    f"An ingest (process {holder or '?'}) is writing to this data directory; "
+                    f"{what} waited {timeout:g} s for it. Retry when the ingest has finished."
+                ) from None
+            time.sleep(0.05)

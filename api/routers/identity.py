@@ -112,12 +112,22 @@ def explain_link(
 
 @router.post("/merge", response_model=MergeResult, responses=CONFLICT_RESPONSE)
 def merge_customers(
-    request: Request, body: MergeRequest, store: StoreDep, cache: GraphCacheDep, _: AdminDep
+    request: Request,
+    body: MergeRequest,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: GraphCacheDep,
+    _: AdminDep,
 ) -> MergeResult:
     """Merge two customers. The one seen first survives; the other's id answers 307 with the
     survivor from then on. The evidence is kept so it can be explained (and split again)."""
     result = service.merge(
-        store, cache, body.customer_ids[0], body.customer_ids[1], reason=body.reason
+        store,
+        cache,
+        settings.data_dir,
+        body.customer_ids[0],
+        body.customer_ids[1],
+        reason=body.reason,
     )
     note(
         request.state,
@@ -131,11 +141,16 @@ def merge_customers(
 
 @router.post("/split", response_model=SplitResult, responses=CONFLICT_RESPONSE)
 def split_identity(
-    request: Request, body: SplitRequest, store: StoreDep, cache: GraphCacheDep, _: AdminDep
+    request: Request,
+    body: SplitRequest,
+    store: StoreDep,
+    settings: SettingsDep,
+    cache: GraphCacheDep,
+    _: AdminDep,
 ) -> SplitResult:
     """Split one source record (with its phone, e-mail ... keys) off into a customer of its
     own; later loads do not join the two again."""
-    result = service.split(store, cache, body.identity)
+    result = service.split(store, cache, settings.data_dir, body.identity)
     note(
         request.state,
         "split",

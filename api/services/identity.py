@@ -30,6 +30,7 @@ from quanzi.api.services.jobs import Job, JobContext, JobManager, JobWork
 from quanzi.errors import InputError
 from quanzi.graph.store import GraphStore
 from quanzi.ingest import IngestReport, ingest_contacts, ingest_files
+from quanzi.ingest.lock import writer_lock
 from quanzi.ingest.manual import explain_link, merge_customers, split_identity
 from quanzi.ingest.readers import open_table
 from quanzi.settings import Settings
@@ -205,16 +206,32 @@ def explain(store: GraphStore, principal: Principal, a: str, b: str) -> LinkExpl
     )
 
 
-def merge(store: GraphStore, cache: GraphCache, a: str, b: str, *, reason: str) -> MergeResult:
-    """Merge two customers; the one seen first survives and the other's id redirects to it."""
-    survivor = merge_customers(store, a, b, reason=reason)
+#: Seconds a merge or split waits for a running ingest before answering 409.
+MANUAL_WRITE_WAIT_S = 10.0
+
+
+def merge(
+    store: GraphStore, cache: GraphCache, data_dir: Path, a: str, b: str, *, reason: str
+) -> MergeResult:
+    """Merge two customers; the one seen first survives and the other's id redirects to it.
+
+    Takes the data directory's writer lock (an ingest resolving against the graph meanwhile
+    would decide on customers this merge changes); waits :data:`MANUAL_WRITE_WAIT_S` for a
+    running ingest, then raises :class:`~quanzi.errors.ConflictError`.
+    """
+    with writer_lock(data_dir, timeout=MANUAL_WRITE_WAIT_S, what="the merge"):
+        survivor = merge_customers(store, a, b, reason=reason)
     cache.invalidate()
     return MergeResult(survivor_id=survivor, merged_id=b if survivor == a else a)
 
 
-def split(store: GraphStore, cache: GraphCache, identity: str) -> SplitResult:
-    """Split a source record (and its channel keys) off into a customer of its own."""
-    old = explain_link(store, identity, identity).customers[0]
-    new = split_identity(store, identity)
+def split(store: GraphStore, cache: GraphCache, data_dir: Path, identity: str) -> SplitResult:
+    """Split a source record (and its channel keys) off into a customer of its own.
+
+    Takes the writer lock like :func:`merge`.
+    """
+    with writer_lock(data_dir, timeout=MANUAL_WRITE_WAIT_S, what="the split"):
+        old = explain_link(store, identity, identity).customers[0]
+        new = split_identity(store, identity)
     cache.invalidate()
     return SplitResult(identity=identity, customer_id=old, new_customer_id=new)

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
+from quanzi.api.services import identity as identity_service
 from quanzi.graph.store import GraphStore
+from quanzi.ingest.lock import writer_lock
+from quanzi.settings import Settings
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.store
@@ -335,3 +338,27 @@ def test_split_after_merge_gives_a_reachable_customer(api: Api) -> None:
     moved = api.get(f"/customers/{b}", follow_redirects=False)
     assert moved.status_code == 307
     assert moved.headers["location"] == f"/customers/{a}"
+
+
+def test_merge_and_split_wait_for_a_running_ingest_then_answer_409(
+    api: Api, api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A merge while an ingest resolves against the graph would change customers the ingest
+    # is deciding on: the two take turns through the data directory's writer lock.
+    other = dict(BO, source_record_id="S-1", full_name="Lin Anna", phone="+852 9123 4567")
+    other.pop("email")
+    api.post("/identity/contacts", json={"records": [ANNA[0], other]})
+    a = api.get("/customers?phone=13800138000").json()["items"][0]["id"]
+    b = api.get("/customers?phone=%2B85291234567").json()["items"][0]["id"]
+    monkeypatch.setattr(identity_service, "MANUAL_WRITE_WAIT_S", 0.3)
+    with writer_lock(api_settings.data_dir):  # an ingest holds the lock
+        started = time.monotonic()
+        busy = api.post("/identity/merge", json={"customer_ids": [a, b]})
+        assert busy.status_code == 409, busy.text
+        assert time.monotonic() - started >= 0.3
+        assert "ingest" in busy.json()["detail"]
+        assert api.post("/identity/split", json={"identity": "crm:S-1"}).status_code == 409
+    # Nothing was merged while refused; once the ingest is done the same request works.
+    assert api.get(f"/customers/{b}", follow_redirects=False).status_code == 200
+    merged = api.post("/identity/merge", json={"customer_ids": [a, b]})
+    assert merged.status_code == 200, merged.text
