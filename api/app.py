@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     install_log_masking(settings.default_phone_region)
     folder = api_folder(settings.data_dir)
     audit = AuditLog(folder / "audit.jsonl")
-    graph_cache = GraphCache()
+    graph_cache = GraphCache(freeze=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -98,8 +98,13 @@ class GraphCache:
         *,
         max_age_s: float = MAX_AGE_S,
         reader: Callable[[GraphStore], CachedGraph] | None = None,
+        freeze: bool = False,
     ) -> None:
+        # freeze: keep each graph read out of the garbage collector's full passes (see
+        # _settle). A process-wide setting, so only the served app turns it on; a notebook's
+        # Client leaves its process's collector alone.
         self.max_age_s = max_age_s
+        self.freeze = freeze
         self._reader = reader or _read
         self._lock = threading.Lock()
         self._reading = threading.Lock()
@@ -204,7 +209,8 @@ class GraphCache:
                 if generation >= self._floor:
                     self._current = fresh
                     self._current_generation = generation
-            _settle()
+            if self.freeze:
+                _settle()
             return fresh
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -211,7 +211,7 @@ def test_a_read_graph_is_kept_out_of_full_garbage_collections(store: GraphStore)
     import gc
 
     build_graph(store)
-    cache = GraphCache()
+    cache = GraphCache(freeze=True)  # as the served app builds it
     try:
         snapshot = cache.get(store)
         tracked = {id(o) for o in gc.get_objects()}
@@ -220,3 +220,14 @@ def test_a_read_graph_is_kept_out_of_full_garbage_collections(store: GraphStore)
         assert id(snapshot.index) not in tracked
     finally:
         gc.unfreeze()
+
+
+def test_a_library_cache_leaves_the_garbage_collector_alone(store: GraphStore) -> None:
+    # Freezing is process-wide: the notebook client's cache (the default) does not do it.
+    import gc
+
+    build_graph(store)
+    before = gc.get_freeze_count()
+    snapshot = GraphCache().get(store)
+    assert gc.get_freeze_count() == before
+    assert id(snapshot.attributes) in {id(o) for o in gc.get_objects()}
