@@ -47,12 +47,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import igraph as ig
-import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from algorithms import generator_graph
+from algorithms import generator_graph, lfr
 from quanzi.algorithms._matrix import adjacency
 from quanzi.algorithms.circles import detect_circle_hierarchy
 from quanzi.algorithms.lookalike import (
@@ -79,32 +78,8 @@ def load_average() -> str:
 
 
 def lfr_graph(n: int, mu: float, degree: float, seed: int) -> Graph:
-    for attempt in range(10):
-        try:
-            graph = nx.LFR_benchmark_graph(
-                n,
-                tau1=2.5,
-                tau2=1.5,
-                mu=mu,
-                average_degree=degree,
-                max_degree=max(50, int(5 * degree)),
-                min_community=20,
-                max_community=200,
-                seed=seed + attempt,
-            )
-            break
-        except nx.ExceededMaxIterations:
-            continue
-    else:
-        raise SystemExit(f"LFR generation failed for n={n}, mu={mu}; change the parameters")
-    graph.remove_edges_from(list(nx.selfloop_edges(graph)))
-    truth = np.zeros(n, dtype=np.int64)
-    labels: dict[frozenset[int], int] = {}
-    for v, data in graph.nodes(data=True):
-        truth[v] = labels.setdefault(frozenset(data["community"]), len(labels))
-    g = ig.Graph(n=n, edges=list(graph.edges()))
-    g.vs["id"] = [str(i) for i in range(n)]
-    g.es["weight"] = 1.0
+    shape = argparse.Namespace(max_degree=None, min_community=20, max_community=200)
+    _, g, truth, _ = lfr(n, mu, degree, shape, seed, max_degree=max(50, int(5 * degree)))
     return Graph(f"LFR n={n} mixing={mu} degree={degree} seed={seed}", g, truth, {})
 
 
