@@ -68,7 +68,8 @@ def test_a_change_serves_the_old_graph_while_the_new_one_is_read(store: GraphSto
     assert new.lookalike_index() is new.lookalike_index()  # built by the background read
 
 
-def test_a_change_during_the_read_keeps_the_snapshot_stale(store: GraphStore) -> None:
+def _held_background_read(store: GraphStore) -> tuple[GraphCache, GatedReader]:
+    """A cache with a snapshot, a change, and the background read it started held at the gate."""
     build_graph(store)
     reader = GatedReader()
     reader.gate.set()
@@ -77,8 +78,13 @@ def test_a_change_during_the_read_keeps_the_snapshot_stale(store: GraphStore) ->
     reader.gate.clear()
     reader.started.clear()
     cache.invalidate()
-    cache.get(store)
+    cache.get(store)  # starts a background read, held at the gate
     assert reader.started.wait(10)
+    return cache, reader
+
+
+def test_a_change_during_the_read_keeps_the_snapshot_stale(store: GraphStore) -> None:
+    cache, reader = _held_background_read(store)
     cache.invalidate()  # a second change lands while the first read is under way
     reader.gate.set()
     assert cache.wait(30)
@@ -104,16 +110,7 @@ def test_an_erasure_drops_the_graph_and_the_next_request_waits_for_a_new_one(
 
 
 def test_a_read_begun_before_an_erasure_is_not_kept(store: GraphStore) -> None:
-    build_graph(store)
-    reader = GatedReader()
-    reader.gate.set()
-    cache = GraphCache(reader=reader)
-    cache.get(store)
-    reader.gate.clear()
-    reader.started.clear()
-    cache.invalidate()
-    cache.get(store)  # starts a background read, held at the gate
-    assert reader.started.wait(10)
+    cache, reader = _held_background_read(store)
     cache.invalidate(drop=True)  # an erasure lands meanwhile
     reader.gate.set()
     assert cache.wait(30)
