@@ -53,6 +53,16 @@ class Api:
     def post(self, url: str, role: str = "admin", **kw: Any) -> Any:
         return self.client.post(url, headers=getattr(self, role), **kw)
 
+    def pages(self, url: str, role: str = "admin") -> list[list[str]]:
+        """The ids of every page of a cursor-paged list, following ``next_cursor`` to the end."""
+        pages: list[list[str]] = []
+        cursor = None
+        while True:
+            body = self.get(url + (f"&cursor={cursor}" if cursor else ""), role).json()
+            pages.append([item["id"] for item in body["items"]])
+            if (cursor := body["next_cursor"]) is None:
+                return pages
+
 
 #: Rate limits lifted: tests send requests back to back from one address; the limits have
 #: tests of their own (test_limits.py).

@@ -139,12 +139,6 @@ def test_equality_filters_in_the_node_pattern_select_the_same_page(
         if r.get("tier") == "general" and r.get("funnel_stage") == "intention"
     ]
     assert expected, "the data set has such customers"
-    seen: list[str] = []
-    cursor = None
-    while True:
-        url = "/customers?tier=general&funnel_stage=intention&sort=last_active_at&limit=3"
-        body = api.get(url + (f"&cursor={cursor}" if cursor else "")).json()
-        seen += [c["id"] for c in body["items"]]
-        if (cursor := body["next_cursor"]) is None:
-            break
+    url = "/customers?tier=general&funnel_stage=intention&sort=last_active_at&limit=3"
+    seen = [cid for page in api.pages(url) for cid in page]
     assert seen == expected

@@ -19,13 +19,5 @@ def test_ties_are_broken_by_id(api: Api, store: GraphStore, customers: int) -> N
     expected = [r["id"] for r in sorted(rows, key=lambda r: (-r["influence"], r["id"]))]
     top = api.get("/influencers?k=3").json()["items"]
     assert [i["customer"]["id"] for i in top] == expected[:3]
-    seen: list[str] = []
-    cursor = None
-    while True:
-        url = "/customers?sort=-influence&influence_min=0&limit=4"
-        body = api.get(url + (f"&cursor={cursor}" if cursor else "")).json()
-        seen += [c["id"] for c in body["items"]]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == expected
+    pages = api.pages("/customers?sort=-influence&influence_min=0&limit=4")
+    assert [cid for page in pages for cid in page] == expected
