@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from quanzi.algorithms.influence import InfluenceScores
     from quanzi.api.schemas import Customer360
     from quanzi.api.services.analysis import AnalysisSummary
+    from quanzi.ingest.manual import LinkExplanation
     from quanzi.ingest.readers import ColumnMapping
     from quanzi.ingest.report import IngestReport
     from quanzi.ingest.synthetic import GeneratedFiles
@@ -632,6 +633,77 @@ class Client:
         )
 
     # -- results and settings written back -----------------------------------------------
+    def merge(self, a: str, b: str, *, reason: str = "manual merge") -> str:
+        """Merge customers ``a`` and ``b``; the older survives and the other redirects to it.
+
+        Takes the data directory's writer lock (waiting for a running ingest or analysis,
+        which decide on the customers a merge changes), then
+        :func:`quanzi.ingest.manual.merge_customers`. Returns the survivor's id.
+
+        Examples
+        --------
+        >>> rows = [{"source": "crm", "source_record_id": s, "full_name": "Lin Mei", "phone": p}
+        ...         for s, p in (("M-1", "13900000001"), ("M-2", "13900000002"))]
+        >>> _ = q.ingest_contacts(rows)
+        >>> a, b = (q.explain("crm:M-1", "crm:M-1").customers[0],
+        ...         q.explain("crm:M-2", "crm:M-2").customers[0])
+        >>> survivor = q.merge(a, b)
+        >>> link = q.explain("crm:M-1", "crm:M-2")
+        >>> link.same_customer, link.customers == (survivor, survivor), link.path[0].rule
+        (True, True, 'merged customers')
+        """
+        from quanzi.ingest.lock import writer_lock
+        from quanzi.ingest.manual import merge_customers
+
+        try:
+            with writer_lock(self.settings.data_dir, what="the merge", doing="a merge"):
+                return merge_customers(self.store, a, b, reason=reason)
+        finally:
+            self.refresh()
+
+    def split(self, identity: str) -> str:
+        """Split a source record (and its channel keys) off into a customer of its own.
+
+        Takes the writer lock like :meth:`merge`, then
+        :func:`quanzi.ingest.manual.split_identity`. Returns the new customer's id.
+
+        Examples
+        --------
+        Undo the merge in :meth:`merge`'s example:
+
+        >>> survivor = q.explain("crm:M-1", "crm:M-2").customers[0]
+        >>> new = q.split("crm:M-2")
+        >>> link = q.explain("crm:M-1", "crm:M-2")
+        >>> link.same_customer, link.customers == (survivor, new)
+        (False, True)
+        """
+        from quanzi.ingest.lock import writer_lock
+        from quanzi.ingest.manual import split_identity
+
+        try:
+            with writer_lock(self.settings.data_dir, what="the split", doing="a split"):
+                return split_identity(self.store, identity)
+        finally:
+            self.refresh()
+
+    def explain(self, a: str, b: str) -> LinkExplanation:
+        """Why two identities belong to one customer (or that they do not): the chain of links
+        with each link's rule, match weight and agreeing fields; see
+        :func:`quanzi.ingest.manual.explain_link`.
+
+        Examples
+        --------
+        >>> rows = [{"source": s, "source_record_id": "E-1", "full_name": "Zhou Lan",
+        ...          "phone": "+86 139 0000 0009"} for s in ("crm", "shop")]
+        >>> _ = q.ingest_contacts(rows)
+        >>> link = q.explain("crm:E-1", "shop:E-1")
+        >>> link.same_customer, link.path[0].rule
+        (True, 'same phone and name')
+        """
+        from quanzi.ingest.manual import explain_link
+
+        return explain_link(self.store, a, b)
+
     def analyze(self, *, seed: int = 0, progress: Progress | None = None) -> AnalysisSummary:
         """Run the analysis and write its results back, as ``quanzi analyze`` does.
 

@@ -38,11 +38,14 @@ def writer_lock(
     on_wait: Callable[[str], None] | None = None,
     timeout: float | None = None,
     what: str = "this write",
+    doing: str = "an ingest",
 ) -> Iterator[None]:
     """Hold the data directory's writer lock for the ``with`` block, waiting for it if taken.
 
-    ``on_wait(holder)`` is called once, before waiting, with the holder's process id as text
-    (empty when unknown). With ``timeout`` (seconds), a lock still held after it raises
+    ``doing`` says what the holder does ("an ingest", "an analysis", "a merge"); it is written
+    into the lock file with the process id so that a waiting writer can name its holder.
+    ``on_wait(holder)`` is called once, before waiting, with the holder as text, e.g. "an
+    ingest (process 1234)". With ``timeout`` (seconds), a lock still held after it raises
     :class:`~quanzi.errors.ConflictError` naming ``what`` and the holder, instead of waiting
     on: for short writes a person is waiting for (a merge or split through the API) while an
     ingest may run for minutes.
@@ -67,7 +70,7 @@ def writer_lock(
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip()
+            holder = _holder(handle.read())
             if on_wait is not None:
                 on_wait(holder)
             if timeout is None:
@@ -77,11 +80,17 @@ def writer_lock(
         try:
             handle.seek(0)
             handle.truncate()
-            handle.write(str(os.getpid()))
+            handle.write(f"{os.getpid()} {doing}")
             handle.flush()
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _holder(text: str) -> str:
+    """``"1234 an ingest"`` (an older lock file: bare ``"1234"``) as "an ingest (process 1234)"."""
+    pid, _, doing = text.strip().partition(" ")
+    return f"{doing or 'an ingest'} (process {pid or '?'})"
 
 
 def _wait_for(handle: IO[str], timeout: float, what: str, holder: str) -> None:
@@ -93,7 +102,7 @@ def _wait_for(handle: IO[str], timeout: float, what: str, holder: str) -> None:
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 raise ConflictError(
-                    f"An ingest (process {holder or '?'}) is writing to this data directory; "
-                    f"{what} waited {timeout:g} s for it. Retry when the ingest has finished."
+                    f"{holder[0].upper()}{holder[1:]} is writing to this data directory; "
+                    f"{what} waited {timeout:g} s for it. Retry when it has finished."
                 ) from None
             time.sleep(0.05)

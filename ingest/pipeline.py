@@ -132,7 +132,7 @@ def ingest_files(
 def _waiting(progress: IngestProgress | None) -> Callable[[str], None]:
     def note(holder: str) -> None:
         if progress is not None:
-            progress(f"waiting for the ingest of pid {holder or '?'}", 0, None)
+            progress(f"waiting for {holder}", 0, None)
 
     return note
 

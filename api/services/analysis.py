@@ -64,6 +64,7 @@ from quanzi.algorithms.lifecycle import (
 from quanzi.api.services.timeline import StoredFacts, lifecycle_facts, read_facts
 from quanzi.errors import InputError
 from quanzi.graph.store import GraphStore
+from quanzi.ingest.lock import writer_lock
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings
 
@@ -339,8 +340,23 @@ def run_analysis(
     results back.
 
     Safe to re-run: results are overwritten, circle ids and user-given circle names kept.
+    Holds the data directory's writer lock for the whole run: an ingest, merge or split
+    meanwhile would change customers between the read and the write-back, so they take turns
+    (a running ingest is waited for, with a "waiting for ..." progress step).
     """
     report = progress or (lambda step, done, total: None)
+    with writer_lock(
+        settings.data_dir,
+        on_wait=lambda holder: report(f"analyse: waiting for {holder}", 0, 1),
+        what="the analysis",
+        doing="an analysis",
+    ):
+        return _run_analysis(store, settings, seed=seed, report=report)
+
+
+def _run_analysis(
+    store: GraphStore, settings: Settings, *, seed: int, report: Progress
+) -> AnalysisSummary:
     summary = AnalysisSummary()
     clock = time.perf_counter()
 

@@ -219,7 +219,7 @@ def merge(
     would decide on customers this merge changes); waits :data:`MANUAL_WRITE_WAIT_S` for a
     running ingest, then raises :class:`~quanzi.errors.ConflictError`.
     """
-    with writer_lock(data_dir, timeout=MANUAL_WRITE_WAIT_S, what="the merge"):
+    with writer_lock(data_dir, timeout=MANUAL_WRITE_WAIT_S, what="the merge", doing="a merge"):
         survivor = merge_customers(store, a, b, reason=reason)
     cache.invalidate()
     return MergeResult(survivor_id=survivor, merged_id=b if survivor == a else a)
@@ -230,7 +230,7 @@ def split(store: GraphStore, cache: GraphCache, data_dir: Path, identity: str) -
 
     Takes the writer lock like :func:`merge`.
     """
-    with writer_lock(data_dir, timeout=MANUAL_WRITE_WAIT_S, what="the split"):
+    with writer_lock(data_dir, timeout=MANUAL_WRITE_WAIT_S, what="the split", doing="a split"):
         old = explain_link(store, identity, identity).customers[0]
         new = split_identity(store, identity)
     cache.invalidate()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from quanzi.api.services.analysis import run_analysis
+from quanzi.errors import ConflictError
 from quanzi.graph.store import GraphStore
+from quanzi.ingest.lock import writer_lock
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings
 from tests.api.conftest import Api
@@ -109,6 +113,53 @@ def test_two_cliques_become_two_circles_and_ids_stay(
     renamed = store.get_node(Node.CIRCLE, left_id)
     assert renamed is not None
     assert renamed["name"] == "Weekend hikers"
+
+
+def test_an_analysis_waits_for_a_running_ingest_and_holds_off_merges(
+    store: GraphStore, store_settings: Settings
+) -> None:
+    # An ingest changing customers between the analysis's read and its write-back would leave
+    # circles naming merged-away customers: the two take turns through the writer lock.
+    _two_cliques(store)
+    steps: list[str] = []
+    result: list[Any] = []
+    analysis = threading.Thread(
+        target=lambda: result.append(
+            run_analysis(store, store_settings, progress=lambda s, d, t: steps.append(s))
+        )
+    )
+    with writer_lock(store_settings.data_dir):  # an ingest holds the lock
+        analysis.start()
+        time.sleep(1.0)
+        assert analysis.is_alive()
+        assert steps[0].startswith("analyse: waiting for an ingest (process ")
+        assert store.node_ids(Node.CIRCLE) == []
+    analysis.join(timeout=120)
+    assert [r.customers for r in result] == [17]
+    assert store.node_ids(Node.CIRCLE)
+
+    # While an analysis holds the lock, a short write that will not wait names it.
+    computing, go_on = threading.Event(), threading.Event()
+
+    def pause_at_circles(step: str, done: int, total: int | None) -> None:
+        if step == "analyse: circles":
+            computing.set()
+            go_on.wait(timeout=60)
+
+    holder = threading.Thread(
+        target=run_analysis, args=(store, store_settings), kwargs={"progress": pause_at_circles}
+    )
+    holder.start()
+    try:
+        assert computing.wait(timeout=60)
+        with (
+            pytest.raises(ConflictError, match=r"An analysis \(process \d+\) is writing"),
+            writer_lock(store_settings.data_dir, timeout=0.05, what="the merge"),
+        ):
+            pass
+    finally:
+        go_on.set()
+        holder.join(timeout=120)
 
 
 def test_rerun_is_deterministic_and_retires_vanished_circles(
