@@ -63,8 +63,9 @@ Objective = Literal["modularity", "cpm"]
 #: Above this many edges Leiden runs one iteration by default instead of two. Measured on
 #: LFR graphs of 100k nodes / 1.5M edges (``docs/algorithms.md``): the second iteration
 #: doubles the time and finds no better circles (NMI 0.887 vs 0.884 at mixing 0.3, 0.796
-#: vs 0.785 at 0.5); on the generator's sparse customer graphs it adds 0.01-0.02 NMI for a
-#: small cost, so smaller graphs keep it.
+#: vs 0.785 at 0.5). On the generator's customer graphs it adds 0.01-0.02 NMI at every size
+#: measured, for little time on small ones, so those keep it; pass ``n_iterations=2`` to
+#: keep it on a large one too.
 ONE_ITERATION_EDGES = 1_000_000
 
 #: Tie layer (edge attribute written by :func:`build_tie_graph`) -> circle kind shown to users.
