@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quanzi.algorithms import circles
 from quanzi.algorithms.circles import (
     LayerWeights,
     Partition,
@@ -108,6 +109,36 @@ def test_same_seed_same_circles() -> None:
     first = detect_circles(g, seed=7)
     again = detect_circles(g, seed=7)
     assert np.array_equal(first.membership, again.membership)
+
+
+def test_large_graphs_get_one_leiden_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = random_graph(200, 0.04, seed=0)
+    one = detect_circles(g, n_iterations=1).membership
+    two = detect_circles(g, n_iterations=2).membership
+    assert not np.array_equal(one, two)  # the graph tells the two counts apart
+    assert np.array_equal(detect_circles(g).membership, two)
+    monkeypatch.setattr(circles, "ONE_ITERATION_EDGES", g.ecount() - 1)
+    assert np.array_equal(detect_circles(g).membership, one)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_one_iteration_gives_connected_circles_and_is_repeatable(seed: int) -> None:
+    # Leiden's refinement runs in every iteration: even one leaves no circle in pieces
+    g = random_graph(150, 0.03, seed=seed)
+    part = detect_circles(g, seed=seed, n_iterations=1)
+    assert_covers_once(part, g.vcount())
+    for c in range(part.n_circles):
+        inside = g.induced_subgraph(np.flatnonzero(part.membership == c).tolist())
+        assert inside.is_connected()
+    again = detect_circles(g, seed=seed, n_iterations=1)
+    assert np.array_equal(part.membership, again.membership)
+
+
+def test_one_iteration_recovers_planted_blocks() -> None:
+    g = planted(4, 25, seed=1)
+    part = detect_circles(g, n_iterations=1)
+    assert part.n_circles == 4
+    assert all(len(set(part.membership[b * 25 : (b + 1) * 25].tolist())) == 1 for b in range(4))
 
 
 def test_planted_blocks_are_recovered() -> None:
