@@ -94,6 +94,10 @@ _TAGS = [
 ]
 
 
+#: First-generation threshold of Python's garbage collector in a served app (default 700).
+_GC_YOUNG_THRESHOLD = 50_000
+
+
 def _role_of(dependant: Dependant) -> Role | None:
     for dependency in dependant.dependencies:
         if isinstance(dependency.call, RoleCheck):
@@ -176,6 +180,14 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         app.state.store = open_store(settings) if own else store
         if own:  # a served app: read the lookalike graph now, not in the first request
             graph_cache.warm(app.state.store)
+        thresholds = gc.get_threshold()
+        if own:
+            # A customer 360 allocates thousands of short-lived objects (the driver's decoded
+            # records): at the default first threshold (700) that was a young collection every
+            # ~4 requests, 0.16 ms per request spent collecting (5% of its CPU). Measured at
+            # 100k customers, 8 concurrent requests in process: no collection in 400 requests
+            # at 50,000 (docs/api.md). Memory held by cyclic garbage stays small.
+            gc.set_threshold(_GC_YOUNG_THRESHOLD, *thresholds[1:])
         app.state.jobs = JobManager(folder / "jobs", on_finish=lambda _: graph_cache.invalidate())
         try:
             yield
@@ -186,6 +198,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             # The graph cache froze its graph out of the garbage collector's passes; give
             # everything back so the interpreter frees it (and native objects) at exit.
             gc.unfreeze()
+            gc.set_threshold(*thresholds)
 
     app = FastAPI(
         title="Quanzi",

@@ -365,6 +365,79 @@ def _percentile(values: list[float], fraction: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))], 2)
 
 
+def _measure_server(
+    ops: dict[str, Callable[[], Request]],
+    clients: list[int],
+    seconds: float,
+    port: int,
+    local: threading.local,
+    http_meters: tuple[CpuMeter | None, ...],
+    in_process: Callable[[Request], tuple[bool, float | None]],
+    direct_meters: tuple[CpuMeter | None, ...],
+    peers: dict[tuple[str, int], Cell],
+    workers: int,
+) -> list[Cell]:
+    """Every operation at every concurrency against one running service, each beside its
+    direct peer (measured once per run, for the first service, and reused after)."""
+    cells: list[Cell] = []
+
+    def over_http(request: Request) -> tuple[bool, float | None]:
+        # The standard library's client, one kept-alive connection per client thread:
+        # httpx cost ~3.6 ms of CPU per request here, more than the service, on the same
+        # two cores, and that showed as service latency.
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        method, path, body = request
+        headers = {"X-API-Key": KEY}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            client.request(method, path, body=data, headers=headers)
+            response = client.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # The service closed a connection idle past its keep-alive: open a new one.
+            client.close()
+            client.request(method, path, body=data, headers=headers)
+            response = client.getresponse()
+        response.read()
+        timing = response.getheader("server-timing") or ""
+        server_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
+        return response.status == 200, server_ms
+
+    for name, make in ops.items():
+        # Warm up: the server's lookalike graph and embeddings, the store's caches.
+        for _ in range(3):
+            over_http(make())
+            in_process(make())
+        for n in clients:
+            label = f"HTTP API, {workers} worker{'s' if workers > 1 else ''}"
+            http_cell = measure(name, make, n, seconds, over_http, label, http_meters)
+            peer = peers.get((name, n))
+            if peer is None:
+                peer = peers[(name, n)] = measure(
+                    name, make, n, seconds, in_process, "direct (no HTTP)", direct_meters
+                )
+                cells.append(peer)
+            cells.append(http_cell)
+            ratio = http_cell.p50_ms / peer.p50_ms if peer.p50_ms else float("nan")
+            print(
+                f"{name:16} {n:>2} clients, {workers} worker(s) | HTTP p50 "
+                f"{http_cell.p50_ms:7.1f} ms p99 {http_cell.p99_ms:7.1f} ms "
+                f"{http_cell.throughput:7.1f}/s (errors {http_cell.errors}; in service p50 "
+                f"{http_cell.server_p50_ms} p99 {http_cell.server_p99_ms}; CPU/request service "
+                f"{http_cell.cpu_ms} store {http_cell.store_cpu_ms} clients "
+                f"{http_cell.client_cpu_ms} ms) | direct p50 {peer.p50_ms:7.1f} ms "
+                f"p99 {peer.p99_ms:7.1f} ms {peer.throughput:7.1f}/s (CPU/request "
+                f"{peer.cpu_ms} store {peer.store_cpu_ms} ms) | HTTP/direct p50 x{ratio:.2f} "
+                f"| load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    return cells
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -372,7 +445,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--clients", default="1,8,32")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="uvicorn worker processes; several (e.g. 1,2) are measured one after the other "
+        "in the same run, each against the same direct peer",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
         "--operations",
@@ -391,77 +469,43 @@ def main() -> None:
         wanted = [w.strip() for w in args.operations.split(",")]
         ops = {name: make for name, make in ops.items() if any(w in name for w in wanted)}
     clients = [int(c) for c in args.clients.split(",")]
-    port = _free_port()
-    server = serve(settings, port, args.workers)
-    wait_for_graph(port, args.workers)
     java = store_pid(settings.data_dir)
     store_meter = CpuMeter([java]) if java else None
     # This process only: the service (and maybe the store) are its children.
     own = CpuMeter([os.getpid()], children=False)
-    http_meters = (CpuMeter([server.pid]), store_meter, own)
     direct_meters = (own, store_meter)
     cache = GraphCache()
     cells: list[Cell] = []
+    peers: dict[tuple[str, int], Cell] = {}
+    local = threading.local()
+
+    def in_process(request: Request) -> tuple[bool, float | None]:
+        direct(store, settings, cache, *request)
+        return True, None
+
     try:
-        local = threading.local()
-
-        def over_http(request: Request) -> tuple[bool, float | None]:
-            # The standard library's client, one kept-alive connection per client thread:
-            # httpx cost ~3.6 ms of CPU per request here, more than the service, on the same
-            # two cores, and that showed as service latency.
-            client = getattr(local, "client", None)
-            if client is None:
-                client = local.client = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            method, path, body = request
-            headers = {"X-API-Key": KEY}
-            data = None
-            if body is not None:
-                data = json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
+        for workers in [int(w) for w in str(args.workers).split(",")]:
+            port = _free_port()
+            local.__dict__.clear()  # connections of the previous server
+            server = serve(settings, port, workers)
             try:
-                client.request(method, path, body=data, headers=headers)
-                response = client.getresponse()
-            except (http.client.RemoteDisconnected, ConnectionError):
-                # The service closed a connection idle past its keep-alive: open a new one.
-                client.close()
-                client.request(method, path, body=data, headers=headers)
-                response = client.getresponse()
-            response.read()
-            timing = response.getheader("server-timing") or ""
-            server_ms = float(timing.split("dur=")[1]) if "dur=" in timing else None
-            return response.status == 200, server_ms
-
-        def in_process(request: Request) -> tuple[bool, float | None]:
-            direct(store, settings, cache, *request)
-            return True, None
-
-        for name, make in ops.items():
-            # Warm up: the server's lookalike graph and embeddings, the store's caches.
-            for _ in range(3):
-                over_http(make())
-                in_process(make())
-            for n in clients:
-                http_cell = measure(name, make, n, args.seconds, over_http, "HTTP API", http_meters)
-                peer = measure(
-                    name, make, n, args.seconds, in_process, "direct (no HTTP)", direct_meters
+                wait_for_graph(port, workers)
+                cells += _measure_server(
+                    ops,
+                    clients,
+                    args.seconds,
+                    port,
+                    local,
+                    (CpuMeter([server.pid]), store_meter, own),
+                    in_process,
+                    direct_meters,
+                    peers,
+                    workers,
                 )
-                cells += [http_cell, peer]
-                ratio = http_cell.p50_ms / peer.p50_ms if peer.p50_ms else float("nan")
-                print(
-                    f"{name:16} {n:>2} clients | HTTP p50 {http_cell.p50_ms:7.1f} ms "
-                    f"p99 {http_cell.p99_ms:7.1f} ms {http_cell.throughput:7.1f}/s "
-                    f"(errors {http_cell.errors}; in service p50 {http_cell.server_p50_ms} "
-                    f"p99 {http_cell.server_p99_ms}; CPU/request service {http_cell.cpu_ms} "
-                    f"store {http_cell.store_cpu_ms} clients {http_cell.client_cpu_ms} ms) | "
-                    f"direct p50 {peer.p50_ms:7.1f} ms "
-                    f"p99 {peer.p99_ms:7.1f} ms {peer.throughput:7.1f}/s (CPU/request "
-                    f"{peer.cpu_ms} store {peer.store_cpu_ms} ms) | HTTP/direct p50 x{ratio:.2f} "
-                    f"| load {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
+            finally:
+                server.terminate()
+                server.wait(30)
     finally:
-        server.terminate()
-        server.wait(30)
         store.close()
     if args.out:
         args.out.write_text(json.dumps([asdict(c) for c in cells], indent=1))

@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,3 +193,25 @@ class Visibility:
     def shows(self, customer_id: str) -> bool:
         """Whether one customer is shown in full."""
         return customer_id in self.unmasked([customer_id])
+
+    def shows_served(self, serving: Iterable[tuple[str, Any]]) -> bool:
+        """Whether a customer is shown in full, given the ``(employee id, active)`` of its
+        ``SERVED_BY`` relations, already read: the same answer as :meth:`shows` (a relation
+        whose ``active`` is missing counts as active), without a query of its own.
+
+        Examples
+        --------
+        >>> sales = Principal("k1", "sales", "Li", employee_id="E1")
+        >>> Visibility(store, sales).shows_served([("E1", None)])
+        True
+        >>> Visibility(store, sales).shows_served([("E1", False), ("E2", True)])
+        False
+        """
+        if self.principal.role == "admin":
+            return True
+        if self.principal.role == "viewer" or self.principal.employee_id is None:
+            return False
+        return any(
+            employee == self.principal.employee_id and active is not False
+            for employee, active in serving
+        )

@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,9 @@ class AuditLog:
             action=action,
             detail=dict(detail or {}),
         )
-        line = (json.dumps(asdict(entry), ensure_ascii=False, default=str) + "\n").encode()
+        # vars(), not dataclasses.asdict: the fields are fresh, so asdict's deep copy of
+        # every value is not needed (it was half the cost of an entry, on every request).
+        line = (json.dumps(vars(entry), ensure_ascii=False, default=str) + "\n").encode()
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:

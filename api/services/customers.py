@@ -471,7 +471,7 @@ def customer_360(
     contacts_limit: int = 10,
     orders_limit: int = 10,
 ) -> Customer360:
-    """Everything known about one customer, in one query (two for a sales key).
+    """Everything known about one customer, in one query.
 
     Raises :class:`CustomerMovedError` for a merged id and :class:`NotFoundError` for an
     unknown one.
@@ -486,7 +486,12 @@ def customer_360(
     if props.get("merged_into"):
         find_customer(store, customer_id)
     relations = [r for r in rows[0]["relations"] if r.get("type")]
-    shown = Visibility(store, principal).shows(customer_id)
+    # Whether a sales key's employee serves the customer is in the relations just read.
+    shown = Visibility(store, principal).shows_served(
+        (str(r["node"].get("id")), r["rel"].get("active"))
+        for r in relations
+        if r["type"] == Rel.SERVED_BY and r["outgoing"] and r.get("label") == Node.EMPLOYEE
+    )
 
     identities: dict[str, list[IdentityPublic]] = {}
     lists: dict[str, list[dict[str, Any]]] = {

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from quanzi.api.services.access import Principal, Visibility
+from quanzi.graph.store import GraphStore
+from quanzi.model import Node, Rel
 from tests.api.conftest import C1_EMAIL, C1_PHONE, Api
 
 pytestmark = pytest.mark.store
@@ -179,6 +182,30 @@ def test_360_is_masked_for_viewers(shared: Api) -> None:
     assert record["street"] == "****"
     assert C1_PHONE not in str(body)
     assert C1_EMAIL not in str(body)
+
+
+def test_360_masks_for_sales_as_the_visibility_query_does(
+    shared: Api, session_store: GraphStore
+) -> None:
+    # The 360 tells a sales key's own customers from the SERVED_BY relations it has read;
+    # lists ask the store (Visibility.shows). Both must agree for every customer.
+    sales = Visibility(session_store, Principal("k", "sales", "test", employee_id="E1"))
+    for customer in ["c1", "c2", "c3", "c4", "c5", "c6"]:
+        body = shared.get(f"/customers/{customer}/360", role="sales").json()
+        assert body["customer"]["masked"] is not sales.shows(customer), customer
+
+
+def test_360_shows_a_customer_served_without_an_active_flag(graph: Api, store: GraphStore) -> None:
+    # A SERVED_BY relation with no `active` property counts as active (as in the store query).
+    store.upsert_relations(
+        Rel.SERVED_BY,
+        Node.CUSTOMER,
+        Node.EMPLOYEE,
+        [{"start": "c6", "end": "E1", "added_at": "2024-01-01T00:00:00Z"}],
+    )
+    body = graph.get("/customers/c6/360", role="sales").json()
+    assert body["customer"]["masked"] is False
+    assert graph.get("/customers/c6/360", role="viewer").json()["customer"]["masked"] is True
 
 
 def test_360_of_an_own_customer_for_sales(shared: Api) -> None:
