@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -194,13 +195,23 @@ def serve(
         str | None, typer.Option(help="Bind address (default QUANZI_API_HOST).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default QUANZI_API_PORT).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Server processes (default QUANZI_API_WORKERS, 1); each holds its own "
+            "lookalike graph in memory.",
+            min=1,
+            max=64,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and the web pages."""
     settings = _settings(data_dir)
-    _serve(settings, host or settings.api_host, port or settings.api_port)
+    host, port = host or settings.api_host, port or settings.api_port
+    _serve(settings, host, port, workers or settings.api_workers)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import socket
 
     import uvicorn
@@ -216,7 +227,22 @@ def _serve(settings: Settings, host: str, port: int) -> None:
                 "or pass --port / set QUANZI_API_PORT"
             ) from None
     out.print(f"Quanzi is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    # Worker processes build their own app from the environment: hand them the data
+    # directory this command was given (the other settings come from the same environment
+    # and .env file).
+    os.environ["QUANZI_DATA_DIR"] = str(settings.data_dir)
+    out.print(f"{workers} worker processes")
+    uvicorn.run(
+        "quanzi.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @app.command()

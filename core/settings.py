@@ -85,6 +85,13 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    api_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes for `quanzi serve`; each holds its own lookalike graph "
+        "(memory x N) and runs its own background jobs.",
+    )
     #: API keys and their roles, e.g. ``QUANZI_API_KEYS='{"<key>": "admin"}'``. Held hashed
     #: in memory; never logged.
     api_keys: dict[SecretStr, Role] = Field(default_factory=dict)

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -11,6 +20,7 @@ from pydantic import SecretStr
 from quanzi.api.app import create_app
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings
+from tests.reliability.harness import cli_env
 
 pytestmark = pytest.mark.store
 
@@ -28,3 +38,45 @@ def test_a_served_app_collects_young_objects_less_often_and_restores_it(
     # An app given a store (tests, notebooks) leaves the interpreter's settings alone.
     with TestClient(create_app(settings, store=session_store)):
         assert gc.get_threshold() == before
+
+
+def test_quanzi_serve_runs_several_worker_processes(
+    session_store: GraphStore, store_settings: Settings, tmp_path: Path
+) -> None:
+    # `quanzi serve --workers 2` as a user runs it: two processes answer on one port, each
+    # with its own app over the data directory it was given (here the session's running store).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = cli_env(store_settings, QUANZI_DATA_DIR="/nonexistent-the-option-wins")
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "quanzi", "serve", "--workers", "2", "--port", str(port)),
+            *("--data-dir", str(store_settings.data_dir)),
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        health: dict[str, object] = {}
+        while time.monotonic() < deadline and not health:
+            assert server.poll() is None, server.communicate()[0]
+            with contextlib.suppress(httpx.HTTPError):
+                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=30)
+                if answer.status_code == 200:
+                    health = answer.json()
+            time.sleep(0.3)
+        assert health, "the service never answered"
+        assert health["store"] == "up", health
+        workers = [
+            p for p in psutil.Process(server.pid).children() if "spawn" in " ".join(p.cmdline())
+        ]
+        assert len(workers) == 2, [p.cmdline() for p in psutil.Process(server.pid).children()]
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=60)[0]
+    assert "2 worker processes" in output
