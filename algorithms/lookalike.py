@@ -300,14 +300,22 @@ def _pattern(matrix: sp.csr_array) -> sp.csr_array:
     return pattern
 
 
-def _top(scores: FloatArray, mask: BoolArray, names: npt.NDArray[np.str_], k: int) -> IntArray:
-    """The ``k`` best of ``mask`` by score, ties broken by id; only the contenders are sorted."""
+def _top(scores: FloatArray, mask: BoolArray, name_order: IntArray, k: int) -> IntArray:
+    """The ``k`` best of ``mask`` by score, ties broken by id (``name_order``: each position's
+    rank by id); only the contenders are sorted."""
     pool = np.flatnonzero(mask)
     if len(pool) > k > 0:
         values = scores[pool]
         kth = np.partition(values, len(values) - k)[len(values) - k]
         pool = pool[values >= kth]
-    return pool[np.lexsort((names[pool], -scores[pool]))[:k]].astype(np.int64)
+    return pool[np.lexsort((name_order[pool], -scores[pool]))[:k]].astype(np.int64)
+
+
+def _name_order(ids: Sequence[str]) -> IntArray:
+    """Each position's rank when the ids are sorted."""
+    order = np.empty(len(ids), dtype=np.int64)
+    order[np.argsort(np.asarray(ids, dtype=np.str_), kind="stable")] = np.arange(len(ids))
+    return order
 
 
 def _gather(
@@ -409,6 +417,49 @@ class _AttributeTable:
         return gathered[0]
 
 
+#: The parts read from the ties: non-zero only around the (expanded) seeds.
+_TIE_PARTS = ("proximity", "adamic_adar")
+
+
+def _add_parts(
+    score: FloatArray,
+    raw: Mapping[str, FloatArray],
+    supports: Mapping[str, IntArray | None],
+    pool_mask: BoolArray,
+    chosen: LookalikeWeights,
+    total_weight: float,
+) -> dict[str, float]:
+    """Add to ``score`` each part divided by its best value in the pool (clipped to be
+    >= 0) times its share of ``total_weight``; return each part's best value.
+
+    A part with a support (where it may be non-zero) is read and added there only. Off the
+    pool ``score`` receives values the caller zeroes.
+    """
+    best_values: dict[str, float] = {}
+    for name, values in raw.items():
+        support = supports.get(name)
+        within = values if support is None else values[support]
+        best = float(
+            np.max(within, where=pool_mask if support is None else pool_mask[support], initial=0.0)
+        )
+        best_values[name] = best
+        if best <= 0:
+            continue
+        part = np.divide(within, best)
+        np.maximum(part, 0.0, out=part)
+        part *= float(getattr(chosen, name)) / total_weight
+        if support is None:
+            score += part
+        else:
+            score[support] += part
+    return best_values
+
+
+def _relative(value: float, best: float) -> float:
+    """A candidate's value of a part relative to the best candidate's, in [0, 1]."""
+    return min(max(value / best, 0.0), 1.0) if best > 0 else 0.0
+
+
 class LookalikeIndex:
     """Everything lookalike queries share, computed once per graph.
 
@@ -466,7 +517,8 @@ class LookalikeIndex:
         strength = np.asarray(self._matrix.sum(axis=1)).ravel()
         inverse = np.divide(1.0, strength, out=np.zeros(n), where=strength > 0)
         self._inverse_strength = inverse
-        self._names = np.asarray(self.ids, dtype=np.str_)
+        # Each customer's rank by id, to break score ties without comparing strings.
+        self._name_order = _name_order(self.ids)
         degree = np.asarray(self._pattern.sum(axis=1)).ravel()
         log_degree = np.log(np.maximum(degree, 1.0))
         self._inverse_log_degree = np.divide(1.0, log_degree, out=np.zeros(n), where=degree > 1)
@@ -535,16 +587,36 @@ class LookalikeIndex:
         seed_vector = np.zeros(n, dtype=np.float64)
         seed_vector[seed_idx] = 1.0
         seeds_known, _ = _spread(self._pattern, seed_vector, seed_idx)
-        raw, seed_counts = self._parts(seed_vector, seed_idx, chosen, walk_lengths)
+        raw, seed_counts, supports = self._parts(seed_vector, seed_idx, chosen, walk_lengths)
         from_seeds = raw
+        total_weight = sum(float(getattr(chosen, name)) for name in raw)
         # Expansion: the best-scoring customers join the seeds with their (relative) score as
         # weight, and everything is scored again. In a sparse circle most held-out members
         # know no seed, but they know the members who know the seeds.
         everyone = np.ones(n, dtype=np.bool_)
         everyone[seed_idx] = False
-        for round_ in range(expansion_rounds if expansion_weight > 0 else 0):
-            score, _ = self._mix(raw, everyone, chosen)
-            top = _top(score, everyone & (score > 0), self._names, EXPANSION_POOL * k)
+        rounds = expansion_rounds if expansion_weight > 0 else 0
+        if rounds:
+            # The parts not read from the ties (embedding, attributes, profile) stay those of
+            # the real seeds until the last round, so their share of every middle round's
+            # score is mixed once; a round then adds only the tie parts, on the few customers
+            # the walks reached.
+            fixed = np.zeros(n, dtype=np.float64)
+            _add_parts(
+                fixed,
+                {name: v for name, v in raw.items() if name not in _TIE_PARTS},
+                {},
+                everyone,
+                chosen,
+                total_weight,
+            )
+            fixed[seed_idx] = 0.0
+        for round_ in range(rounds):
+            score = fixed.copy()
+            ties = {name: raw[name] for name in _TIE_PARTS if name in raw}
+            _add_parts(score, ties, supports, everyone, chosen, total_weight)
+            score[seed_idx] = 0.0
+            top = _top(score, everyone & (score > 0), self._name_order, EXPANSION_POOL * k)
             if not len(top):
                 break
             expanded = seed_vector.copy()
@@ -556,16 +628,20 @@ class LookalikeIndex:
                 # every customer's vector and attribute values twice, not once per round
                 # (measured: precision@50 within one hit per query of recomputing them
                 # every round; see docs/algorithms.md).
-                raw = {
-                    **from_seeds,
-                    **self._parts(expanded, support, chosen, walk_lengths, ties_only=True)[0],
-                }
+                raw, _, supports = self._parts(
+                    expanded, support, chosen, walk_lengths, ties_only=True
+                )
             else:
-                raw, _ = self._parts(expanded, support, chosen, walk_lengths)
-        score, parts = self._mix(raw, mask, chosen)
-        best = _top(score, mask & (score > 0), self._names, k)
+                raw, _, supports = self._parts(expanded, support, chosen, walk_lengths)
+        if set(raw) != set(from_seeds):  # the loop stopped early, after a middle round
+            raw = {**from_seeds, **raw}
+            supports = {name: supports[name] for name in _TIE_PARTS if name in supports}
+        score = np.zeros(n, dtype=np.float64)
+        best_values = _add_parts(score, raw, supports, mask, chosen, total_weight)
+        score[~mask] = 0.0
+        best = _top(score, mask & (score > 0), self._name_order, k)
 
-        seed_set = set(seed_idx.tolist())
+        is_seed = ~everyone
         similarity = {
             "similar_position": from_seeds.get("embedding"),
             "similar_profile": from_seeds.get("profile"),
@@ -574,7 +650,8 @@ class LookalikeIndex:
         for i in best.tolist():
             reasons = self._reasons(
                 i,
-                seed_set=seed_set,
+                is_seed=is_seed,
+                n_seeds=len(seed_idx),
                 seeds_known=seeds_known,
                 seed_counts=seed_counts,
                 similarity={
@@ -586,7 +663,10 @@ class LookalikeIndex:
                 Lookalike(
                     id=self.ids[i],
                     score=float(score[i]),
-                    parts={name: float(part[i]) for name, part in parts.items()},
+                    parts={
+                        name: _relative(float(values[i]), best_values[name])
+                        for name, values in raw.items()
+                    },
                     reasons=tuple(reasons[:max_reasons]),
                 )
             )
@@ -594,10 +674,14 @@ class LookalikeIndex:
 
     @staticmethod
     def _centroid_cosine(
-        rows: npt.NDArray[np.floating], weights: FloatArray, *, within: IntArray | None = None
+        rows: npt.NDArray[np.floating],
+        weights: FloatArray,
+        held: IntArray,
+        *,
+        within: IntArray | None = None,
     ) -> FloatArray:
-        """Cosine of every row (or only those ``within``, 0 elsewhere) to the weighted mean."""
-        held = np.flatnonzero(weights)
+        """Cosine of every row (or only those ``within``, 0 elsewhere) to the weighted mean
+        of the rows ``held`` (where ``weights`` is not 0)."""
         centroid = weights[held].astype(rows.dtype) @ rows[held]
         norm = float(np.linalg.norm(centroid))
         if norm == 0:
@@ -619,32 +703,42 @@ class LookalikeIndex:
         walk_lengths: Sequence[int],
         *,
         ties_only: bool = False,
-    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray], dict[str, IntArray | None]]:
         """Each part's raw score for a weighted seed vector (1 for a seed) non-zero on
-        ``support``, and the seeds' (weighted) count of every attribute value. With
-        ``ties_only`` only the parts read from the ties (proximity, Adamic–Adar)."""
+        ``support``, the seeds' (weighted) count of every attribute value, and where the tie
+        parts may be non-zero (``None``: anywhere). With ``ties_only`` only the parts read
+        from the ties (proximity, Adamic–Adar)."""
         n = len(self.ids)
         raw: dict[str, FloatArray] = {}
+        supports: dict[str, IntArray | None] = {}
         reached: list[IntArray | None] = [support]
         if chosen.proximity > 0:
             walk: FloatArray = seeds
             walk_support: IntArray | None = support
             proximity = np.zeros(n, dtype=np.float64)
+            summed: list[IntArray | None] = []
             for length in range(1, max(walk_lengths) + 1):
                 walk, walk_support = _spread(self._matrix, walk, walk_support)
                 walk *= self._inverse_strength
                 reached.append(walk_support)
                 if length in walk_lengths:
                     proximity += walk
+                    summed.append(walk_support)
             raw["proximity"] = proximity
+            supports["proximity"] = (
+                None
+                if any(r is None for r in summed)
+                else _union(n, *(r for r in summed if r is not None))
+            )
         if chosen.adamic_adar > 0:
             contacts, contacts_support = _spread(self._pattern, seeds, support)
             contacts *= self._inverse_log_degree
             adamic_adar, aa_support = _spread(self._pattern, contacts, contacts_support)
             raw["adamic_adar"] = adamic_adar
+            supports["adamic_adar"] = aa_support
             reached += [contacts_support, aa_support]
         if ties_only:
-            return raw, {}
+            return raw, {}, supports
         if chosen.embedding > 0:
             # Scored within the seeds' neighbourhood (what the walks reached) when that is
             # smaller than the graph: the full product streams every customer's vector, the
@@ -653,7 +747,11 @@ class LookalikeIndex:
             within = None
             if len(reached) > 1 and all(r is not None for r in reached):
                 within = _union(n, *(r for r in reached if r is not None))
-            raw["embedding"] = self._centroid_cosine(self._embedding_rows(), seeds, within=within)
+            raw["embedding"] = self._centroid_cosine(
+                self._embedding_rows(), seeds, support, within=within
+            )
+            if within is not None and 2 * len(within) <= n:
+                supports["embedding"] = within
         seed_counts: dict[str, FloatArray] = {}
         if chosen.attributes > 0 and self._attributes:
             total = np.zeros(n, dtype=np.float64)
@@ -664,52 +762,33 @@ class LookalikeIndex:
                 total += table.holders(counts / mass * table.idf)
             raw["attributes"] = total
         if chosen.profile > 0 and self._profile is not None:
-            raw["profile"] = self._centroid_cosine(self._profile, seeds)
-        return raw, seed_counts
-
-    @staticmethod
-    def _mix(
-        raw: Mapping[str, FloatArray], pool_mask: BoolArray, chosen: LookalikeWeights
-    ) -> tuple[FloatArray, dict[str, FloatArray]]:
-        """Each part divided by its best value in the pool, mixed by weight."""
-        total_weight = sum(float(getattr(chosen, name)) for name in raw)
-        parts: dict[str, FloatArray] = {}
-        score = np.zeros(len(pool_mask), dtype=np.float64)
-        for name, values in raw.items():
-            best_value = float(np.max(values, where=pool_mask, initial=0.0))
-            if best_value > 0:
-                part = np.clip(values / best_value, 0.0, 1.0)
-                part[~pool_mask] = 0.0
-            else:
-                part = np.zeros(len(pool_mask), dtype=np.float64)
-            parts[name] = part
-            score += float(getattr(chosen, name)) / total_weight * part
-        return score, parts
+            raw["profile"] = self._centroid_cosine(self._profile, seeds, support)
+        return raw, seed_counts, supports
 
     def _reasons(
         self,
         i: int,
         *,
-        seed_set: set[int],
+        is_seed: BoolArray,
+        n_seeds: int,
         seeds_known: FloatArray,
         seed_counts: Mapping[str, FloatArray],
         similarity: Mapping[str, float | None],
     ) -> list[Reason]:
         ids = self.ids
-        n_seeds = len(seed_set)
         pattern = self._pattern
-        neighbours = pattern.indices[pattern.indptr[i] : pattern.indptr[i + 1]].tolist()
+        neighbours = pattern.indices[pattern.indptr[i] : pattern.indptr[i + 1]]
+        seed_neighbour = is_seed[neighbours]
         reasons: list[tuple[float, Reason]] = []
-        direct = sorted(ids[j] for j in neighbours if j in seed_set)
+        direct = sorted(ids[j] for j in neighbours[seed_neighbour].tolist())
         if direct:
             text = f"knows {len(direct)} of the {n_seeds} seeds directly"
             reasons.append(
                 (3.0 + len(direct), Reason("knows_seeds", text, tuple(direct), float(len(direct))))
             )
-        mutual = sorted(
-            (j for j in neighbours if seeds_known[j] > 0 and j not in seed_set),
-            key=lambda j: (-seeds_known[j], ids[j]),
-        )
+        # Most seeds known first, then by id (sorting by id rank, not comparing strings).
+        others = neighbours[~seed_neighbour & (seeds_known[neighbours] > 0)]
+        mutual = others[np.lexsort((self._name_order[others], -seeds_known[others]))].tolist()
         if mutual:
             shown = ", ".join(ids[j] for j in mutual[:3])
             text = f"{len(mutual)} mutual contact(s) with the seeds, e.g. {shown}"
@@ -859,7 +938,7 @@ def jaccard_baseline(
     union = degree[:, None] + degree[seed_idx][None, :] - shared
     jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0).sum(axis=1)
     ids = vertex_ids(g)
-    best = _top(jaccard, mask, np.asarray(ids, dtype=np.str_), k)
+    best = _top(jaccard, mask, _name_order(ids), k)
     return [(ids[i], float(jaccard[i])) for i in best.tolist()]
 
 
@@ -877,5 +956,5 @@ def degree_baseline(
     _, mask = _seeds_and_mask(_id_index(g), g.vcount(), seeds, candidates)
     degree = np.asarray(_pattern(adjacency(g, None, directed=False)).sum(axis=1)).ravel()
     ids = vertex_ids(g)
-    best = _top(degree, mask, np.asarray(ids, dtype=np.str_), k)
+    best = _top(degree, mask, _name_order(ids), k)
     return [(ids[i], float(degree[i])) for i in best.tolist()]
