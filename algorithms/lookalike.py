@@ -303,7 +303,11 @@ def _pattern(matrix: sp.csr_array) -> sp.csr_array:
 def _top(scores: FloatArray, mask: BoolArray, name_order: IntArray, k: int) -> IntArray:
     """The ``k`` best of ``mask`` by score, ties broken by id (``name_order``: each position's
     rank by id); only the contenders are sorted."""
-    pool = np.flatnonzero(mask)
+    return _best_of(scores, np.flatnonzero(mask), name_order, k)
+
+
+def _best_of(scores: FloatArray, pool: Positions, name_order: IntArray, k: int) -> IntArray:
+    """The ``k`` best positions of ``pool`` by score, ties broken by id (see :func:`_top`)."""
     if len(pool) > k > 0:
         values = scores[pool]
         kth = np.partition(values, len(values) - k)[len(values) - k]
@@ -611,12 +615,22 @@ class LookalikeIndex:
                 total_weight,
             )
             fixed[seed_idx] = 0.0
+            pool_size = EXPANSION_POOL * k
+            # Off the walks' reach a customer's score is its fixed share, so a round's best
+            # are among the best by that share and those the walks reached.
+            fixed_best = _top(fixed, everyone & (fixed > 0), self._name_order, pool_size)
         for round_ in range(rounds):
             score = fixed.copy()
             ties = {name: raw[name] for name in _TIE_PARTS if name in raw}
             _add_parts(score, ties, supports, everyone, chosen, total_weight)
             score[seed_idx] = 0.0
-            top = _top(score, everyone & (score > 0), self._name_order, EXPANSION_POOL * k)
+            reach = [supports.get(name) for name in ties]
+            if any(r is None for r in reach):
+                top = _top(score, everyone & (score > 0), self._name_order, pool_size)
+            else:
+                contenders = _union(n, fixed_best, *(r for r in reach if r is not None))
+                contenders = contenders[score[contenders] > 0]
+                top = _best_of(score, contenders, self._name_order, pool_size)
             if not len(top):
                 break
             expanded = seed_vector.copy()
