@@ -375,11 +375,18 @@ def _union(n: int, *positions: npt.NDArray[np.integer]) -> IntArray:
 
 @dataclass(frozen=True)
 class _AttributeTable:
-    """One attribute as a customers x values 0/1 matrix, with each value's IDF weight."""
+    """One attribute as a customers x values 0/1 matrix, with each value's IDF weight.
+
+    ``patterns`` holds each distinct set of values once (a row per set) and ``pattern_of``
+    each customer's row in it: at 100k customers the 42 interests make 16k distinct sets,
+    so scoring every customer is a product over those and one gather, not a pass over every
+    customer's values.
+    """
 
     values: tuple[str, ...]
     incidence: sp.csr_array
-    by_value: sp.csc_array
+    patterns: sp.csr_array
+    pattern_of: IntArray
     idf: FloatArray
 
     @classmethod
@@ -401,7 +408,19 @@ class _AttributeTable:
         idf = np.log1p(
             np.divide(holders, population, out=np.zeros(len(labels)), where=population > 0)
         )
-        return cls(tuple(labels), incidence, sp.csc_array(incidence), idf)
+        incidence.sort_indices()
+        distinct: dict[bytes, int] = {}
+        pattern_of = np.empty(len(index), dtype=np.int64)
+        first: list[int] = []
+        indptr, indices = incidence.indptr, incidence.indices
+        for i in range(len(index)):
+            key = indices[indptr[i] : indptr[i + 1]].tobytes()
+            slot = distinct.setdefault(key, len(distinct))
+            if slot == len(first):
+                first.append(i)
+            pattern_of[i] = slot
+        patterns = sp.csr_array(incidence[np.asarray(first, dtype=np.int64)])
+        return cls(tuple(labels), incidence, patterns, pattern_of, idf)
 
     def seed_counts(self, seeds: FloatArray, support: IntArray) -> FloatArray:
         """Each value's (weighted) number of seeds holding it (``seeds`` is 0 off
@@ -413,12 +432,9 @@ class _AttributeTable:
 
     def holders(self, value_weights: FloatArray) -> FloatArray:
         """Each customer's summed weight of the values it holds (``incidence @ weights``),
-        reading only the columns of values with a weight."""
-        n = self.incidence.shape[0]
-        gathered = _gather(self.by_value, value_weights, np.flatnonzero(value_weights), n)
-        if gathered is None:
-            return np.asarray(self.incidence @ value_weights, dtype=np.float64)
-        return gathered[0]
+        computed once per distinct set of values."""
+        by_pattern = np.asarray(self.patterns @ value_weights, dtype=np.float64)
+        return np.take(by_pattern, self.pattern_of)
 
 
 #: The parts read from the ties: non-zero only around the (expanded) seeds.
@@ -696,7 +712,7 @@ class LookalikeIndex:
     ) -> FloatArray:
         """Cosine of every row (or only those ``within``, 0 elsewhere) to the weighted mean
         of the rows ``held`` (where ``weights`` is not 0)."""
-        centroid = weights[held].astype(rows.dtype) @ rows[held]
+        centroid = weights[held].astype(rows.dtype) @ np.take(rows, held, axis=0)
         norm = float(np.linalg.norm(centroid))
         if norm == 0:
             return np.zeros(len(rows), dtype=np.float64)
@@ -706,7 +722,8 @@ class LookalikeIndex:
         if within is None or 2 * len(within) > len(rows):
             return np.asarray(np.einsum("ij,j->i", rows, centroid), dtype=np.float64)
         cosine = np.zeros(len(rows), dtype=np.float64)
-        cosine[within] = np.einsum("ij,j->i", rows[within], centroid)
+        # np.take copies the rows about twice as fast as fancy indexing (measured at 100k).
+        cosine[within] = np.einsum("ij,j->i", np.take(rows, within, axis=0), centroid)
         return cosine
 
     def _parts(
