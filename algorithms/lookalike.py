@@ -830,9 +830,14 @@ class LookalikeIndex:
         for name, counts in seed_counts.items():
             table = self._attributes[name]
             row = table.incidence
-            columns = row.indices[row.indptr[i] : row.indptr[i + 1]].tolist()
+            columns = row.indices[row.indptr[i] : row.indptr[i + 1]]
+            held = counts[columns]
+            kept = held > 0
             shared = sorted(
-                ((table.values[j], int(counts[j])) for j in columns if counts[j] > 0),
+                (
+                    (table.values[j], int(c))
+                    for j, c in zip(columns[kept].tolist(), held[kept].tolist(), strict=True)
+                ),
                 key=lambda item: (-item[1], item[0]),
             )
             for value, count in shared[:2]:
