@@ -268,3 +268,15 @@ def test_a_query_ranks_like_mixing_every_part_over_everyone(seed: int, near: int
         expected = _reference_ranking(index, seeds, 10, rounds)
         assert [cid for cid, _ in got] == [cid for cid, _ in expected]
         assert np.allclose([s for _, s in got], [s for _, s in expected], rtol=1e-12)
+
+
+def test_an_index_keeps_single_precision_embeddings_and_shows_them_as_double() -> None:
+    g = random_graph(60, 150, 5)
+    index = LookalikeIndex(g)
+    assert index.prepare() is index
+    shown = index.embeddings
+    assert shown.dtype == np.float64
+    assert shown.shape == (60, 128)
+    assert np.allclose(shown, fastrp_embeddings(g), atol=1e-6)
+    # FastRP computes in single precision: the copy shown is exactly what the queries use.
+    assert np.array_equal(shown.astype(np.float32), index._embedding_rows())
