@@ -25,9 +25,10 @@ values, similarity).
 
 A query reads only the seeds' neighbourhood: every product gathers the rows the seeds'
 walks reached, and nearest neighbours over embeddings are searched exactly, one
-matrix-vector product over the customers reached (all of them when that is most); about
-26 ms of CPU per query at 100k customers with three expansion rounds, measured in
-``benchmarks/lookalike.py``. An approximate index would only pay off far beyond that.
+matrix-vector product over the customers reached (all of them when that is most); 26-32
+ms of CPU per query at 100k customers with three expansion rounds, measured in
+``benchmarks/lookalike.py`` (see docs/algorithms.md). An approximate index would only pay
+off far beyond that.
 
 :func:`jaccard_baseline` and :func:`degree_baseline` are the simple rankings the benchmark
 compares against.
