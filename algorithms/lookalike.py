@@ -438,6 +438,33 @@ class _AttributeTable:
         return np.take(by_pattern, self.pattern_of)
 
 
+class _Held(NamedTuple):
+    """What one candidate has in common with the seeds (see ``LookalikeIndex._held_by``)."""
+
+    seeds: list[int]
+    contacts: list[int]
+    shared: dict[str, list[tuple[int, int]]]
+
+
+def _rows(matrix: sp.csr_array, positions: IntArray) -> tuple[IntArray, IntArray]:
+    """The column indices of the given rows of a CSR matrix, concatenated, and for each the
+    index into ``positions`` of the row it came from."""
+    indptr = matrix.indptr
+    starts = indptr[positions]
+    counts = indptr[positions + 1] - starts
+    ends = np.cumsum(counts)
+    offsets = np.repeat(starts - (ends - counts), counts) + np.arange(int(counts.sum()))
+    owner = np.repeat(np.arange(len(positions)), counts)
+    return matrix.indices[offsets].astype(np.int64), owner
+
+
+def _split(values: IntArray, owner: IntArray, groups: int) -> list[list[int]]:
+    """``values`` (sorted by ``owner``) as one list per owner ``0 .. groups - 1``."""
+    starts = np.searchsorted(owner, np.arange(groups + 1)).tolist()
+    flat = values.tolist()
+    return [flat[starts[r] : starts[r + 1]] for r in range(groups)]
+
+
 #: The parts read from the ties: non-zero only around the (expanded) seeds.
 _TIE_PARTS = ("proximity", "adamic_adar")
 
@@ -680,12 +707,11 @@ class LookalikeIndex:
             "similar_profile": from_seeds.get("profile"),
         }
         results = []
-        for i in best.tolist():
+        held = self._held_by(best, is_seed=is_seed, seeds_known=seeds_known, counts=seed_counts)
+        for row, i in enumerate(best.tolist()):
             reasons = self._reasons(
-                i,
-                is_seed=is_seed,
+                held[row],
                 n_seeds=len(seed_idx),
-                seeds_known=seeds_known,
                 seed_counts=seed_counts,
                 similarity={
                     name: None if values is None else float(values[i])
@@ -799,30 +825,63 @@ class LookalikeIndex:
             raw["profile"] = self._centroid_cosine(self._profile, seeds, support)
         return raw, seed_counts, supports
 
-    def _reasons(
+    def _held_by(
         self,
-        i: int,
+        best: IntArray,
         *,
         is_seed: BoolArray,
-        n_seeds: int,
         seeds_known: FloatArray,
+        counts: Mapping[str, FloatArray],
+    ) -> list[_Held]:
+        """What each of the ``best`` customers has in common with the seeds: the seeds it
+        knows (by id), its contacts who know seeds (most seeds known first, then by id), and
+        per attribute its values held by seeds (column, seed count). Read for all of them
+        at once: per customer, numpy's per-call cost would outweigh the work."""
+        order = self._name_order
+        neighbours, owner = _rows(self._pattern, best)
+        direct = is_seed[neighbours]
+        seeds = neighbours[direct]
+        seeds_owner = owner[direct]
+        sort = np.lexsort((order[seeds], seeds_owner))
+        by_seeds = _split(seeds[sort], seeds_owner[sort], len(best))
+        known = seeds_known[neighbours]
+        mutual = ~direct & (known > 0)
+        contacts = neighbours[mutual]
+        contacts_owner = owner[mutual]
+        sort = np.lexsort((order[contacts], -known[mutual], contacts_owner))
+        by_contacts = _split(contacts[sort], contacts_owner[sort], len(best))
+        shared: dict[str, list[list[tuple[int, int]]]] = {}
+        for name, values in counts.items():
+            columns, column_owner = _rows(self._attributes[name].incidence, best)
+            count = values[columns]
+            kept = count > 0
+            pairs = list(zip(columns[kept].tolist(), count[kept].tolist(), strict=True))
+            starts = np.searchsorted(column_owner[kept], np.arange(len(best) + 1)).tolist()
+            shared[name] = [
+                [(j, int(c)) for j, c in pairs[starts[r] : starts[r + 1]]] for r in range(len(best))
+            ]
+        return [
+            _Held(by_seeds[r], by_contacts[r], {name: rows[r] for name, rows in shared.items()})
+            for r in range(len(best))
+        ]
+
+    def _reasons(
+        self,
+        held: _Held,
+        *,
+        n_seeds: int,
         seed_counts: Mapping[str, FloatArray],
         similarity: Mapping[str, float | None],
     ) -> list[Reason]:
         ids = self.ids
-        pattern = self._pattern
-        neighbours = pattern.indices[pattern.indptr[i] : pattern.indptr[i + 1]]
-        seed_neighbour = is_seed[neighbours]
         reasons: list[tuple[float, Reason]] = []
-        direct = sorted(ids[j] for j in neighbours[seed_neighbour].tolist())
+        direct = [ids[j] for j in held.seeds]
         if direct:
             text = f"knows {len(direct)} of the {n_seeds} seeds directly"
             reasons.append(
                 (3.0 + len(direct), Reason("knows_seeds", text, tuple(direct), float(len(direct))))
             )
-        # Most seeds known first, then by id (sorting by id rank, not comparing strings).
-        others = neighbours[~seed_neighbour & (seeds_known[neighbours] > 0)]
-        mutual = others[np.lexsort((self._name_order[others], -seeds_known[others]))].tolist()
+        mutual = held.contacts
         if mutual:
             shown = ", ".join(ids[j] for j in mutual[:3])
             text = f"{len(mutual)} mutual contact(s) with the seeds, e.g. {shown}"
@@ -830,17 +889,10 @@ class LookalikeIndex:
             reasons.append(
                 (2.0 + len(mutual), Reason("mutual_contacts", text, evidence, float(len(mutual))))
             )
-        for name, counts in seed_counts.items():
+        for name in seed_counts:
             table = self._attributes[name]
-            row = table.incidence
-            columns = row.indices[row.indptr[i] : row.indptr[i + 1]]
-            held = counts[columns]
-            kept = held > 0
             shared = sorted(
-                (
-                    (table.values[j], int(c))
-                    for j, c in zip(columns[kept].tolist(), held[kept].tolist(), strict=True)
-                ),
+                ((table.values[j], count) for j, count in held.shared[name]),
                 key=lambda item: (-item[1], item[0]),
             )
             for value, count in shared[:2]:
