@@ -324,14 +324,20 @@ def _name_order(ids: Sequence[str]) -> IntArray:
 
 
 def _gather(
-    matrix: sp.csr_array | sp.csc_array, x: FloatArray, support: Positions, size: int
+    matrix: sp.csr_array | sp.csc_array,
+    x: FloatArray,
+    support: Positions,
+    size: int,
+    *,
+    unit: bool = False,
 ) -> tuple[FloatArray, Positions] | None:
     """``sum(x[j] * line j of matrix for j in support)`` from the compressed lines (rows of a
     CSR, columns of a CSC) of ``support`` only, and the positions it touched; ``None`` when
     that would read more than a quarter of the matrix (a plain product is then faster).
 
     Done with numpy directly: scipy's fancy indexing costs about a millisecond of checks
-    per call, more than the work itself for a query's small neighbourhoods.
+    per call, more than the work itself for a query's small neighbourhoods. ``unit``: every
+    stored value is 1 (a 0/1 pattern), so they are not read.
     """
     indptr = matrix.indptr
     starts = indptr[support]
@@ -342,13 +348,15 @@ def _gather(
     ends = np.cumsum(counts)
     offsets = np.repeat(starts - (ends - counts), counts) + np.arange(total)
     lines = matrix.indices[offsets]
-    values = matrix.data[offsets] * np.repeat(x[support], counts)
+    values = np.repeat(x[support], counts)
+    if not unit:
+        values *= matrix.data[offsets]
     summed = np.asarray(np.bincount(lines, weights=values, minlength=size), dtype=np.float64)
     return summed, lines
 
 
 def _spread(
-    matrix: sp.csr_array, x: FloatArray, support: Positions | None = None
+    matrix: sp.csr_array, x: FloatArray, support: Positions | None = None, *, unit: bool = False
 ) -> tuple[FloatArray, IntArray | None]:
     """``matrix @ x`` for a symmetric ``matrix``, reading only the rows where ``x`` is not 0,
     and where the result may be non-zero (``None``: anywhere).
@@ -356,10 +364,11 @@ def _spread(
     A query's vectors are non-zero on the seeds' neighbourhood only, a small part of a large
     graph: the plain product reads every tie, and scanning a whole vector for its non-zeros
     costs as much as the product itself at 100k customers, so supports are carried along.
-    ``support`` holds the positions where ``x`` may be non-zero (``None``: anywhere).
+    ``support`` holds the positions where ``x`` may be non-zero (``None``: anywhere);
+    ``unit``: see :func:`_gather`.
     """
     n = len(x)
-    gathered = _gather(matrix, x, np.flatnonzero(x) if support is None else support, n)
+    gathered = _gather(matrix, x, np.flatnonzero(x) if support is None else support, n, unit=unit)
     if gathered is None:
         return np.asarray(matrix @ x, dtype=np.float64), None
     result, touched = gathered
@@ -426,7 +435,7 @@ class _AttributeTable:
     def seed_counts(self, seeds: FloatArray, support: IntArray) -> FloatArray:
         """Each value's (weighted) number of seeds holding it (``seeds`` is 0 off
         ``support``)."""
-        gathered = _gather(self.incidence, seeds, support, len(self.values))
+        gathered = _gather(self.incidence, seeds, support, len(self.values), unit=True)
         if gathered is None:
             return np.asarray(self.incidence.T @ seeds, dtype=np.float64)
         return gathered[0]
@@ -636,7 +645,7 @@ class LookalikeIndex:
         seed_idx, mask = _seeds_and_mask(self._index, n, seeds, candidates)
         seed_vector = np.zeros(n, dtype=np.float64)
         seed_vector[seed_idx] = 1.0
-        seeds_known, _ = _spread(self._pattern, seed_vector, seed_idx)
+        seeds_known, _ = _spread(self._pattern, seed_vector, seed_idx, unit=True)
         raw, seed_counts, supports = self._parts(seed_vector, seed_idx, chosen, walk_lengths)
         from_seeds = raw
         total_weight = sum(float(getattr(chosen, name)) for name in raw)
@@ -791,9 +800,9 @@ class LookalikeIndex:
                 else _union(n, *(r for r in summed if r is not None))
             )
         if chosen.adamic_adar > 0:
-            contacts, contacts_support = _spread(self._pattern, seeds, support)
+            contacts, contacts_support = _spread(self._pattern, seeds, support, unit=True)
             contacts *= self._inverse_log_degree
-            adamic_adar, aa_support = _spread(self._pattern, contacts, contacts_support)
+            adamic_adar, aa_support = _spread(self._pattern, contacts, contacts_support, unit=True)
             raw["adamic_adar"] = adamic_adar
             supports["adamic_adar"] = aa_support
             reached += [contacts_support, aa_support]
