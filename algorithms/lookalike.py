@@ -25,9 +25,10 @@ values, similarity).
 
 A query reads only the seeds' neighbourhood: every product gathers the rows the seeds'
 walks reached, and nearest neighbours over embeddings are searched exactly, one
-matrix-vector product over the customers reached (all of them when that is most); about
-26 ms of CPU per query at 100k customers with three expansion rounds, measured in
-``benchmarks/lookalike.py``. An approximate index would only pay off far beyond that.
+matrix-vector product over the customers reached (all of them when that is most); 26-32
+ms of CPU per query at 100k customers with three expansion rounds, measured in
+``benchmarks/lookalike.py`` (see docs/algorithms.md). An approximate index would only pay
+off far beyond that.
 
 :func:`jaccard_baseline` and :func:`degree_baseline` are the simple rankings the benchmark
 compares against.
@@ -300,25 +301,43 @@ def _pattern(matrix: sp.csr_array) -> sp.csr_array:
     return pattern
 
 
-def _top(scores: FloatArray, mask: BoolArray, names: npt.NDArray[np.str_], k: int) -> IntArray:
-    """The ``k`` best of ``mask`` by score, ties broken by id; only the contenders are sorted."""
-    pool = np.flatnonzero(mask)
+def _top(scores: FloatArray, mask: BoolArray, name_order: IntArray, k: int) -> IntArray:
+    """The ``k`` best of ``mask`` by score, ties broken by id (``name_order``: each position's
+    rank by id); only the contenders are sorted."""
+    return _best_of(scores, np.flatnonzero(mask), name_order, k)
+
+
+def _best_of(scores: FloatArray, pool: Positions, name_order: IntArray, k: int) -> IntArray:
+    """The ``k`` best positions of ``pool`` by score, ties broken by id (see :func:`_top`)."""
     if len(pool) > k > 0:
         values = scores[pool]
         kth = np.partition(values, len(values) - k)[len(values) - k]
         pool = pool[values >= kth]
-    return pool[np.lexsort((names[pool], -scores[pool]))[:k]].astype(np.int64)
+    return pool[np.lexsort((name_order[pool], -scores[pool]))[:k]].astype(np.int64)
+
+
+def _name_order(ids: Sequence[str]) -> IntArray:
+    """Each position's rank when the ids are sorted."""
+    order = np.empty(len(ids), dtype=np.int64)
+    order[np.argsort(np.asarray(ids, dtype=np.str_), kind="stable")] = np.arange(len(ids))
+    return order
 
 
 def _gather(
-    matrix: sp.csr_array | sp.csc_array, x: FloatArray, support: Positions, size: int
+    matrix: sp.csr_array | sp.csc_array,
+    x: FloatArray,
+    support: Positions,
+    size: int,
+    *,
+    unit: bool = False,
 ) -> tuple[FloatArray, Positions] | None:
     """``sum(x[j] * line j of matrix for j in support)`` from the compressed lines (rows of a
     CSR, columns of a CSC) of ``support`` only, and the positions it touched; ``None`` when
     that would read more than a quarter of the matrix (a plain product is then faster).
 
     Done with numpy directly: scipy's fancy indexing costs about a millisecond of checks
-    per call, more than the work itself for a query's small neighbourhoods.
+    per call, more than the work itself for a query's small neighbourhoods. ``unit``: every
+    stored value is 1 (a 0/1 pattern), so they are not read.
     """
     indptr = matrix.indptr
     starts = indptr[support]
@@ -329,13 +348,15 @@ def _gather(
     ends = np.cumsum(counts)
     offsets = np.repeat(starts - (ends - counts), counts) + np.arange(total)
     lines = matrix.indices[offsets]
-    values = matrix.data[offsets] * np.repeat(x[support], counts)
+    values = np.repeat(x[support], counts)
+    if not unit:
+        values *= matrix.data[offsets]
     summed = np.asarray(np.bincount(lines, weights=values, minlength=size), dtype=np.float64)
     return summed, lines
 
 
 def _spread(
-    matrix: sp.csr_array, x: FloatArray, support: Positions | None = None
+    matrix: sp.csr_array, x: FloatArray, support: Positions | None = None, *, unit: bool = False
 ) -> tuple[FloatArray, IntArray | None]:
     """``matrix @ x`` for a symmetric ``matrix``, reading only the rows where ``x`` is not 0,
     and where the result may be non-zero (``None``: anywhere).
@@ -343,10 +364,11 @@ def _spread(
     A query's vectors are non-zero on the seeds' neighbourhood only, a small part of a large
     graph: the plain product reads every tie, and scanning a whole vector for its non-zeros
     costs as much as the product itself at 100k customers, so supports are carried along.
-    ``support`` holds the positions where ``x`` may be non-zero (``None``: anywhere).
+    ``support`` holds the positions where ``x`` may be non-zero (``None``: anywhere);
+    ``unit``: see :func:`_gather`.
     """
     n = len(x)
-    gathered = _gather(matrix, x, np.flatnonzero(x) if support is None else support, n)
+    gathered = _gather(matrix, x, np.flatnonzero(x) if support is None else support, n, unit=unit)
     if gathered is None:
         return np.asarray(matrix @ x, dtype=np.float64), None
     result, touched = gathered
@@ -363,11 +385,18 @@ def _union(n: int, *positions: npt.NDArray[np.integer]) -> IntArray:
 
 @dataclass(frozen=True)
 class _AttributeTable:
-    """One attribute as a customers x values 0/1 matrix, with each value's IDF weight."""
+    """One attribute as a customers x values 0/1 matrix, with each value's IDF weight.
+
+    ``patterns`` holds each distinct set of values once (a row per set) and ``pattern_of``
+    each customer's row in it: at 100k customers the 42 interests make 16k distinct sets,
+    so scoring every customer is a product over those and one gather, not a pass over every
+    customer's values.
+    """
 
     values: tuple[str, ...]
     incidence: sp.csr_array
-    by_value: sp.csc_array
+    patterns: sp.csr_array
+    pattern_of: IntArray
     idf: FloatArray
 
     @classmethod
@@ -389,24 +418,103 @@ class _AttributeTable:
         idf = np.log1p(
             np.divide(holders, population, out=np.zeros(len(labels)), where=population > 0)
         )
-        return cls(tuple(labels), incidence, sp.csc_array(incidence), idf)
+        incidence.sort_indices()
+        distinct: dict[bytes, int] = {}
+        pattern_of = np.empty(len(index), dtype=np.int64)
+        first: list[int] = []
+        indptr, indices = incidence.indptr, incidence.indices
+        for i in range(len(index)):
+            key = indices[indptr[i] : indptr[i + 1]].tobytes()
+            slot = distinct.setdefault(key, len(distinct))
+            if slot == len(first):
+                first.append(i)
+            pattern_of[i] = slot
+        patterns = sp.csr_array(incidence[np.asarray(first, dtype=np.int64)])
+        return cls(tuple(labels), incidence, patterns, pattern_of, idf)
 
     def seed_counts(self, seeds: FloatArray, support: IntArray) -> FloatArray:
         """Each value's (weighted) number of seeds holding it (``seeds`` is 0 off
         ``support``)."""
-        gathered = _gather(self.incidence, seeds, support, len(self.values))
+        gathered = _gather(self.incidence, seeds, support, len(self.values), unit=True)
         if gathered is None:
             return np.asarray(self.incidence.T @ seeds, dtype=np.float64)
         return gathered[0]
 
     def holders(self, value_weights: FloatArray) -> FloatArray:
         """Each customer's summed weight of the values it holds (``incidence @ weights``),
-        reading only the columns of values with a weight."""
-        n = self.incidence.shape[0]
-        gathered = _gather(self.by_value, value_weights, np.flatnonzero(value_weights), n)
-        if gathered is None:
-            return np.asarray(self.incidence @ value_weights, dtype=np.float64)
-        return gathered[0]
+        computed once per distinct set of values."""
+        by_pattern = np.asarray(self.patterns @ value_weights, dtype=np.float64)
+        return np.take(by_pattern, self.pattern_of)
+
+
+class _Held(NamedTuple):
+    """What one candidate has in common with the seeds (see ``LookalikeIndex._held_by``)."""
+
+    seeds: list[int]
+    contacts: list[int]
+    shared: dict[str, list[tuple[int, int]]]
+
+
+def _rows(matrix: sp.csr_array, positions: IntArray) -> tuple[IntArray, IntArray]:
+    """The column indices of the given rows of a CSR matrix, concatenated, and for each the
+    index into ``positions`` of the row it came from."""
+    indptr = matrix.indptr
+    starts = indptr[positions]
+    counts = indptr[positions + 1] - starts
+    ends = np.cumsum(counts)
+    offsets = np.repeat(starts - (ends - counts), counts) + np.arange(int(counts.sum()))
+    owner = np.repeat(np.arange(len(positions)), counts)
+    return matrix.indices[offsets].astype(np.int64), owner
+
+
+def _split(values: IntArray, owner: IntArray, groups: int) -> list[list[int]]:
+    """``values`` (sorted by ``owner``) as one list per owner ``0 .. groups - 1``."""
+    starts = np.searchsorted(owner, np.arange(groups + 1)).tolist()
+    flat = values.tolist()
+    return [flat[starts[r] : starts[r + 1]] for r in range(groups)]
+
+
+#: The parts read from the ties: non-zero only around the (expanded) seeds.
+_TIE_PARTS = ("proximity", "adamic_adar")
+
+
+def _add_parts(
+    score: FloatArray,
+    raw: Mapping[str, FloatArray],
+    supports: Mapping[str, IntArray | None],
+    pool_mask: BoolArray,
+    chosen: LookalikeWeights,
+    total_weight: float,
+) -> dict[str, float]:
+    """Add to ``score`` each part divided by its best value in the pool (clipped to be
+    >= 0) times its share of ``total_weight``; return each part's best value.
+
+    A part with a support (where it may be non-zero) is read and added there only. Off the
+    pool ``score`` receives values the caller zeroes.
+    """
+    best_values: dict[str, float] = {}
+    for name, values in raw.items():
+        support = supports.get(name)
+        within = values if support is None else values[support]
+        best = float(
+            np.max(within, where=pool_mask if support is None else pool_mask[support], initial=0.0)
+        )
+        best_values[name] = best
+        if best <= 0:
+            continue
+        part = np.divide(within, best)
+        np.maximum(part, 0.0, out=part)
+        part *= float(getattr(chosen, name)) / total_weight
+        if support is None:
+            score += part
+        else:
+            score[support] += part
+    return best_values
+
+
+def _relative(value: float, best: float) -> float:
+    """A candidate's value of a part relative to the best candidate's, in [0, 1]."""
+    return min(max(value / best, 0.0), 1.0) if best > 0 else 0.0
 
 
 class LookalikeIndex:
@@ -466,19 +574,18 @@ class LookalikeIndex:
         strength = np.asarray(self._matrix.sum(axis=1)).ravel()
         inverse = np.divide(1.0, strength, out=np.zeros(n), where=strength > 0)
         self._inverse_strength = inverse
-        self._names = np.asarray(self.ids, dtype=np.str_)
+        # Each customer's rank by id, to break score ties without comparing strings.
+        self._name_order = _name_order(self.ids)
         degree = np.asarray(self._pattern.sum(axis=1)).ravel()
         log_degree = np.log(np.maximum(degree, 1.0))
         self._inverse_log_degree = np.divide(1.0, log_degree, out=np.zeros(n), where=degree > 1)
         self._seed = seed
-        self._embeddings: FloatArray | None = None
         self._embeddings32: npt.NDArray[np.float32] | None = None
         if embeddings is not None:
             vectors = np.asarray(embeddings, dtype=np.float64)
             if vectors.ndim != 2 or vectors.shape[0] != n:
                 raise InputError(f"embeddings must have one row per vertex ({n})")
-            self._embeddings = np.asarray(_unit_rows(vectors), dtype=np.float64)
-            self._embeddings32 = self._embeddings.astype(np.float32)
+            self._embeddings32 = _unit_rows(vectors).astype(np.float32)
         self._profile: FloatArray | None = None
         if profile is not None:
             matrix = np.asarray(profile, dtype=np.float64)
@@ -492,24 +599,28 @@ class LookalikeIndex:
 
     @property
     def embeddings(self) -> FloatArray:
-        """Unit-length embeddings of every vertex (FastRP unless given)."""
-        if self._embeddings is None:
-            self._embeddings = _fastrp(
+        """Unit-length embeddings of every vertex (FastRP unless given), as a double-precision
+        copy of the single-precision vectors the queries use (the index keeps only those)."""
+        return self._embedding_rows().astype(np.float64)
+
+    def prepare(self) -> Self:
+        """Compute now what the first query would otherwise compute (the FastRP embeddings,
+        seconds at 100k customers); returns the index."""
+        self._embedding_rows()
+        return self
+
+    def _embedding_rows(self) -> npt.NDArray[np.float32]:
+        # Single precision halves the memory a query streams through (its one pass over many
+        # customers' vectors) and the memory each service worker holds (100 MB less at 100k
+        # customers); cosines keep 6 significant digits. FastRP computes in single precision.
+        if self._embeddings32 is None:
+            self._embeddings32 = _fastrp(
                 self._matrix,
                 dim=_EMBEDDING_DIM,
                 iteration_weights=_ITERATION_WEIGHTS,
                 normalization_strength=0.0,
                 seed=self._seed,
-            )
-            self._embeddings32 = self._embeddings.astype(np.float32)
-        return self._embeddings
-
-    def _embedding_rows(self) -> npt.NDArray[np.float32]:
-        # Single precision halves the memory a query streams through (its one pass over many
-        # customers' vectors); cosines keep 6 significant digits. Made with the embeddings
-        # (a service builds both before serving), not in a query.
-        if self._embeddings32 is None:
-            self._embeddings32 = self.embeddings.astype(np.float32)
+            ).astype(np.float32)
         return self._embeddings32
 
     def query(
@@ -534,17 +645,47 @@ class LookalikeIndex:
         seed_idx, mask = _seeds_and_mask(self._index, n, seeds, candidates)
         seed_vector = np.zeros(n, dtype=np.float64)
         seed_vector[seed_idx] = 1.0
-        seeds_known, _ = _spread(self._pattern, seed_vector, seed_idx)
-        raw, seed_counts = self._parts(seed_vector, seed_idx, chosen, walk_lengths)
+        seeds_known, _ = _spread(self._pattern, seed_vector, seed_idx, unit=True)
+        raw, seed_counts, supports = self._parts(seed_vector, seed_idx, chosen, walk_lengths)
         from_seeds = raw
+        total_weight = sum(float(getattr(chosen, name)) for name in raw)
         # Expansion: the best-scoring customers join the seeds with their (relative) score as
         # weight, and everything is scored again. In a sparse circle most held-out members
         # know no seed, but they know the members who know the seeds.
         everyone = np.ones(n, dtype=np.bool_)
         everyone[seed_idx] = False
-        for round_ in range(expansion_rounds if expansion_weight > 0 else 0):
-            score, _ = self._mix(raw, everyone, chosen)
-            top = _top(score, everyone & (score > 0), self._names, EXPANSION_POOL * k)
+        rounds = expansion_rounds if expansion_weight > 0 else 0
+        if rounds:
+            # The parts not read from the ties (embedding, attributes, profile) stay those of
+            # the real seeds until the last round, so their share of every middle round's
+            # score is mixed once; a round then adds only the tie parts, on the few customers
+            # the walks reached.
+            fixed = np.zeros(n, dtype=np.float64)
+            _add_parts(
+                fixed,
+                {name: v for name, v in raw.items() if name not in _TIE_PARTS},
+                {},
+                everyone,
+                chosen,
+                total_weight,
+            )
+            fixed[seed_idx] = 0.0
+            pool_size = EXPANSION_POOL * k
+            # Off the walks' reach a customer's score is its fixed share, so a round's best
+            # are among the best by that share and those the walks reached.
+            fixed_best = _top(fixed, everyone & (fixed > 0), self._name_order, pool_size)
+        for round_ in range(rounds):
+            score = fixed.copy()
+            ties = {name: raw[name] for name in _TIE_PARTS if name in raw}
+            _add_parts(score, ties, supports, everyone, chosen, total_weight)
+            score[seed_idx] = 0.0
+            reach = [supports.get(name) for name in ties]
+            if any(r is None for r in reach):
+                top = _top(score, everyone & (score > 0), self._name_order, pool_size)
+            else:
+                contenders = _union(n, fixed_best, *(r for r in reach if r is not None))
+                contenders = contenders[score[contenders] > 0]
+                top = _best_of(score, contenders, self._name_order, pool_size)
             if not len(top):
                 break
             expanded = seed_vector.copy()
@@ -556,26 +697,30 @@ class LookalikeIndex:
                 # every customer's vector and attribute values twice, not once per round
                 # (measured: precision@50 within one hit per query of recomputing them
                 # every round; see docs/algorithms.md).
-                raw = {
-                    **from_seeds,
-                    **self._parts(expanded, support, chosen, walk_lengths, ties_only=True)[0],
-                }
+                raw, _, supports = self._parts(
+                    expanded, support, chosen, walk_lengths, ties_only=True
+                )
             else:
-                raw, _ = self._parts(expanded, support, chosen, walk_lengths)
-        score, parts = self._mix(raw, mask, chosen)
-        best = _top(score, mask & (score > 0), self._names, k)
+                raw, _, supports = self._parts(expanded, support, chosen, walk_lengths)
+        if set(raw) != set(from_seeds):  # the loop stopped early, after a middle round
+            raw = {**from_seeds, **raw}
+            supports = {name: supports[name] for name in _TIE_PARTS if name in supports}
+        score = np.zeros(n, dtype=np.float64)
+        best_values = _add_parts(score, raw, supports, mask, chosen, total_weight)
+        score[~mask] = 0.0
+        best = _top(score, mask & (score > 0), self._name_order, k)
 
-        seed_set = set(seed_idx.tolist())
+        is_seed = ~everyone
         similarity = {
             "similar_position": from_seeds.get("embedding"),
             "similar_profile": from_seeds.get("profile"),
         }
         results = []
-        for i in best.tolist():
+        held = self._held_by(best, is_seed=is_seed, seeds_known=seeds_known, counts=seed_counts)
+        for row, i in enumerate(best.tolist()):
             reasons = self._reasons(
-                i,
-                seed_set=seed_set,
-                seeds_known=seeds_known,
+                held[row],
+                n_seeds=len(seed_idx),
                 seed_counts=seed_counts,
                 similarity={
                     name: None if values is None else float(values[i])
@@ -586,7 +731,10 @@ class LookalikeIndex:
                 Lookalike(
                     id=self.ids[i],
                     score=float(score[i]),
-                    parts={name: float(part[i]) for name, part in parts.items()},
+                    parts={
+                        name: _relative(float(values[i]), best_values[name])
+                        for name, values in raw.items()
+                    },
                     reasons=tuple(reasons[:max_reasons]),
                 )
             )
@@ -594,11 +742,15 @@ class LookalikeIndex:
 
     @staticmethod
     def _centroid_cosine(
-        rows: npt.NDArray[np.floating], weights: FloatArray, *, within: IntArray | None = None
+        rows: npt.NDArray[np.floating],
+        weights: FloatArray,
+        held: IntArray,
+        *,
+        within: IntArray | None = None,
     ) -> FloatArray:
-        """Cosine of every row (or only those ``within``, 0 elsewhere) to the weighted mean."""
-        held = np.flatnonzero(weights)
-        centroid = weights[held].astype(rows.dtype) @ rows[held]
+        """Cosine of every row (or only those ``within``, 0 elsewhere) to the weighted mean
+        of the rows ``held`` (where ``weights`` is not 0)."""
+        centroid = weights[held].astype(rows.dtype) @ np.take(rows, held, axis=0)
         norm = float(np.linalg.norm(centroid))
         if norm == 0:
             return np.zeros(len(rows), dtype=np.float64)
@@ -608,7 +760,8 @@ class LookalikeIndex:
         if within is None or 2 * len(within) > len(rows):
             return np.asarray(np.einsum("ij,j->i", rows, centroid), dtype=np.float64)
         cosine = np.zeros(len(rows), dtype=np.float64)
-        cosine[within] = np.einsum("ij,j->i", rows[within], centroid)
+        # np.take copies the rows about twice as fast as fancy indexing (measured at 100k).
+        cosine[within] = np.einsum("ij,j->i", np.take(rows, within, axis=0), centroid)
         return cosine
 
     def _parts(
@@ -619,32 +772,42 @@ class LookalikeIndex:
         walk_lengths: Sequence[int],
         *,
         ties_only: bool = False,
-    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray], dict[str, IntArray | None]]:
         """Each part's raw score for a weighted seed vector (1 for a seed) non-zero on
-        ``support``, and the seeds' (weighted) count of every attribute value. With
-        ``ties_only`` only the parts read from the ties (proximity, Adamic–Adar)."""
+        ``support``, the seeds' (weighted) count of every attribute value, and where the tie
+        parts may be non-zero (``None``: anywhere). With ``ties_only`` only the parts read
+        from the ties (proximity, Adamic–Adar)."""
         n = len(self.ids)
         raw: dict[str, FloatArray] = {}
+        supports: dict[str, IntArray | None] = {}
         reached: list[IntArray | None] = [support]
         if chosen.proximity > 0:
             walk: FloatArray = seeds
             walk_support: IntArray | None = support
             proximity = np.zeros(n, dtype=np.float64)
+            summed: list[IntArray | None] = []
             for length in range(1, max(walk_lengths) + 1):
                 walk, walk_support = _spread(self._matrix, walk, walk_support)
                 walk *= self._inverse_strength
                 reached.append(walk_support)
                 if length in walk_lengths:
                     proximity += walk
+                    summed.append(walk_support)
             raw["proximity"] = proximity
+            supports["proximity"] = (
+                None
+                if any(r is None for r in summed)
+                else _union(n, *(r for r in summed if r is not None))
+            )
         if chosen.adamic_adar > 0:
-            contacts, contacts_support = _spread(self._pattern, seeds, support)
+            contacts, contacts_support = _spread(self._pattern, seeds, support, unit=True)
             contacts *= self._inverse_log_degree
-            adamic_adar, aa_support = _spread(self._pattern, contacts, contacts_support)
+            adamic_adar, aa_support = _spread(self._pattern, contacts, contacts_support, unit=True)
             raw["adamic_adar"] = adamic_adar
+            supports["adamic_adar"] = aa_support
             reached += [contacts_support, aa_support]
         if ties_only:
-            return raw, {}
+            return raw, {}, supports
         if chosen.embedding > 0:
             # Scored within the seeds' neighbourhood (what the walks reached) when that is
             # smaller than the graph: the full product streams every customer's vector, the
@@ -653,7 +816,11 @@ class LookalikeIndex:
             within = None
             if len(reached) > 1 and all(r is not None for r in reached):
                 within = _union(n, *(r for r in reached if r is not None))
-            raw["embedding"] = self._centroid_cosine(self._embedding_rows(), seeds, within=within)
+            raw["embedding"] = self._centroid_cosine(
+                self._embedding_rows(), seeds, support, within=within
+            )
+            if within is not None and 2 * len(within) <= n:
+                supports["embedding"] = within
         seed_counts: dict[str, FloatArray] = {}
         if chosen.attributes > 0 and self._attributes:
             total = np.zeros(n, dtype=np.float64)
@@ -664,52 +831,66 @@ class LookalikeIndex:
                 total += table.holders(counts / mass * table.idf)
             raw["attributes"] = total
         if chosen.profile > 0 and self._profile is not None:
-            raw["profile"] = self._centroid_cosine(self._profile, seeds)
-        return raw, seed_counts
+            raw["profile"] = self._centroid_cosine(self._profile, seeds, support)
+        return raw, seed_counts, supports
 
-    @staticmethod
-    def _mix(
-        raw: Mapping[str, FloatArray], pool_mask: BoolArray, chosen: LookalikeWeights
-    ) -> tuple[FloatArray, dict[str, FloatArray]]:
-        """Each part divided by its best value in the pool, mixed by weight."""
-        total_weight = sum(float(getattr(chosen, name)) for name in raw)
-        parts: dict[str, FloatArray] = {}
-        score = np.zeros(len(pool_mask), dtype=np.float64)
-        for name, values in raw.items():
-            best_value = float(np.max(values, where=pool_mask, initial=0.0))
-            if best_value > 0:
-                part = np.clip(values / best_value, 0.0, 1.0)
-                part[~pool_mask] = 0.0
-            else:
-                part = np.zeros(len(pool_mask), dtype=np.float64)
-            parts[name] = part
-            score += float(getattr(chosen, name)) / total_weight * part
-        return score, parts
+    def _held_by(
+        self,
+        best: IntArray,
+        *,
+        is_seed: BoolArray,
+        seeds_known: FloatArray,
+        counts: Mapping[str, FloatArray],
+    ) -> list[_Held]:
+        """What each of the ``best`` customers has in common with the seeds: the seeds it
+        knows (by id), its contacts who know seeds (most seeds known first, then by id), and
+        per attribute its values held by seeds (column, seed count). Read for all of them
+        at once: per customer, numpy's per-call cost would outweigh the work."""
+        order = self._name_order
+        neighbours, owner = _rows(self._pattern, best)
+        direct = is_seed[neighbours]
+        seeds = neighbours[direct]
+        seeds_owner = owner[direct]
+        sort = np.lexsort((order[seeds], seeds_owner))
+        by_seeds = _split(seeds[sort], seeds_owner[sort], len(best))
+        known = seeds_known[neighbours]
+        mutual = ~direct & (known > 0)
+        contacts = neighbours[mutual]
+        contacts_owner = owner[mutual]
+        sort = np.lexsort((order[contacts], -known[mutual], contacts_owner))
+        by_contacts = _split(contacts[sort], contacts_owner[sort], len(best))
+        shared: dict[str, list[list[tuple[int, int]]]] = {}
+        for name, values in counts.items():
+            columns, column_owner = _rows(self._attributes[name].incidence, best)
+            count = values[columns]
+            kept = count > 0
+            pairs = list(zip(columns[kept].tolist(), count[kept].tolist(), strict=True))
+            starts = np.searchsorted(column_owner[kept], np.arange(len(best) + 1)).tolist()
+            shared[name] = [
+                [(j, int(c)) for j, c in pairs[starts[r] : starts[r + 1]]] for r in range(len(best))
+            ]
+        return [
+            _Held(by_seeds[r], by_contacts[r], {name: rows[r] for name, rows in shared.items()})
+            for r in range(len(best))
+        ]
 
     def _reasons(
         self,
-        i: int,
+        held: _Held,
         *,
-        seed_set: set[int],
-        seeds_known: FloatArray,
+        n_seeds: int,
         seed_counts: Mapping[str, FloatArray],
         similarity: Mapping[str, float | None],
     ) -> list[Reason]:
         ids = self.ids
-        n_seeds = len(seed_set)
-        pattern = self._pattern
-        neighbours = pattern.indices[pattern.indptr[i] : pattern.indptr[i + 1]].tolist()
         reasons: list[tuple[float, Reason]] = []
-        direct = sorted(ids[j] for j in neighbours if j in seed_set)
+        direct = [ids[j] for j in held.seeds]
         if direct:
             text = f"knows {len(direct)} of the {n_seeds} seeds directly"
             reasons.append(
                 (3.0 + len(direct), Reason("knows_seeds", text, tuple(direct), float(len(direct))))
             )
-        mutual = sorted(
-            (j for j in neighbours if seeds_known[j] > 0 and j not in seed_set),
-            key=lambda j: (-seeds_known[j], ids[j]),
-        )
+        mutual = held.contacts
         if mutual:
             shown = ", ".join(ids[j] for j in mutual[:3])
             text = f"{len(mutual)} mutual contact(s) with the seeds, e.g. {shown}"
@@ -717,12 +898,10 @@ class LookalikeIndex:
             reasons.append(
                 (2.0 + len(mutual), Reason("mutual_contacts", text, evidence, float(len(mutual))))
             )
-        for name, counts in seed_counts.items():
+        for name in seed_counts:
             table = self._attributes[name]
-            row = table.incidence
-            columns = row.indices[row.indptr[i] : row.indptr[i + 1]].tolist()
             shared = sorted(
-                ((table.values[j], int(counts[j])) for j in columns if counts[j] > 0),
+                ((table.values[j], count) for j, count in held.shared[name]),
                 key=lambda item: (-item[1], item[0]),
             )
             for value, count in shared[:2]:
@@ -859,7 +1038,7 @@ def jaccard_baseline(
     union = degree[:, None] + degree[seed_idx][None, :] - shared
     jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0).sum(axis=1)
     ids = vertex_ids(g)
-    best = _top(jaccard, mask, np.asarray(ids, dtype=np.str_), k)
+    best = _top(jaccard, mask, _name_order(ids), k)
     return [(ids[i], float(jaccard[i])) for i in best.tolist()]
 
 
@@ -877,5 +1056,5 @@ def degree_baseline(
     _, mask = _seeds_and_mask(_id_index(g), g.vcount(), seeds, candidates)
     degree = np.asarray(_pattern(adjacency(g, None, directed=False)).sum(axis=1)).ravel()
     ids = vertex_ids(g)
-    best = _top(degree, mask, np.asarray(ids, dtype=np.str_), k)
+    best = _top(degree, mask, _name_order(ids), k)
     return [(ids[i], float(degree[i])) for i in best.tolist()]

@@ -68,9 +68,8 @@ class CachedGraph:
         FastRP embeddings), built on first use."""
         with self._lock:
             if self._lookalike is None:
-                index = LookalikeIndex(self.graph, attributes=self.attributes)
-                _ = index.embeddings  # computed here, once, rather than in a request
-                self._lookalike = index
+                # The embeddings are computed here, once, rather than in a request.
+                self._lookalike = LookalikeIndex(self.graph, attributes=self.attributes).prepare()
             return self._lookalike
 
 

@@ -199,3 +199,84 @@ def test_neighbourhood_products_equal_the_full_products(seed: int, n: int, densi
     assert np.allclose(counts, table.incidence.T @ x)
     weights = counts * table.idf
     assert np.allclose(table.holders(weights), table.incidence @ weights)
+
+
+def _reference_ranking(
+    index: LookalikeIndex, seeds: list[str], k: int, rounds: int
+) -> list[tuple[str, float]]:
+    """The lookalike ranking computed the plain way: every round mixes every part over every
+    customer and sorts them all (what :meth:`LookalikeIndex.query` must equal)."""
+    chosen = LookalikeWeights()
+    ids = index.ids
+    n = len(ids)
+    seed_idx = np.array(sorted(index._index[s] for s in seeds), dtype=np.int64)
+    seed_vector = np.zeros(n)
+    seed_vector[seed_idx] = 1.0
+    everyone = np.ones(n, dtype=np.bool_)
+    everyone[seed_idx] = False
+
+    def mix(raw: dict[str, np.ndarray]) -> np.ndarray:
+        total = sum(getattr(chosen, name) for name in raw)
+        score = np.zeros(n)
+        for name, values in raw.items():
+            best = float(np.max(values, where=everyone, initial=0.0))
+            if best > 0:
+                score += getattr(chosen, name) / total * np.clip(values / best, 0.0, 1.0)
+        return np.where(everyone, score, 0.0)
+
+    def ranked(score: np.ndarray, count: int) -> list[int]:
+        pool = [i for i in range(n) if everyone[i] and score[i] > 0]
+        return sorted(pool, key=lambda i: (-score[i], ids[i]))[:count]
+
+    raw, _, _ = index._parts(seed_vector, seed_idx, chosen, (2, 3))
+    from_seeds = raw
+    for round_ in range(rounds):
+        score = mix(raw)
+        top = np.array(ranked(score, 2 * k), dtype=np.int64)
+        expanded = seed_vector.copy()
+        expanded[top] += score[top] / score[top].max()
+        support = np.union1d(seed_idx, top)
+        ties_only = round_ < rounds - 1
+        parts, _, _ = index._parts(expanded, support, chosen, (2, 3), ties_only=ties_only)
+        raw = {**from_seeds, **parts}
+    score = mix(raw)
+    return [(ids[i], float(score[i])) for i in ranked(score, k)]
+
+
+@pytest.mark.parametrize(("seed", "near"), [(0, 400), (1, 400), (2, 16), (3, 16)])
+def test_a_query_ranks_like_mixing_every_part_over_everyone(seed: int, near: int) -> None:
+    # A query mixes the seeds' dense parts once and adds the tie parts only where the walks
+    # reached, and picks each round's expanded seeds among few contenders: the ranking must
+    # be the one of mixing every part over every customer, every round. With the seeds among
+    # 16 customers apart from 600 others (a ring), the walks reach few and customers who share
+    # only attributes with the seeds join the expanded seeds.
+    rng = np.random.default_rng(seed)
+    g = random_graph(near, 2 * near, seed)
+    if near < 400:
+        far = ig.Graph.Ring(600)
+        far.vs["id"] = [f"c{i}" for i in range(near, near + 600)]
+        far.es["weight"] = rng.uniform(0.5, 2.0, size=far.ecount()).tolist()
+        g = g.disjoint_union(far)
+    values = {
+        "interest": {cid: [f"i{j}" for j in range(6) if rng.random() < 0.3] for cid in g.vs["id"]},
+        "circle": {cid: [f"k{rng.integers(0, 12)}"] for cid in g.vs["id"]},
+    }
+    seeds = [f"c{i}" for i in rng.choice(near, size=8, replace=False)]
+    index = LookalikeIndex(g, attributes=values)
+    for rounds in (0, 1, 3):
+        got = [(c.id, c.score) for c in index.query(seeds, k=10, expansion_rounds=rounds)]
+        expected = _reference_ranking(index, seeds, 10, rounds)
+        assert [cid for cid, _ in got] == [cid for cid, _ in expected]
+        assert np.allclose([s for _, s in got], [s for _, s in expected], rtol=1e-12)
+
+
+def test_an_index_keeps_single_precision_embeddings_and_shows_them_as_double() -> None:
+    g = random_graph(60, 150, 5)
+    index = LookalikeIndex(g)
+    assert index.prepare() is index
+    shown = index.embeddings
+    assert shown.dtype == np.float64
+    assert shown.shape == (60, 128)
+    assert np.allclose(shown, fastrp_embeddings(g), atol=1e-6)
+    # FastRP computes in single precision: the copy shown is exactly what the queries use.
+    assert np.array_equal(shown.astype(np.float32), index._embedding_rows())
