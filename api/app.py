@@ -193,6 +193,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             yield
         finally:
             app.state.jobs.shutdown(wait=True)
+            graph_cache.close()
             if own:
                 app.state.store.close()
             # The graph cache froze its graph out of the garbage collector's passes; give

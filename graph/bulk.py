@@ -250,6 +250,7 @@ class ArcadeHttpChannel:
         self, body: bytes, expected: int, counter: str, what: str, params: dict[str, str]
     ) -> None:
         """POST one NDJSON payload to the bulk endpoint; check the server created all of it."""
+        self._check_open(what)
         try:
             response = self._client.post(
                 f"/api/v1/batch/{self.database}",
@@ -371,6 +372,7 @@ class ArcadeHttpChannel:
         body: dict[str, Any] | None,
         headers: dict[str, str] | None,
     ) -> httpx.Response:
+        self._check_open(what)
         try:
             return self._client.post(
                 f"/api/v1/{endpoint}/{self.database}", json=body, headers=headers
@@ -401,6 +403,12 @@ class ArcadeHttpChannel:
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
+
+    def _check_open(self, what: str) -> None:
+        # httpx raises a bare RuntimeError on a closed client (a store closed under a
+        # background read, e.g. by a stopping app): say it in Quanzi's terms.
+        if self._client.is_closed:
+            raise StoreUnavailableError(f"The store connection was closed before {what}")
 
 
 #: One NDJSON line per record; compact separators keep the payload small.

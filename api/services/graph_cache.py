@@ -112,6 +112,12 @@ class GraphCache:
         self._generation = 0
         self._floor = 0  # reads begun before the last drop are never kept
         self._refresh: threading.Thread | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """The app is stopping and closes its store: a background read still running fails
+        quietly instead of warning that the store is gone."""
+        self._closed = True
 
     def invalidate(self, *, drop: bool = False) -> None:
         """Mark the snapshot stale so that the next :meth:`get` refreshes it.
@@ -229,7 +235,10 @@ class GraphCache:
             try:
                 self.refresh(store)
             except QuanziError as e:  # the store is down: keep serving what there is
-                log.warning("refreshing the lookalike graph failed, serving the old one: %s", e)
+                if self._closed:  # ... or closed by a stopping app: nothing to serve any more
+                    log.debug("lookalike graph read stopped with the app: %s", e)
+                else:
+                    log.warning("refreshing the lookalike graph failed, serving the old one: %s", e)
 
         self._refresh = threading.Thread(target=run, name="quanzi-graph-refresh", daemon=True)
         self._refresh.start()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
 
 from quanzi.api.services.graph_cache import CachedGraph, GraphCache, _read
 from quanzi.api.services.health import CountsCache
+from quanzi.graph.connect import open_store
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
+from quanzi.settings import Settings
 from tests.api.conftest import build_graph
 
 pytestmark = pytest.mark.store
@@ -228,3 +231,29 @@ def test_a_library_cache_leaves_the_garbage_collector_alone(store: GraphStore) -
     snapshot = GraphCache().get(store)
     assert gc.get_freeze_count() == before
     assert id(snapshot.attributes) in {id(o) for o in gc.get_objects()}
+
+
+@pytest.mark.parametrize("app_stopping", [False, True])
+def test_a_read_cut_off_by_a_stopping_app_does_not_warn(
+    store: GraphStore,
+    store_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    app_stopping: bool,
+) -> None:
+    # A served app warms its graph at start; stopped before that read is done, it closes its
+    # store under the read. The store going away under a running service is worth a warning;
+    # the app closing it is not.
+    build_graph(store)
+    own = open_store(store_settings)
+    reader = GatedReader()
+    cache = GraphCache(reader=reader)
+    cache.warm(own)
+    assert reader.started.wait(10)
+    if app_stopping:
+        cache.close()
+    own.close()
+    with caplog.at_level(logging.DEBUG, logger="quanzi.api.services.graph_cache"):
+        reader.gate.set()
+        assert cache.wait(30)
+    levels = {r.levelno for r in caplog.records if "lookalike graph" in r.getMessage()}
+    assert levels == ({logging.DEBUG} if app_stopping else {logging.WARNING})
