@@ -35,6 +35,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -44,7 +45,7 @@ import httpx
 
 from quanzi.errors import ConflictError, StoreError, StoreUnavailableError
 from quanzi.graph import queries as q
-from quanzi.model import check_label, check_rel
+from quanzi.model import Rel, check_label, check_rel
 
 __all__ = ["ArcadeHttpChannel", "BulkJournal"]
 
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 #: Keys per rollback statement (``id IN :ids`` / ``@rid IN :rids``).
 _ROLLBACK_CHUNK = 5000
+
+#: The index named by ArcadeDB's duplicate-key error: ``"exceptionArgs":"Customer[id]|...``.
+_DUPLICATE_INDEX = re.compile(r'"exceptionArgs":"(\w+)\[')
 
 #: Header naming an open HTTP transaction on the server.
 _SESSION_HEADER = "arcadedb-session-id"
@@ -64,9 +68,11 @@ class BulkJournal:
     "pairs": [[out, in], ...]}`` with the record ids of the two ends. The writer holds an
     exclusive ``flock`` on it for as long as it runs; the kernel drops the lock when the
     writer dies, so an entry whose lock can be taken belongs to a writer that is gone and is
-    rolled back by :meth:`ArcadeHttpChannel.recover`. The files
-    hold only record ids, are created with mode 0600 beside the database, and exist only while
-    a request runs.
+    rolled back by :meth:`ArcadeHttpChannel.recover`. A file ``{"kind": "graph", "vertices":
+    {label: [id, ...]}, "edges": [rel, ...]}`` names the nodes a :meth:`create_graph` request
+    creates by their ``id`` (identity ids hold normalised phones and e-mails, as the database
+    beside them does). The files are created with mode 0600 beside the database, and exist
+    only while a request runs.
 
     Parameters
     ----------
@@ -210,9 +216,7 @@ class ArcadeHttpChannel:
         :class:`~quanzi.errors.ConflictError`.
         """
         r = check_rel(rel)
-        if r.value not in self._edge_types:
-            self._post("command", q.sql_create_edge_type(r), what, {}, language="sql")
-            self._edge_types.add(r.value)
+        self._ensure_edge_type(r, what)
         head = {"@type": "edge", "@class": r.value}
         lines = (head | {"@from": a, "@to": b} | p for a, b, p in rows)
         record = {"kind": "edges", "type": r.value, "pairs": [[a, b] for a, b, _ in rows]}
@@ -231,6 +235,112 @@ class ArcadeHttpChannel:
                 raise
             self.journal.done(entry)
 
+    def create_graph(
+        self,
+        vertices: Sequence[tuple[str, Sequence[dict[str, Any]]]],
+        edges: Sequence[tuple[str, str, str, Sequence[tuple[str, str, dict[str, Any]]]]],
+        what: str,
+        then: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> None:
+        """Create new vertices and the edges among them in one request, then run ``then``.
+
+        ``vertices`` are ``(label, rows {"id", "props"})`` whose ids are new; ``edges`` are
+        ``(rel, start label, end label, rows (start id, end id, props))`` whose two ends are
+        among those vertices (the request names them by temporary ids, so no record id has to
+        be read first).
+        ``then`` are Cypher statements run afterwards in one HTTP transaction (updates of
+        existing nodes, relations to them). The whole is all or nothing through the journal:
+        the entry names the new ids, and a failure of the request or of ``then`` (or a writer
+        killed before both are confirmed) deletes those vertices and every edge record at
+        them, found by their record ids. Vertices are one commit on the server; edges and
+        ``then`` are visible to readers before the whole is confirmed (as for
+        :meth:`create_edges`).
+        """
+        ref: dict[tuple[str, str], str] = {}
+        lines: list[dict[str, Any]] = []
+        for label, rows in vertices:
+            node = check_label(label)
+            head = {"@type": "vertex", "@class": node.value}
+            for row in rows:
+                temp = ref.setdefault((node.value, row["id"]), str(len(ref)))
+                lines.append(head | {"@id": temp, "id": row["id"]} | row["props"])
+        n_vertices = len(lines)
+        if n_vertices != len(ref):
+            raise StoreError(f"The same node appears twice in one bulk request while {what}")
+        for rel, start_label, end_label, rows_e in edges:
+            r = check_rel(rel)
+            self._ensure_edge_type(r, what)
+            start, end = check_label(start_label).value, check_label(end_label).value
+            head = {"@type": "edge", "@class": r.value}
+            lines.extend(
+                head | {"@from": ref[start, a], "@to": ref[end, b]} | p for a, b, p in rows_e
+            )
+        record = {
+            "kind": "graph",
+            "vertices": {
+                check_label(label).value: [row["id"] for row in rows] for label, rows in vertices
+            },
+            "edges": sorted({check_rel(e[0]).value for e in edges}),
+        }
+        with self.journal.entry(record) as entry:
+            try:
+                if lines:
+                    # The vertices of each label are one commit, before any edge.
+                    chunk = {"vertexBatchSize": str(max(n_vertices, 1))}
+                    try:
+                        summary = self._batch(
+                            _ndjson(lines), n_vertices, "verticesCreated", what, chunk
+                        )
+                    except ConflictError as e:
+                        self._undo_duplicate(record, str(e), what)
+                        self.journal.done(entry)
+                        raise
+                    if summary.get("edgesCreated", 0) != len(lines) - n_vertices:
+                        raise StoreError(
+                            f"The bundled store created {summary.get('edgesCreated')} of "
+                            f"{len(lines) - n_vertices} relations while {what}"
+                        )
+                if then:
+                    self.run_many(then, what)
+            except BaseException:
+                if entry.exists():
+                    try:
+                        self._roll_back(record, f"{what} (undoing a failed batch)")
+                    except StoreError:
+                        log.warning("a failed bulk write is left for the next open to roll back")
+                    else:
+                        self.journal.done(entry)
+                raise
+            self.journal.done(entry)
+
+    def _undo_duplicate(self, record: dict[str, Any], error: str, what: str) -> None:
+        """Undo a :meth:`create_graph` request refused for an id that exists already.
+
+        The labels before the one with the duplicate were committed (all their ids were new,
+        so deleting them by id deletes only what the request created); that label and the
+        ones after it wrote nothing, and must not be deleted by id: the duplicate is
+        someone else's node.
+        """
+        labels = list(record["vertices"])
+        found = _DUPLICATE_INDEX.search(error)
+        failed = found.group(1) if found else None
+        if failed not in labels:
+            log.warning(
+                "could not tell which node kind a refused bulk request broke on; nodes of the "
+                "kinds before it may remain: %s",
+                labels,
+            )
+            return
+        done = labels[: labels.index(failed)]
+        if done:
+            committed = {"vertices": {k: record["vertices"][k] for k in done}, "edges": []}
+            self._roll_back_graph(committed, f"{what} (undoing a refused batch)")
+
+    def _ensure_edge_type(self, r: Rel, what: str) -> None:
+        if r.value not in self._edge_types:
+            self._post("command", q.sql_create_edge_type(r), what, {}, language="sql")
+            self._edge_types.add(r.value)
+
     def recover(self) -> int:
         """Roll back every journalled request whose writer is gone; return how many."""
         done = 0
@@ -240,16 +350,19 @@ class ArcadeHttpChannel:
             log.warning(
                 "rolled back an unfinished bulk write of %s %s (its writer stopped before the "
                 "store confirmed it)",
-                len(record.get("ids") or record.get("pairs") or ()),
-                record.get("type"),
+                len(record.get("pairs") or ())
+                or sum(len(ids) for ids in (record.get("vertices") or {}).values()),
+                record.get("type") or "nodes and relations",
             )
             done += 1
         return done
 
     def _batch(
         self, body: bytes, expected: int, counter: str, what: str, params: dict[str, str]
-    ) -> None:
-        """POST one NDJSON payload to the bulk endpoint; check the server created all of it."""
+    ) -> dict[str, Any]:
+        """POST one NDJSON payload to the bulk endpoint; check the server created all of it.
+
+        Returns the server's summary (``verticesCreated``, ``edgesCreated``, ...)."""
         try:
             response = self._client.post(
                 f"/api/v1/batch/{self.database}",
@@ -265,11 +378,13 @@ class ArcadeHttpChannel:
             ) from e
         if response.status_code != 200:
             _raise_for(response, what)
-        created = response.json().get(counter)
+        summary: dict[str, Any] = response.json()
+        created = summary.get(counter)
         if created != expected:
             raise StoreError(
                 f"The bundled store created {created} of {expected} records while {what}"
             )
+        return summary
 
     def _roll_back(self, record: dict[str, Any], what: str) -> None:
         """Delete the edges a journalled request created, found by their end pairs.
@@ -289,8 +404,41 @@ class ArcadeHttpChannel:
                 if (a, b) in pairs
             ]
             self._delete_in_chunks(q.sql_delete_records(rel), "rids", doomed, what)
+        elif record.get("kind") == "graph":
+            self._roll_back_graph(record, what)
         else:
             raise StoreError(f"Unknown bulk journal entry {record.get('kind')!r} while {what}")
+
+    def _roll_back_graph(self, record: dict[str, Any], what: str) -> None:
+        """Delete the vertices a journalled :meth:`create_graph` created, and every edge record
+        of its relation types at them (linked into the vertices' edge lists or not)."""
+        rids: dict[str, list[str]] = {}
+        for label, ids in record["vertices"].items():
+            node = check_label(label)
+            found: list[str] = []
+            for i in range(0, len(ids), _ROLLBACK_CHUNK):
+                rows = self.read_sql(
+                    q.sql_record_ids_of(node), what, ids=ids[i : i + _ROLLBACK_CHUNK]
+                )
+                if rows and rows[0].get("rids") is not None:
+                    found += rows[0]["rids"]
+            rids[node.value] = found
+        doomed_ends = {rid for found in rids.values() for rid in found}
+        if not doomed_ends:
+            return
+        for rel_name in record["edges"]:
+            rel = check_rel(rel_name)
+            rows = self.read_sql(q.sql_edge_rids(rel), what)
+            if not rows or rows[0].get("r") is None:
+                continue
+            doomed = [
+                rid
+                for rid, a, b in zip(rows[0]["r"], rows[0]["a"], rows[0]["b"], strict=True)
+                if a in doomed_ends or b in doomed_ends
+            ]
+            self._delete_in_chunks(q.sql_delete_records(rel), "rids", doomed, what)
+        for label, found in rids.items():
+            self._delete_in_chunks(q.sql_delete_vertices(check_label(label)), "rids", found, what)
 
     def _delete_in_chunks(self, query: str, name: str, keys: Sequence[Any], what: str) -> None:
         for i in range(0, len(keys), _ROLLBACK_CHUNK):

@@ -55,9 +55,11 @@ __all__ = [
     "set_node_properties",
     "sql_create_edge_type",
     "sql_delete_records",
+    "sql_delete_vertices",
     "sql_edge_record_ids",
     "sql_edge_rids",
     "sql_record_ids",
+    "sql_record_ids_of",
 ]
 
 PING = "RETURN 1 AS ok"
@@ -969,6 +971,17 @@ def sql_edge_rids(rel: Rel) -> str:
     link into its vertices' edge lists (which a Cypher ``MATCH`` does not see).
     """
     return f"SELECT list(@rid) AS r, list(@out) AS a, list(@in) AS b FROM `{rel}`"  # noqa: S608
+
+
+def sql_record_ids_of(label: Node) -> str:
+    """ArcadeDB SQL: the record ids of the ``label`` nodes whose ``id`` is in ``:ids``, one list."""
+    return f"SELECT list(@rid) AS rids FROM `{label}` WHERE id IN :ids"  # noqa: S608
+
+
+def sql_delete_vertices(label: Node) -> str:
+    """ArcadeDB SQL: delete the ``label`` vertices whose record id is in ``:rids`` (with the
+    edges in their edge lists)."""
+    return f"DELETE FROM `{label}` WHERE @rid IN :rids"  # noqa: S608
 
 
 def sql_delete_records(rel: Rel) -> str:

@@ -330,6 +330,61 @@ class GraphStore:
         except Exception as e:
             raise translate_errors(e, what) from e
 
+    def create_batch(
+        self,
+        nodes: Sequence[tuple[Node, Sequence[dict[str, Any]]]],
+        relations: Sequence[tuple[Rel, Node, Node, Sequence[dict[str, Any]]]],
+        statements: Sequence[tuple[str, dict[str, Any]]],
+        what: str,
+    ) -> None:
+        """Create new nodes and relations and run ``statements``: all of it, or none.
+
+        ``nodes`` are ``(label, rows {"id", "props"})`` whose ids are known not to exist yet;
+        ``relations`` are ``(rel, start label, end label, rows {"start", "end", "props"})``
+        between existing or new nodes, known not to exist yet; ``statements`` are further
+        write statements (updates of existing nodes). Rows are not validated here: the caller
+        builds them.
+
+        On the bundled store the new nodes, and the relations among them, go to the bulk
+        endpoint in one request (:meth:`ArcadeHttpChannel.create_graph`, made all or nothing
+        by its journal), and the rest in one HTTP transaction after it: measured 1.6-1.9x
+        less server CPU per node than ``UNWIND ... CREATE`` (docs/architecture.md). Elsewhere
+        it is one transaction of ``CREATE`` statements followed by ``statements``.
+        """
+        if self.bulk is None:
+            creates = [(q.create_nodes(label), {"rows": rows}) for label, rows in nodes if rows]
+            creates += [
+                (q.create_relations(rel, a, b), {"rows": rows})
+                for rel, a, b, rows in relations
+                if rows
+            ]
+            self.write_many([*creates, *statements], what)
+            return
+        new = {(label.value, row["id"]) for label, rows in nodes for row in rows}
+        inside: list[tuple[str, str, str, list[tuple[str, str, dict[str, Any]]]]] = []
+        outside: list[tuple[str, dict[str, Any]]] = []
+        for rel, a, b, rows in relations:
+            ours = [
+                (x["start"], x["end"], x["props"])
+                for x in rows
+                if (a.value, x["start"]) in new and (b.value, x["end"]) in new
+            ]
+            if ours:
+                inside.append((rel.value, a.value, b.value, ours))
+            if len(ours) < len(rows):
+                rest = [
+                    x
+                    for x in rows
+                    if (a.value, x["start"]) not in new or (b.value, x["end"]) not in new
+                ]
+                outside.append((q.create_relations(rel, a, b), {"rows": rest}))
+        self.bulk.create_graph(
+            [(label.value, rows) for label, rows in nodes if rows],
+            inside,
+            what,
+            then=[*outside, *statements],
+        )
+
     def delete_everything(self) -> None:
         """Remove every node and relation (demo resets and tests); the schema stays."""
         self.write(q.DELETE_EVERYTHING, "deleting everything")

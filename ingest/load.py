@@ -257,7 +257,7 @@ def write_customers(
             size += len(members[cid])
             if size < batch_size and i < len(order):
                 continue
-            statements, written = _chunk_statements(
+            batch, written = _chunk_batch(
                 store,
                 chunk,
                 members,
@@ -269,7 +269,7 @@ def write_customers(
                 written_keys,
                 lookup=not empty_store,
             )
-            writer.submit(statements)
+            writer.submit(batch)
             counts += written
             done += len(chunk)
             if progress is not None:
@@ -291,7 +291,7 @@ class _BatchWriter:
     def __init__(self, store: GraphStore, what: str) -> None:
         self._store = store
         self._what = what
-        self._queue: queue.Queue[list[tuple[str, dict[str, Any]]] | None] = queue.Queue(1)
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="quanzi-ingest-writer")
 
@@ -300,11 +300,11 @@ class _BatchWriter:
         return self
 
     def _run(self) -> None:
-        while (statements := self._queue.get()) is not None:
+        while (batch := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # drain what was queued after a failure without running it
             try:
-                self._store.write_many(statements, self._what, bulk=True)
+                self._store.create_batch(batch.nodes, batch.relations, batch.statements, self._what)
             except BaseException as e:  # raised again in the submitting thread
                 self._error = e
 
@@ -312,10 +312,10 @@ class _BatchWriter:
         if self._error is not None:
             raise self._error
 
-    def submit(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+    def submit(self, batch: _Batch) -> None:
         self._raise()
-        if statements:
-            self._queue.put(statements)
+        if batch.statements or any(rows for _, rows in batch.nodes):
+            self._queue.put(batch)
 
     def __exit__(self, *exc: object) -> None:
         self._queue.put(None)
@@ -324,7 +324,17 @@ class _BatchWriter:
             self._raise()
 
 
-def _chunk_statements(
+@dataclass
+class _Batch:
+    """One transaction of a load: nodes and relations created new, then statements that update
+    what exists (see :meth:`~quanzi.graph.store.GraphStore.create_batch`)."""
+
+    nodes: list[tuple[Node, list[dict[str, Any]]]]
+    relations: list[tuple[Rel, Node, Node, list[dict[str, Any]]]]
+    statements: list[tuple[str, dict[str, Any]]]
+
+
+def _chunk_batch(
     store: GraphStore,
     chunk: Sequence[str],
     members: Mapping[str, list[str]],
@@ -336,8 +346,8 @@ def _chunk_statements(
     written_keys: set[str],
     *,
     lookup: bool,
-) -> tuple[list[tuple[str, dict[str, Any]]], Counter[str]]:
-    """The statements that write one batch of customers (one transaction), and their counts."""
+) -> tuple[_Batch, Counter[str]]:
+    """What writes one batch of customers (one transaction), and its counts."""
     new = resolution.new_customers
     evidence_of = resolution.evidence
     customers_new: list[dict[str, Any]] = []
@@ -401,14 +411,11 @@ def _chunk_statements(
     written_keys.update(keys)
     tags = sorted({t for _, t in tagged})
     statements: list[tuple[str, list[dict[str, Any]]]] = [
-        (q.create_nodes(Node.CUSTOMER), customers_new),
         (q.merge_nodes(Node.CUSTOMER), customers_old),
-        (q.create_nodes(Node.IDENTITY), records_new + create_keys),
         (q.merge_nodes(Node.IDENTITY), records_old),
         # Tags from the contact files go in the same transaction: written after it, a load
         # killed in between would leave them out for good (the records count as loaded then).
         (q.merge_nodes(Node.TAG), [{"id": t, "props": {"name": t}} for t in tags]),
-        (q.create_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY), rels_new),
         (q.merge_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY), rels_old),
         (
             q.merge_relations(Rel.TAGGED, Node.CUSTOMER, Node.TAG),
@@ -425,7 +432,12 @@ def _chunk_statements(
             "HAS_IDENTITY": len(rels_new) + len(rels_old),
         }
     )
-    return [(text, {"rows": rows}) for text, rows in statements if rows], counts
+    batch = _Batch(
+        nodes=[(Node.CUSTOMER, customers_new), (Node.IDENTITY, records_new + create_keys)],
+        relations=[(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, rels_new)],
+        statements=[(text, {"rows": rows}) for text, rows in statements if rows],
+    )
+    return batch, counts
 
 
 def merge_into(store: GraphStore, loser: str, survivor: str, *, reason: str) -> None:

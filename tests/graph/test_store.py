@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from quanzi.errors import ConflictError, InputError, NotFoundError
+from quanzi.errors import ConflictError, InputError, NotFoundError, StoreError
 from quanzi.graph import queries as q
 from quanzi.graph.connect import open_store
 from quanzi.graph.schema import SCHEMA_VERSION, ensure_schema, schema_version
@@ -370,3 +370,109 @@ def test_killed_bulk_writer_is_rolled_back_at_the_next_open(
         store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
         assert _record_count(store, "INTERACTS_WITH") == store.counts()["INTERACTS_WITH"] == 2500
     assert store.neighbourhood(Node.CUSTOMER, "k7").relations[0]["props"] == {"weight": 2.0}
+
+
+def _batch_rows(n: int) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """``n`` customers with two identities each, and their ``HAS_IDENTITY`` rows."""
+    customers = [{"id": f"b{i}", "props": {"name": f"B {i}"}} for i in range(n)]
+    links = [
+        {"start": f"b{i}", "end": f"i{i}-{k}", "props": {"rule": "test", "records": ["r1"]}}
+        for i in range(n)
+        for k in range(2)
+    ]
+    return customers, links
+
+
+def test_create_batch_writes_new_nodes_relations_and_statements(store: GraphStore) -> None:
+    store.upsert_nodes(Node.IDENTITY, [{"id": "shared", "channel": "phone"}])
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "old", "name": "before"}])
+    customers, links = _batch_rows(300)
+    identities = [{"id": str(x["end"]), "props": {"channel": "crm"}} for x in links]
+    links.append({"start": "b0", "end": "shared", "props": {"rule": "observed"}})  # existing end
+    update = (q.merge_nodes(Node.CUSTOMER), {"rows": [{"id": "old", "props": {"name": "after"}}]})
+    store.create_batch(
+        [(Node.CUSTOMER, customers), (Node.IDENTITY, identities)],
+        [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
+        [update],
+        "creating a batch",
+    )
+    counts = store.counts()
+    assert counts["Customer"] == 301
+    assert counts["Identity"] == 601
+    assert counts["HAS_IDENTITY"] == _record_count(store, "HAS_IDENTITY") == 601
+    assert store.get_node(Node.CUSTOMER, "old") == {"id": "old", "name": "after"}
+    # Relations from the request are linked at both ends, with their properties.
+    around = store.neighbourhood(Node.IDENTITY, "i7-1", depth=2)
+    assert {n["id"] for n in around.nodes.values()} >= {"b7", "i7-0"}
+    assert {r["props"]["rule"] for r in around.relations} == {"test"}
+    assert store.neighbourhood(Node.CUSTOMER, "b0").nodes.keys() >= {"shared", "i0-0"}
+    assert store.bulk is None or list(store.bulk.journal.folder.glob("*.json")) == []
+
+
+def test_create_batch_failing_afterwards_leaves_nothing(store: GraphStore) -> None:
+    # The new nodes and relations are written when a later statement of the same batch
+    # fails: they must be undone, and the existing node left as it was.
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "old", "name": "before"}])
+    customers, links = _batch_rows(300)
+    identities = [{"id": str(x["end"]), "props": {}} for x in links]
+    statements = [
+        (q.merge_nodes(Node.CUSTOMER), {"rows": [{"id": "old", "props": {"name": "after"}}]}),
+        ("RETURN nonsense(", {}),
+    ]
+    with pytest.raises(StoreError):
+        store.create_batch(
+            [(Node.CUSTOMER, customers), (Node.IDENTITY, identities)],
+            [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
+            statements,
+            "creating a batch",
+        )
+    assert _record_count(store, "Customer") == 1
+    assert _record_count(store, "Identity") == 0
+    assert _record_count(store, "HAS_IDENTITY") == 0
+    assert store.get_node(Node.CUSTOMER, "old") == {"id": "old", "name": "before"}
+    assert store.bulk is None or list(store.bulk.journal.folder.glob("*.json")) == []
+
+
+@pytest.mark.parametrize("taken", [Node.CUSTOMER, Node.IDENTITY])
+def test_create_batch_with_an_existing_id_leaves_nothing(store: GraphStore, taken: Node) -> None:
+    # The request creates the customers, then the identities (one commit each): a duplicate
+    # among either leaves nothing of the request and the node that held the id as it was.
+    taken_id = "b299" if taken is Node.CUSTOMER else "i299-1"
+    store.upsert_nodes(taken, [{"id": taken_id, "channel": "kept"}])
+    customers, links = _batch_rows(300)
+    identities = [{"id": str(x["end"]), "props": {}} for x in links]
+    with pytest.raises(ConflictError):
+        store.create_batch(
+            [(Node.CUSTOMER, customers), (Node.IDENTITY, identities)],
+            [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
+            [],
+            "creating a batch",
+        )
+    assert _record_count(store, "Customer") + _record_count(store, "Identity") == 1
+    assert store.get_node(taken, taken_id) == {"id": taken_id, "channel": "kept"}
+    assert store.bulk is None or list(store.bulk.journal.folder.glob("*.json")) == []
+
+
+def test_create_batch_of_a_killed_writer_is_rolled_back(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The request and the statements were confirmed, but the writer stopped before it closed
+    # its journal entry (as a killed one does): the next recovery undoes the whole batch.
+    assert store.bulk is not None
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "old"}])
+    customers, links = _batch_rows(200)
+    identities = [{"id": str(x["end"]), "props": {}} for x in links]
+    monkeypatch.setattr(store.bulk.journal, "done", lambda path: None)
+    store.create_batch(
+        [(Node.CUSTOMER, customers), (Node.IDENTITY, identities)],
+        [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
+        [],
+        "creating a batch",
+    )
+    assert store.counts()["HAS_IDENTITY"] == 400
+    monkeypatch.undo()
+    assert store.bulk.recover() == 1
+    assert _record_count(store, "Customer") == 1
+    assert _record_count(store, "Identity") == 0
+    assert _record_count(store, "HAS_IDENTITY") == 0
+    assert list(store.bulk.journal.folder.glob("*.json")) == []
