@@ -45,7 +45,7 @@ import httpx
 
 from quanzi.errors import ConflictError, StoreError, StoreUnavailableError
 from quanzi.graph import queries as q
-from quanzi.model import Rel, check_label, check_rel
+from quanzi.model import check_label, check_rel
 
 __all__ = ["ArcadeHttpChannel", "BulkJournal"]
 
@@ -69,7 +69,7 @@ class BulkJournal:
     exclusive ``flock`` on it for as long as it runs; the kernel drops the lock when the
     writer dies, so an entry whose lock can be taken belongs to a writer that is gone and is
     rolled back by :meth:`ArcadeHttpChannel.recover`. A file ``{"kind": "graph", "vertices":
-    {label: [id, ...]}, "edges": [rel, ...]}`` names the nodes a :meth:`create_graph` request
+    {label: [id, ...]}}`` names the nodes a :meth:`create_graph` request
     creates by their ``id`` (identity ids hold normalised phones and e-mails, as the database
     beside them does). The files are created with mode 0600 beside the database, and exist
     only while a request runs.
@@ -216,7 +216,9 @@ class ArcadeHttpChannel:
         :class:`~quanzi.errors.ConflictError`.
         """
         r = check_rel(rel)
-        self._ensure_edge_type(r, what)
+        if r.value not in self._edge_types:
+            self._post("command", q.sql_create_edge_type(r), what, {}, language="sql")
+            self._edge_types.add(r.value)
         head = {"@type": "edge", "@class": r.value}
         lines = (head | {"@from": a, "@to": b} | p for a, b, p in rows)
         record = {"kind": "edges", "type": r.value, "pairs": [[a, b] for a, b, _ in rows]}
@@ -238,68 +240,38 @@ class ArcadeHttpChannel:
     def create_graph(
         self,
         vertices: Sequence[tuple[str, Sequence[dict[str, Any]]]],
-        edges: Sequence[tuple[str, str, str, Sequence[tuple[str, str, dict[str, Any]]]]],
         what: str,
         then: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> None:
-        """Create new vertices and the edges among them in one request, then run ``then``.
+        """Create new vertices in one request, then run ``then`` in one HTTP transaction.
 
-        ``vertices`` are ``(label, rows {"id", "props"})`` whose ids are new; ``edges`` are
-        ``(rel, start label, end label, rows (start id, end id, props))`` whose two ends are
-        among those vertices (the request names them by temporary ids, so no record id has to
-        be read first).
-        ``then`` are Cypher statements run afterwards in one HTTP transaction (updates of
-        existing nodes, relations to them). The whole is all or nothing through the journal:
-        the entry names the new ids, and a failure of the request or of ``then`` (or a writer
-        killed before both are confirmed) deletes those vertices and every edge record at
-        them, found by their record ids. Vertices are one commit on the server; edges and
-        ``then`` are visible to readers before the whole is confirmed (as for
-        :meth:`create_edges`).
+        ``vertices`` are ``(label, rows {"id", "props"})`` whose ids are new; ``then`` are
+        Cypher statements (other nodes, relations, updates) that must link every new vertex.
+        The whole is all or nothing through the journal: the entry names the new ids, and a
+        failure of the request or of ``then`` (or a writer killed before ``then`` committed)
+        deletes those vertices. Each label's vertices are one commit on the server, visible
+        to readers before ``then`` commits.
         """
-        ref: dict[tuple[str, str], str] = {}
         lines: list[dict[str, Any]] = []
         for label, rows in vertices:
-            node = check_label(label)
-            head = {"@type": "vertex", "@class": node.value}
-            for row in rows:
-                temp = ref.setdefault((node.value, row["id"]), str(len(ref)))
-                lines.append(head | {"@id": temp, "id": row["id"]} | row["props"])
-        n_vertices = len(lines)
-        if n_vertices != len(ref):
-            raise StoreError(f"The same node appears twice in one bulk request while {what}")
-        for rel, start_label, end_label, rows_e in edges:
-            r = check_rel(rel)
-            self._ensure_edge_type(r, what)
-            start, end = check_label(start_label).value, check_label(end_label).value
-            head = {"@type": "edge", "@class": r.value}
-            lines.extend(
-                head | {"@from": ref[start, a], "@to": ref[end, b]} | p for a, b, p in rows_e
-            )
+            head = {"@type": "vertex", "@class": check_label(label).value}
+            lines.extend(head | {"id": row["id"]} | row["props"] for row in rows)
         record = {
             "kind": "graph",
             "vertices": {
                 check_label(label).value: [row["id"] for row in rows] for label, rows in vertices
             },
-            "edges": sorted({check_rel(e[0]).value for e in edges}),
         }
         with self.journal.entry(record) as entry:
             try:
                 if lines:
-                    # The vertices of each label are one commit, before any edge.
-                    chunk = {"vertexBatchSize": str(max(n_vertices, 1))}
+                    chunk = {"vertexBatchSize": str(max(len(lines), 1))}
                     try:
-                        summary = self._batch(
-                            _ndjson(lines), n_vertices, "verticesCreated", what, chunk
-                        )
+                        self._batch(_ndjson(lines), len(lines), "verticesCreated", what, chunk)
                     except ConflictError as e:
                         self._undo_duplicate(record, str(e), what)
                         self.journal.done(entry)
                         raise
-                    if summary.get("edgesCreated", 0) != len(lines) - n_vertices:
-                        raise StoreError(
-                            f"The bundled store created {summary.get('edgesCreated')} of "
-                            f"{len(lines) - n_vertices} relations while {what}"
-                        )
                 if then:
                     self.run_many(then, what)
             except BaseException:
@@ -333,13 +305,8 @@ class ArcadeHttpChannel:
             return
         done = labels[: labels.index(failed)]
         if done:
-            committed = {"vertices": {k: record["vertices"][k] for k in done}, "edges": []}
+            committed = {"vertices": {k: record["vertices"][k] for k in done}}
             self._roll_back_graph(committed, f"{what} (undoing a refused batch)")
-
-    def _ensure_edge_type(self, r: Rel, what: str) -> None:
-        if r.value not in self._edge_types:
-            self._post("command", q.sql_create_edge_type(r), what, {}, language="sql")
-            self._edge_types.add(r.value)
 
     def recover(self) -> int:
         """Roll back every journalled request whose writer is gone; return how many."""
@@ -410,35 +377,26 @@ class ArcadeHttpChannel:
             raise StoreError(f"Unknown bulk journal entry {record.get('kind')!r} while {what}")
 
     def _roll_back_graph(self, record: dict[str, Any], what: str) -> None:
-        """Delete the vertices a journalled :meth:`create_graph` created, and every edge record
-        of its relation types at them (linked into the vertices' edge lists or not)."""
-        rids: dict[str, list[str]] = {}
+        """Undo a journalled :meth:`create_graph`: delete the vertices it created, found by
+        ``id`` - unless its transaction committed.
+
+        ``then`` links every new vertex, in one transaction: a vertex with an edge means that
+        transaction committed (the writer stopped before it closed the entry), and the batch
+        is complete and kept.
+        """
+        found: dict[str, list[str]] = {}
         for label, ids in record["vertices"].items():
             node = check_label(label)
-            found: list[str] = []
+            found[node.value] = []
             for i in range(0, len(ids), _ROLLBACK_CHUNK):
                 rows = self.read_sql(
-                    q.sql_record_ids_of(node), what, ids=ids[i : i + _ROLLBACK_CHUNK]
+                    q.sql_vertex_links(node), what, ids=ids[i : i + _ROLLBACK_CHUNK]
                 )
-                if rows and rows[0].get("rids") is not None:
-                    found += rows[0]["rids"]
-            rids[node.value] = found
-        doomed_ends = {rid for found in rids.values() for rid in found}
-        if not doomed_ends:
-            return
-        for rel_name in record["edges"]:
-            rel = check_rel(rel_name)
-            rows = self.read_sql(q.sql_edge_rids(rel), what)
-            if not rows or rows[0].get("r") is None:
-                continue
-            doomed = [
-                rid
-                for rid, a, b in zip(rows[0]["r"], rows[0]["a"], rows[0]["b"], strict=True)
-                if a in doomed_ends or b in doomed_ends
-            ]
-            self._delete_in_chunks(q.sql_delete_records(rel), "rids", doomed, what)
-        for label, found in rids.items():
-            self._delete_in_chunks(q.sql_delete_vertices(check_label(label)), "rids", found, what)
+                if any(row["edges"] for row in rows):
+                    return
+                found[node.value] += [row["rid"] for row in rows]
+        for label, rids in found.items():
+            self._delete_in_chunks(q.sql_delete_vertices(check_label(label)), "rids", rids, what)
 
     def _delete_in_chunks(self, query: str, name: str, keys: Sequence[Any], what: str) -> None:
         for i in range(0, len(keys), _ROLLBACK_CHUNK):

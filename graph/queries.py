@@ -59,7 +59,7 @@ __all__ = [
     "sql_edge_record_ids",
     "sql_edge_rids",
     "sql_record_ids",
-    "sql_record_ids_of",
+    "sql_vertex_links",
 ]
 
 PING = "RETURN 1 AS ok"
@@ -973,9 +973,10 @@ def sql_edge_rids(rel: Rel) -> str:
     return f"SELECT list(@rid) AS r, list(@out) AS a, list(@in) AS b FROM `{rel}`"  # noqa: S608
 
 
-def sql_record_ids_of(label: Node) -> str:
-    """ArcadeDB SQL: the record ids of the ``label`` nodes whose ``id`` is in ``:ids``, one list."""
-    return f"SELECT list(@rid) AS rids FROM `{label}` WHERE id IN :ids"  # noqa: S608
+def sql_vertex_links(label: Node) -> str:
+    """ArcadeDB SQL: the record id and the number of edges of each ``label`` node whose
+    ``id`` is in ``:ids``."""
+    return f"SELECT @rid AS rid, bothE().size() AS edges FROM `{label}` WHERE id IN :ids"  # noqa: S608
 
 
 def sql_delete_vertices(label: Node) -> str:

@@ -336,54 +336,37 @@ class GraphStore:
         relations: Sequence[tuple[Rel, Node, Node, Sequence[dict[str, Any]]]],
         statements: Sequence[tuple[str, dict[str, Any]]],
         what: str,
+        *,
+        seen_alone: Collection[Node] = (),
     ) -> None:
         """Create new nodes and relations and run ``statements``: all of it, or none.
 
         ``nodes`` are ``(label, rows {"id", "props"})`` whose ids are known not to exist yet;
         ``relations`` are ``(rel, start label, end label, rows {"start", "end", "props"})``
-        between existing or new nodes, known not to exist yet; ``statements`` are further
-        write statements (updates of existing nodes). Rows are not validated here: the caller
-        builds them.
+        known not to exist yet; ``statements`` are further write statements (updates of
+        existing nodes). Rows are not validated here: the caller builds them.
 
-        On the bundled store the new nodes, and the relations among them, go to the bulk
-        endpoint in one request (:meth:`ArcadeHttpChannel.create_graph`, made all or nothing
-        by its journal), and the rest in one HTTP transaction after it: measured 1.6-1.9x
-        less server CPU per node than ``UNWIND ... CREATE`` (docs/architecture.md). Elsewhere
-        it is one transaction of ``CREATE`` statements followed by ``statements``.
+        Elsewhere one transaction; on the bundled store, the new nodes of the labels in
+        ``seen_alone`` go first, through the bulk endpoint in one request
+        (:meth:`ArcadeHttpChannel.create_graph`), and the rest in one HTTP transaction after
+        it, which must link every one of them; the journal undoes the request if the
+        transaction fails or the writer is killed before it commits. Readers may see those
+        nodes before the rest (so name only labels whose nodes mean nothing to a reader until
+        something links them); everything else appears at once.
         """
-        if self.bulk is None:
-            creates = [(q.create_nodes(label), {"rows": rows}) for label, rows in nodes if rows]
-            creates += [
-                (q.create_relations(rel, a, b), {"rows": rows})
-                for rel, a, b, rows in relations
-                if rows
-            ]
-            self.write_many([*creates, *statements], what)
+        creates = [
+            (q.create_nodes(label), {"rows": rows})
+            for label, rows in nodes
+            if rows and (self.bulk is None or label not in seen_alone)
+        ]
+        creates += [
+            (q.create_relations(rel, a, b), {"rows": rows}) for rel, a, b, rows in relations if rows
+        ]
+        early = [(label.value, rows) for label, rows in nodes if rows and label in seen_alone]
+        if self.bulk is None or not early:
+            self.write_many([*creates, *statements], what, bulk=True)
             return
-        new = {(label.value, row["id"]) for label, rows in nodes for row in rows}
-        inside: list[tuple[str, str, str, list[tuple[str, str, dict[str, Any]]]]] = []
-        outside: list[tuple[str, dict[str, Any]]] = []
-        for rel, a, b, rows in relations:
-            ours = [
-                (x["start"], x["end"], x["props"])
-                for x in rows
-                if (a.value, x["start"]) in new and (b.value, x["end"]) in new
-            ]
-            if ours:
-                inside.append((rel.value, a.value, b.value, ours))
-            if len(ours) < len(rows):
-                rest = [
-                    x
-                    for x in rows
-                    if (a.value, x["start"]) not in new or (b.value, x["end"]) not in new
-                ]
-                outside.append((q.create_relations(rel, a, b), {"rows": rest}))
-        self.bulk.create_graph(
-            [(label.value, rows) for label, rows in nodes if rows],
-            inside,
-            what,
-            then=[*outside, *statements],
-        )
+        self.bulk.create_graph(early, what, then=[*creates, *statements])
 
     def delete_everything(self) -> None:
         """Remove every node and relation (demo resets and tests); the schema stays."""

@@ -304,7 +304,15 @@ class _BatchWriter:
             if self._error is not None:
                 continue  # drain what was queued after a failure without running it
             try:
-                self._store.create_batch(batch.nodes, batch.relations, batch.statements, self._what)
+                self._store.create_batch(
+                    batch.nodes,
+                    batch.relations,
+                    batch.statements,
+                    self._what,
+                    # A reader may see a record or a channel key before its customer, never a
+                    # customer without its identities.
+                    seen_alone=(Node.IDENTITY,),
+                )
             except BaseException as e:  # raised again in the submitting thread
                 self._error = e
 

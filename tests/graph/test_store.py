@@ -395,6 +395,7 @@ def test_create_batch_writes_new_nodes_relations_and_statements(store: GraphStor
         [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
         [update],
         "creating a batch",
+        seen_alone=(Node.IDENTITY,),
     )
     counts = store.counts()
     assert counts["Customer"] == 301
@@ -425,6 +426,7 @@ def test_create_batch_failing_afterwards_leaves_nothing(store: GraphStore) -> No
             [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
             statements,
             "creating a batch",
+            seen_alone=(Node.IDENTITY,),
         )
     assert _record_count(store, "Customer") == 1
     assert _record_count(store, "Identity") == 0
@@ -435,8 +437,9 @@ def test_create_batch_failing_afterwards_leaves_nothing(store: GraphStore) -> No
 
 @pytest.mark.parametrize("taken", [Node.CUSTOMER, Node.IDENTITY])
 def test_create_batch_with_an_existing_id_leaves_nothing(store: GraphStore, taken: Node) -> None:
-    # The request creates the customers, then the identities (one commit each): a duplicate
-    # among either leaves nothing of the request and the node that held the id as it was.
+    # The bulk request creates the customers, then the identities (one commit each): a
+    # duplicate among either leaves nothing of the batch and the node that held the id as it
+    # was.
     taken_id = "b299" if taken is Node.CUSTOMER else "i299-1"
     store.upsert_nodes(taken, [{"id": taken_id, "channel": "kept"}])
     customers, links = _batch_rows(300)
@@ -447,32 +450,47 @@ def test_create_batch_with_an_existing_id_leaves_nothing(store: GraphStore, take
             [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
             [],
             "creating a batch",
+            seen_alone=(Node.CUSTOMER, Node.IDENTITY),
         )
     assert _record_count(store, "Customer") + _record_count(store, "Identity") == 1
     assert store.get_node(taken, taken_id) == {"id": taken_id, "channel": "kept"}
     assert store.bulk is None or list(store.bulk.journal.folder.glob("*.json")) == []
 
 
-def test_create_batch_of_a_killed_writer_is_rolled_back(
+def test_create_batch_of_a_killed_writer_is_undone_unless_it_committed(
     store: GraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The request and the statements were confirmed, but the writer stopped before it closed
-    # its journal entry (as a killed one does): the next recovery undoes the whole batch.
+    # A writer that stops after the bulk request and before its transaction commits (here:
+    # the transaction never runs, and the journal entry is never closed, as when it is
+    # killed): the next recovery deletes the identities the request created.
     assert store.bulk is not None
+    bulk = store.bulk
     store.upsert_nodes(Node.CUSTOMER, [{"id": "old"}])
     customers, links = _batch_rows(200)
     identities = [{"id": str(x["end"]), "props": {}} for x in links]
-    monkeypatch.setattr(store.bulk.journal, "done", lambda path: None)
-    store.create_batch(
-        [(Node.CUSTOMER, customers), (Node.IDENTITY, identities)],
-        [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
-        [],
-        "creating a batch",
-    )
-    assert store.counts()["HAS_IDENTITY"] == 400
+
+    def write() -> None:
+        store.create_batch(
+            [(Node.CUSTOMER, customers), (Node.IDENTITY, identities)],
+            [(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, links)],
+            [],
+            "creating a batch",
+            seen_alone=(Node.IDENTITY,),
+        )
+
+    monkeypatch.setattr(bulk.journal, "done", lambda path: None)
+    monkeypatch.setattr(bulk, "run_many", lambda statements, what: None)
+    write()
+    assert _record_count(store, "Identity") == 400
     monkeypatch.undo()
-    assert store.bulk.recover() == 1
-    assert _record_count(store, "Customer") == 1
-    assert _record_count(store, "Identity") == 0
-    assert _record_count(store, "HAS_IDENTITY") == 0
-    assert list(store.bulk.journal.folder.glob("*.json")) == []
+    assert bulk.recover() == 1
+    assert (_record_count(store, "Customer"), _record_count(store, "Identity")) == (1, 0)
+    assert list(bulk.journal.folder.glob("*.json")) == []
+    # Stopped after the transaction committed: the batch is whole, and recovery keeps it.
+    monkeypatch.setattr(bulk.journal, "done", lambda path: None)
+    write()
+    monkeypatch.undo()
+    assert bulk.recover() == 1
+    assert store.counts()["HAS_IDENTITY"] == _record_count(store, "HAS_IDENTITY") == 400
+    assert (_record_count(store, "Customer"), _record_count(store, "Identity")) == (201, 400)
+    assert list(bulk.journal.folder.glob("*.json")) == []

@@ -385,12 +385,12 @@ def test_a_failing_later_batch_stops_the_load_and_keeps_the_batches_before(
     real = store.create_batch
     calls: list[int] = []
 
-    def second_fails(nodes: Any, relations: Any, statements: Any, what: str) -> None:
+    def second_fails(nodes: Any, relations: Any, statements: Any, what: str, **kw: Any) -> None:
         if what.startswith("writing customers"):
             calls.append(len(statements))
             if len(calls) == 2:  # a statement the real store refuses, inside the batch
                 statements = [*statements, ("RETURN nonsense(", {})]
-        real(nodes, relations, statements, what)
+        real(nodes, relations, statements, what, **kw)
 
     monkeypatch.setattr(store, "create_batch", second_fails)
     with pytest.raises(StoreError):
