@@ -35,7 +35,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -54,9 +53,6 @@ log = logging.getLogger(__name__)
 #: Keys per rollback statement (``id IN :ids`` / ``@rid IN :rids``).
 _ROLLBACK_CHUNK = 5000
 
-#: The index named by ArcadeDB's duplicate-key error: ``"exceptionArgs":"Customer[id]|...``.
-_DUPLICATE_INDEX = re.compile(r'"exceptionArgs":"(\w+)\[')
-
 #: Header naming an open HTTP transaction on the server.
 _SESSION_HEADER = "arcadedb-session-id"
 
@@ -68,11 +64,9 @@ class BulkJournal:
     "pairs": [[out, in], ...]}`` with the record ids of the two ends. The writer holds an
     exclusive ``flock`` on it for as long as it runs; the kernel drops the lock when the
     writer dies, so an entry whose lock can be taken belongs to a writer that is gone and is
-    rolled back by :meth:`ArcadeHttpChannel.recover`. A file ``{"kind": "graph", "vertices":
-    {label: [id, ...]}}`` names the nodes a :meth:`create_graph` request
-    creates by their ``id`` (identity ids hold normalised phones and e-mails, as the database
-    beside them does). The files are created with mode 0600 beside the database, and exist
-    only while a request runs.
+    rolled back by :meth:`ArcadeHttpChannel.recover`. The files
+    hold only record ids, are created with mode 0600 beside the database, and exist only while
+    a request runs.
 
     Parameters
     ----------
@@ -237,77 +231,6 @@ class ArcadeHttpChannel:
                 raise
             self.journal.done(entry)
 
-    def create_graph(
-        self,
-        vertices: Sequence[tuple[str, Sequence[dict[str, Any]]]],
-        what: str,
-        then: Sequence[tuple[str, dict[str, Any]]] = (),
-    ) -> None:
-        """Create new vertices in one request, then run ``then`` in one HTTP transaction.
-
-        ``vertices`` are ``(label, rows {"id", "props"})`` whose ids are new; ``then`` are
-        Cypher statements (other nodes, relations, updates) that must link every new vertex.
-        The whole is all or nothing through the journal: the entry names the new ids, and a
-        failure of the request or of ``then`` (or a writer killed before ``then`` committed)
-        deletes those vertices. Each label's vertices are one commit on the server, visible
-        to readers before ``then`` commits.
-        """
-        lines: list[dict[str, Any]] = []
-        for label, rows in vertices:
-            head = {"@type": "vertex", "@class": check_label(label).value}
-            lines.extend(head | {"id": row["id"]} | row["props"] for row in rows)
-        record = {
-            "kind": "graph",
-            "vertices": {
-                check_label(label).value: [row["id"] for row in rows] for label, rows in vertices
-            },
-        }
-        with self.journal.entry(record) as entry:
-            try:
-                if lines:
-                    chunk = {"vertexBatchSize": str(max(len(lines), 1))}
-                    try:
-                        self._batch(_ndjson(lines), len(lines), "verticesCreated", what, chunk)
-                    except ConflictError as e:
-                        self._undo_duplicate(record, str(e), what)
-                        self.journal.done(entry)
-                        raise
-                if then:
-                    self.run_many(then, what)
-            except BaseException:
-                if entry.exists():
-                    try:
-                        self._roll_back(record, f"{what} (undoing a failed batch)")
-                    except StoreError:
-                        log.warning("a failed bulk write is left for the next open to roll back")
-                    else:
-                        self.journal.done(entry)
-                raise
-            self.journal.done(entry)
-
-    def _undo_duplicate(self, record: dict[str, Any], error: str, what: str) -> None:
-        """Undo a :meth:`create_graph` request refused for an id that exists already.
-
-        The labels before the one with the duplicate were committed (all their ids were new,
-        so deleting them by id deletes only what the request created); that label and the
-        ones after it wrote nothing, and must not be deleted by id: the duplicate is
-        someone else's node.
-        """
-        labels = list(record["vertices"])
-        found = _DUPLICATE_INDEX.search(error)
-        failed = found.group(1) if found else None
-        if failed not in labels:
-            log.warning(
-                "could not tell which node kind a refused bulk request broke on; nodes of the "
-                "kinds before it may remain: %s",
-                labels,
-            )
-            return
-        done = labels[: labels.index(failed)]
-        if done:
-            committed = {"vertices": {k: record["vertices"][k] for k in done}}
-            self._roll_back_graph(committed, f"{what} (undoing a refused batch)")
-
     def recover(self) -> int:
         """Roll back every journalled request whose writer is gone; return how many."""
         done = 0
@@ -317,19 +240,16 @@ class ArcadeHttpChannel:
             log.warning(
                 "rolled back an unfinished bulk write of %s %s (its writer stopped before the "
                 "store confirmed it)",
-                len(record.get("pairs") or ())
-                or sum(len(ids) for ids in (record.get("vertices") or {}).values()),
-                record.get("type") or "nodes and relations",
+                len(record.get("ids") or record.get("pairs") or ()),
+                record.get("type"),
             )
             done += 1
         return done
 
     def _batch(
         self, body: bytes, expected: int, counter: str, what: str, params: dict[str, str]
-    ) -> dict[str, Any]:
-        """POST one NDJSON payload to the bulk endpoint; check the server created all of it.
-
-        Returns the server's summary (``verticesCreated``, ``edgesCreated``, ...)."""
+    ) -> None:
+        """POST one NDJSON payload to the bulk endpoint; check the server created all of it."""
         try:
             response = self._client.post(
                 f"/api/v1/batch/{self.database}",
@@ -345,13 +265,11 @@ class ArcadeHttpChannel:
             ) from e
         if response.status_code != 200:
             _raise_for(response, what)
-        summary: dict[str, Any] = response.json()
-        created = summary.get(counter)
+        created = response.json().get(counter)
         if created != expected:
             raise StoreError(
                 f"The bundled store created {created} of {expected} records while {what}"
             )
-        return summary
 
     def _roll_back(self, record: dict[str, Any], what: str) -> None:
         """Delete the edges a journalled request created, found by their end pairs.
@@ -371,32 +289,8 @@ class ArcadeHttpChannel:
                 if (a, b) in pairs
             ]
             self._delete_in_chunks(q.sql_delete_records(rel), "rids", doomed, what)
-        elif record.get("kind") == "graph":
-            self._roll_back_graph(record, what)
         else:
             raise StoreError(f"Unknown bulk journal entry {record.get('kind')!r} while {what}")
-
-    def _roll_back_graph(self, record: dict[str, Any], what: str) -> None:
-        """Undo a journalled :meth:`create_graph`: delete the vertices it created, found by
-        ``id`` - unless its transaction committed.
-
-        ``then`` links every new vertex, in one transaction: a vertex with an edge means that
-        transaction committed (the writer stopped before it closed the entry), and the batch
-        is complete and kept.
-        """
-        found: dict[str, list[str]] = {}
-        for label, ids in record["vertices"].items():
-            node = check_label(label)
-            found[node.value] = []
-            for i in range(0, len(ids), _ROLLBACK_CHUNK):
-                rows = self.read_sql(
-                    q.sql_vertex_links(node), what, ids=ids[i : i + _ROLLBACK_CHUNK]
-                )
-                if any(row["edges"] for row in rows):
-                    return
-                found[node.value] += [row["rid"] for row in rows]
-        for label, rids in found.items():
-            self._delete_in_chunks(q.sql_delete_vertices(check_label(label)), "rids", rids, what)
 
     def _delete_in_chunks(self, query: str, name: str, keys: Sequence[Any], what: str) -> None:
         for i in range(0, len(keys), _ROLLBACK_CHUNK):

@@ -55,11 +55,9 @@ __all__ = [
     "set_node_properties",
     "sql_create_edge_type",
     "sql_delete_records",
-    "sql_delete_vertices",
     "sql_edge_record_ids",
     "sql_edge_rids",
     "sql_record_ids",
-    "sql_vertex_links",
 ]
 
 PING = "RETURN 1 AS ok"
@@ -971,18 +969,6 @@ def sql_edge_rids(rel: Rel) -> str:
     link into its vertices' edge lists (which a Cypher ``MATCH`` does not see).
     """
     return f"SELECT list(@rid) AS r, list(@out) AS a, list(@in) AS b FROM `{rel}`"  # noqa: S608
-
-
-def sql_vertex_links(label: Node) -> str:
-    """ArcadeDB SQL: the record id and the number of edges of each ``label`` node whose
-    ``id`` is in ``:ids``."""
-    return f"SELECT @rid AS rid, bothE().size() AS edges FROM `{label}` WHERE id IN :ids"  # noqa: S608
-
-
-def sql_delete_vertices(label: Node) -> str:
-    """ArcadeDB SQL: delete the ``label`` vertices whose record id is in ``:rids`` (with the
-    edges in their edge lists)."""
-    return f"DELETE FROM `{label}` WHERE @rid IN :rids"  # noqa: S608
 
 
 def sql_delete_records(rel: Rel) -> str:

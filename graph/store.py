@@ -330,44 +330,6 @@ class GraphStore:
         except Exception as e:
             raise translate_errors(e, what) from e
 
-    def create_batch(
-        self,
-        nodes: Sequence[tuple[Node, Sequence[dict[str, Any]]]],
-        relations: Sequence[tuple[Rel, Node, Node, Sequence[dict[str, Any]]]],
-        statements: Sequence[tuple[str, dict[str, Any]]],
-        what: str,
-        *,
-        seen_alone: Collection[Node] = (),
-    ) -> None:
-        """Create new nodes and relations and run ``statements``: all of it, or none.
-
-        ``nodes`` are ``(label, rows {"id", "props"})`` whose ids are known not to exist yet;
-        ``relations`` are ``(rel, start label, end label, rows {"start", "end", "props"})``
-        known not to exist yet; ``statements`` are further write statements (updates of
-        existing nodes). Rows are not validated here: the caller builds them.
-
-        Elsewhere one transaction; on the bundled store, the new nodes of the labels in
-        ``seen_alone`` go first, through the bulk endpoint in one request
-        (:meth:`ArcadeHttpChannel.create_graph`), and the rest in one HTTP transaction after
-        it, which must link every one of them; the journal undoes the request if the
-        transaction fails or the writer is killed before it commits. Readers may see those
-        nodes before the rest (so name only labels whose nodes mean nothing to a reader until
-        something links them); everything else appears at once.
-        """
-        creates = [
-            (q.create_nodes(label), {"rows": rows})
-            for label, rows in nodes
-            if rows and (self.bulk is None or label not in seen_alone)
-        ]
-        creates += [
-            (q.create_relations(rel, a, b), {"rows": rows}) for rel, a, b, rows in relations if rows
-        ]
-        early = [(label.value, rows) for label, rows in nodes if rows and label in seen_alone]
-        if self.bulk is None or not early:
-            self.write_many([*creates, *statements], what, bulk=True)
-            return
-        self.bulk.create_graph(early, what, then=[*creates, *statements])
-
     def delete_everything(self) -> None:
         """Remove every node and relation (demo resets and tests); the schema stays."""
         self.write(q.DELETE_EVERYTHING, "deleting everything")

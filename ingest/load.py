@@ -257,7 +257,7 @@ def write_customers(
             size += len(members[cid])
             if size < batch_size and i < len(order):
                 continue
-            batch, written = _chunk_batch(
+            statements, written = _chunk_statements(
                 store,
                 chunk,
                 members,
@@ -269,7 +269,7 @@ def write_customers(
                 written_keys,
                 lookup=not empty_store,
             )
-            writer.submit(batch)
+            writer.submit(statements)
             counts += written
             done += len(chunk)
             if progress is not None:
@@ -291,7 +291,7 @@ class _BatchWriter:
     def __init__(self, store: GraphStore, what: str) -> None:
         self._store = store
         self._what = what
-        self._queue: queue.Queue[_Batch | None] = queue.Queue(1)
+        self._queue: queue.Queue[list[tuple[str, dict[str, Any]]] | None] = queue.Queue(1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="quanzi-ingest-writer")
 
@@ -300,19 +300,11 @@ class _BatchWriter:
         return self
 
     def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
+        while (statements := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # drain what was queued after a failure without running it
             try:
-                self._store.create_batch(
-                    batch.nodes,
-                    batch.relations,
-                    batch.statements,
-                    self._what,
-                    # A reader may see a record or a channel key before its customer, never a
-                    # customer without its identities.
-                    seen_alone=(Node.IDENTITY,),
-                )
+                self._store.write_many(statements, self._what, bulk=True)
             except BaseException as e:  # raised again in the submitting thread
                 self._error = e
 
@@ -320,10 +312,10 @@ class _BatchWriter:
         if self._error is not None:
             raise self._error
 
-    def submit(self, batch: _Batch) -> None:
+    def submit(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
         self._raise()
-        if batch.statements or any(rows for _, rows in batch.nodes):
-            self._queue.put(batch)
+        if statements:
+            self._queue.put(statements)
 
     def __exit__(self, *exc: object) -> None:
         self._queue.put(None)
@@ -332,17 +324,7 @@ class _BatchWriter:
             self._raise()
 
 
-@dataclass
-class _Batch:
-    """One transaction of a load: nodes and relations created new, then statements that update
-    what exists (see :meth:`~quanzi.graph.store.GraphStore.create_batch`)."""
-
-    nodes: list[tuple[Node, list[dict[str, Any]]]]
-    relations: list[tuple[Rel, Node, Node, list[dict[str, Any]]]]
-    statements: list[tuple[str, dict[str, Any]]]
-
-
-def _chunk_batch(
+def _chunk_statements(
     store: GraphStore,
     chunk: Sequence[str],
     members: Mapping[str, list[str]],
@@ -354,8 +336,8 @@ def _chunk_batch(
     written_keys: set[str],
     *,
     lookup: bool,
-) -> tuple[_Batch, Counter[str]]:
-    """What writes one batch of customers (one transaction), and its counts."""
+) -> tuple[list[tuple[str, dict[str, Any]]], Counter[str]]:
+    """The statements that write one batch of customers (one transaction), and their counts."""
     new = resolution.new_customers
     evidence_of = resolution.evidence
     customers_new: list[dict[str, Any]] = []
@@ -419,11 +401,14 @@ def _chunk_batch(
     written_keys.update(keys)
     tags = sorted({t for _, t in tagged})
     statements: list[tuple[str, list[dict[str, Any]]]] = [
+        (q.create_nodes(Node.CUSTOMER), customers_new),
         (q.merge_nodes(Node.CUSTOMER), customers_old),
+        (q.create_nodes(Node.IDENTITY), records_new + create_keys),
         (q.merge_nodes(Node.IDENTITY), records_old),
         # Tags from the contact files go in the same transaction: written after it, a load
         # killed in between would leave them out for good (the records count as loaded then).
         (q.merge_nodes(Node.TAG), [{"id": t, "props": {"name": t}} for t in tags]),
+        (q.create_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY), rels_new),
         (q.merge_relations(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY), rels_old),
         (
             q.merge_relations(Rel.TAGGED, Node.CUSTOMER, Node.TAG),
@@ -440,12 +425,7 @@ def _chunk_batch(
             "HAS_IDENTITY": len(rels_new) + len(rels_old),
         }
     )
-    batch = _Batch(
-        nodes=[(Node.CUSTOMER, customers_new), (Node.IDENTITY, records_new + create_keys)],
-        relations=[(Rel.HAS_IDENTITY, Node.CUSTOMER, Node.IDENTITY, rels_new)],
-        statements=[(text, {"rows": rows}) for text, rows in statements if rows],
-    )
-    return batch, counts
+    return [(text, {"rows": rows}) for text, rows in statements if rows], counts
 
 
 def merge_into(store: GraphStore, loser: str, survivor: str, *, reason: str) -> None:

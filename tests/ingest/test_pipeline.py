@@ -289,24 +289,23 @@ def test_a_failing_batch_leaves_no_half_written_customer(
     ingest_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Break the last statement of the customer transaction (ZHANG's tags) on the real store:
-    # the Customer, Identity and HAS_IDENTITY rows written before it in the same batch (on the
-    # bundled store: by the bulk request before it) must roll back.
+    # Break the last statement of the customer transaction (HAS_IDENTITY) on the real store:
+    # the Customer and Identity rows written before it in the same batch must roll back.
     from quanzi.ingest import load
 
-    real = load.q.merge_relations
+    for name in ("merge_relations", "create_relations"):
+        real = getattr(load.q, name)
 
-    def broken(rel: Rel, start: Node, end: Node) -> str:
-        text: str = real(rel, start, end)
-        return text + " RETURN nonsense(" if rel is Rel.TAGGED else text
+        def broken(rel: Rel, start: Node, end: Node, real: Any = real) -> str:
+            text: str = real(rel, start, end)
+            return text + " RETURN nonsense(" if rel is Rel.HAS_IDENTITY else text
 
-    monkeypatch.setattr(load.q, "merge_relations", broken)
+        monkeypatch.setattr(load.q, name, broken)
     with pytest.raises(StoreError):
         ingest_files(store, [write_contacts("c.csv", [ZHANG, LI_FAMILY])], ingest_settings)
     counts = store.counts()
     assert counts.get(Node.CUSTOMER, 0) == 0
     assert counts.get(Node.IDENTITY, 0) == 0
-    assert counts.get(Rel.HAS_IDENTITY, 0) == 0
 
 
 def test_a_changed_record_is_updated_in_place(
@@ -382,17 +381,17 @@ def test_a_failing_later_batch_stops_the_load_and_keeps_the_batches_before(
         for i, phone in enumerate(["13800000001", "13800000002", "13800000003"], start=1)
     ]
     settings = Settings(data_dir=tmp_path / "quanzi", write_batch_size=1)
-    real = store.create_batch
+    real = store.write_many
     calls: list[int] = []
 
-    def second_fails(nodes: Any, relations: Any, statements: Any, what: str, **kw: Any) -> None:
+    def second_fails(statements: Any, what: str, *, bulk: bool = False) -> None:
         if what.startswith("writing customers"):
             calls.append(len(statements))
             if len(calls) == 2:  # a statement the real store refuses, inside the batch
                 statements = [*statements, ("RETURN nonsense(", {})]
-        real(nodes, relations, statements, what, **kw)
+        real(statements, what, bulk=bulk)
 
-    monkeypatch.setattr(store, "create_batch", second_fails)
+    monkeypatch.setattr(store, "write_many", second_fails)
     with pytest.raises(StoreError):
         ingest_files(store, [write_contacts("c.csv", people)], settings)
     monkeypatch.undo()
