@@ -38,6 +38,7 @@ __all__ = [
     "delete_nodes",
     "delete_relations_between",
     "delete_relations_from",
+    "drop_index",
     "existing_ids",
     "get_node",
     "merge_nodes",
@@ -81,6 +82,11 @@ def create_constraint(label: Node, key: str = "id") -> str:
 def create_index(label: Node, prop: str) -> str:
     """Range index on ``label.prop`` (idempotent)."""
     return f"CREATE INDEX {label.value.lower()}_{prop} IF NOT EXISTS FOR (n:{label}) ON (n.{prop})"
+
+
+def drop_index(label: Node, prop: str) -> str:
+    """Drop the :func:`create_index` index on ``label.prop`` if it exists (idempotent)."""
+    return f"DROP INDEX {label.value.lower()}_{prop} IF EXISTS"
 
 
 def merge_nodes(label: Node) -> str:

@@ -8,17 +8,17 @@ from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node
 
-__all__ = ["INDEXES", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
+__all__ = ["DROPPED_INDEXES", "INDEXES", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
 
 #: Bump when constraints or indexes change; recorded on the ``SchemaMeta`` node.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
-#: Secondary indexes for the filters users run most.
+#: Secondary indexes for the filters users run most. Each one costs every write of its
+#: label (null values are not indexed, so a property most nodes lack costs little).
 INDEXES: dict[Node, tuple[str, ...]] = {
     Node.CUSTOMER: (
         "tier",
         "funnel_stage",
-        "name",
         "merged_into",
         "influence",
         "pagerank",
@@ -28,6 +28,12 @@ INDEXES: dict[Node, tuple[str, ...]] = {
     Node.CIRCLE: ("level",),
     Node.ORDER: ("placed_at",),
 }
+
+#: Indexes of earlier versions, dropped by :func:`ensure_schema` if a store still has them.
+#: ``Customer.name`` (until version 5): no query can use it (name search is
+#: ``toLower(...) CONTAINS``, name order is ``coalesce(c.name, '')``), and it was most of the
+#: indexes' cost per customer written (benchmarks/store_vertices.py, docs/architecture.md).
+DROPPED_INDEXES: tuple[tuple[Node, str], ...] = ((Node.CUSTOMER, "name"),)
 
 
 def ensure_schema(store: GraphStore) -> int:
@@ -41,6 +47,8 @@ def ensure_schema(store: GraphStore) -> int:
     for label, props in INDEXES.items():
         for prop in props:
             store.write(q.create_index(label, prop), f"creating the {label}.{prop} index")
+    for label, prop in DROPPED_INDEXES:
+        store.write(q.drop_index(label, prop), f"dropping the unused {label}.{prop} index")
     store.write(
         q.SCHEMA_VERSION_WRITE,
         "recording the schema version",

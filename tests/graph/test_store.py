@@ -11,7 +11,7 @@ import pytest
 from quanzi.errors import ConflictError, InputError, NotFoundError
 from quanzi.graph import queries as q
 from quanzi.graph.connect import open_store
-from quanzi.graph.schema import SCHEMA_VERSION, ensure_schema, schema_version
+from quanzi.graph.schema import INDEXES, SCHEMA_VERSION, ensure_schema, schema_version
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings
@@ -180,6 +180,29 @@ def test_schema_creation_is_idempotent(store: GraphStore) -> None:
     assert {(n.value,) for n in Node} <= constrained
     with pytest.raises(ConflictError):
         store.write(q.create_nodes(Node.SCHEMA_META), "dup", rows=[{"id": "schema", "props": {}}])
+
+
+def _indexed(store: GraphStore, label: Node) -> set[str]:
+    indexes = store.read("SHOW INDEXES", "listing indexes")
+    return {
+        prop
+        for i in indexes
+        if tuple(i["labelsOrTypes"] or ()) == (label.value,) and not i.get("owningConstraint")
+        for prop in i["properties"] or ()
+    }
+
+
+def test_schema_migration_drops_an_index_of_an_earlier_version(store: GraphStore) -> None:
+    # A store made by schema version 5 has a Customer.name index; version 6 drops it, and
+    # running the migration again changes nothing.
+    assert "tier" in _indexed(store, Node.CUSTOMER)
+    store.write(q.create_index(Node.CUSTOMER, "name"), "the version 5 index")
+    assert "name" in _indexed(store, Node.CUSTOMER)
+    for _ in range(2):
+        assert ensure_schema(store) == SCHEMA_VERSION == 6
+        assert _indexed(store, Node.CUSTOMER) == set(INDEXES[Node.CUSTOMER])
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "c1", "name": "张伟"}])
+    assert store.get_node(Node.CUSTOMER, "c1") == {"id": "c1", "name": "张伟"}
 
 
 def test_bulk_create_command_is_atomic(store: GraphStore) -> None:
