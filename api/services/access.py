@@ -202,6 +202,7 @@ class Visibility:
         Examples
         --------
         >>> sales = Principal("k1", "sales", "Li", employee_id="E1")
+        >>> store = None  # shows_served reads nothing from the store
         >>> Visibility(store, sales).shows_served([("E1", None)])
         True
         >>> Visibility(store, sales).shows_served([("E1", False), ("E2", True)])
