@@ -637,8 +637,9 @@ class Client:
         """Merge customers ``a`` and ``b``; the older survives and the other redirects to it.
 
         Takes the data directory's writer lock (waiting for a running ingest or analysis,
-        which decide on the customers a merge changes), then
-        :func:`quanzi.ingest.manual.merge_customers`. Returns the survivor's id.
+        which decide on the customers a merge changes) as the API's merge does
+        (:func:`quanzi.api.services.identity.merge`, without its time limit). Returns the
+        survivor's id.
 
         Examples
         --------
@@ -652,20 +653,21 @@ class Client:
         >>> link.same_customer, link.customers == (survivor, survivor), link.path[0].rule
         (True, True, 'merged customers')
         """
-        from quanzi.ingest.lock import writer_lock
-        from quanzi.ingest.manual import merge_customers
+        from quanzi.api.services import identity as service
 
         try:
-            with writer_lock(self.settings.data_dir, what="the merge", doing="a merge"):
-                return merge_customers(self.store, a, b, reason=reason)
+            merged = service.merge(
+                self.store, self._cache, self.settings.data_dir, a, b, reason=reason, wait_s=None
+            )
         finally:
             self.refresh()
+        return merged.survivor_id
 
     def split(self, identity: str) -> str:
         """Split a source record (and its channel keys) off into a customer of its own.
 
-        Takes the writer lock like :meth:`merge`, then
-        :func:`quanzi.ingest.manual.split_identity`. Returns the new customer's id.
+        Takes the writer lock like :meth:`merge`
+        (:func:`quanzi.api.services.identity.split`). Returns the new customer's id.
 
         Examples
         --------
@@ -677,14 +679,15 @@ class Client:
         >>> link.same_customer, link.customers == (survivor, new)
         (False, True)
         """
-        from quanzi.ingest.lock import writer_lock
-        from quanzi.ingest.manual import split_identity
+        from quanzi.api.services import identity as service
 
         try:
-            with writer_lock(self.settings.data_dir, what="the split", doing="a split"):
-                return split_identity(self.store, identity)
+            split = service.split(
+                self.store, self._cache, self.settings.data_dir, identity, wait_s=None
+            )
         finally:
             self.refresh()
+        return split.new_customer_id
 
     def explain(self, a: str, b: str) -> LinkExplanation:
         """Why two identities belong to one customer (or that they do not): the chain of links

@@ -348,7 +348,6 @@ def run_analysis(
     with writer_lock(
         settings.data_dir,
         on_wait=lambda holder: report(f"analyse: waiting for {holder}", 0, 1),
-        what="the analysis",
         doing="an analysis",
     ):
         return _run_analysis(store, settings, seed=seed, report=report)

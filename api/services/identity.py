@@ -211,26 +211,41 @@ MANUAL_WRITE_WAIT_S = 10.0
 
 
 def merge(
-    store: GraphStore, cache: GraphCache, data_dir: Path, a: str, b: str, *, reason: str
+    store: GraphStore,
+    cache: GraphCache,
+    data_dir: Path,
+    a: str,
+    b: str,
+    *,
+    reason: str,
+    wait_s: float | None = MANUAL_WRITE_WAIT_S,
 ) -> MergeResult:
     """Merge two customers; the one seen first survives and the other's id redirects to it.
 
     Takes the data directory's writer lock (an ingest resolving against the graph meanwhile
-    would decide on customers this merge changes); waits :data:`MANUAL_WRITE_WAIT_S` for a
-    running ingest, then raises :class:`~quanzi.errors.ConflictError`.
+    would decide on customers this merge changes); waits ``wait_s`` (default
+    :data:`MANUAL_WRITE_WAIT_S`; ``None``: as long as it takes) for a running ingest or
+    analysis, then raises :class:`~quanzi.errors.ConflictError`.
     """
-    with writer_lock(data_dir, timeout=MANUAL_WRITE_WAIT_S, what="the merge", doing="a merge"):
+    with writer_lock(data_dir, timeout=wait_s, what="the merge", doing="a merge"):
         survivor = merge_customers(store, a, b, reason=reason)
     cache.invalidate()
     return MergeResult(survivor_id=survivor, merged_id=b if survivor == a else a)
 
 
-def split(store: GraphStore, cache: GraphCache, data_dir: Path, identity: str) -> SplitResult:
+def split(
+    store: GraphStore,
+    cache: GraphCache,
+    data_dir: Path,
+    identity: str,
+    *,
+    wait_s: float | None = MANUAL_WRITE_WAIT_S,
+) -> SplitResult:
     """Split a source record (and its channel keys) off into a customer of its own.
 
     Takes the writer lock like :func:`merge`.
     """
-    with writer_lock(data_dir, timeout=MANUAL_WRITE_WAIT_S, what="the split", doing="a split"):
+    with writer_lock(data_dir, timeout=wait_s, what="the split", doing="a split"):
         old = explain_link(store, identity, identity).customers[0]
         new = split_identity(store, identity)
     cache.invalidate()
