@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     bundled_bolt_port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
     bundled_http_port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
     bundled_heap: str = Field("1g", pattern=r"^\d+[mMgG]$")
+    bundled_page_cache_mb: int | None = Field(
+        None,
+        ge=16,
+        description="ArcadeDB's page cache in MB, inside the heap; unset: a quarter of the heap.",
+    )
     bundled_start_timeout_s: float = Field(90.0, gt=0)
 
     api_host: str = "127.0.0.1"
@@ -211,6 +216,20 @@ class Settings(BaseSettings):
         description="A customer silent (no event of any kind) this long counts as churned, "
         "beside those who deleted every employee contact; 0 counts deletions only.",
     )
+
+    @model_validator(mode="after")
+    def _page_cache_fits_the_heap(self) -> Settings:
+        if self.bundled_page_cache_mb is None:
+            return self
+        unit = 1024 if self.bundled_heap[-1] in "gG" else 1
+        heap_mb = int(self.bundled_heap[:-1]) * unit
+        if self.bundled_page_cache_mb > heap_mb * 0.75:
+            raise ValueError(
+                f"QUANZI_BUNDLED_PAGE_CACHE_MB={self.bundled_page_cache_mb} leaves too little of "
+                f"the {heap_mb} MB heap for queries: keep it at most three quarters of "
+                "QUANZI_BUNDLED_HEAP, or raise the heap"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_password(self) -> Settings:

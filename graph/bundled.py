@@ -128,6 +128,10 @@ class BundledStore:
         Ports on 127.0.0.1; 0 picks free ones.
     heap : str
         Java heap limit, e.g. ``"1g"``.
+    page_cache_mb : int, optional
+        ArcadeDB's page cache (``arcadedb.maxPageRAM``, in MB, inside the heap); by default
+        the server's own choice, a quarter of the heap. A read-heavy service whose database
+        is larger than that cache reloads pages on every read (see docs/configuration.md).
 
     Examples
     --------
@@ -145,6 +149,7 @@ class BundledStore:
         bolt_port: int = 0,
         http_port: int = 0,
         heap: str = "1g",
+        page_cache_mb: int | None = None,
         start_timeout_s: float = 90.0,
     ) -> None:
         self.root = Path(data_dir).expanduser().resolve() / "store"
@@ -152,6 +157,7 @@ class BundledStore:
         self.bolt_port = bolt_port
         self.http_port = http_port
         self.heap = heap
+        self.page_cache_mb = page_cache_mb
         self.start_timeout_s = start_timeout_s
 
     # -- files ---------------------------------------------------------------------------
@@ -302,6 +308,8 @@ class BundledStore:
             "bolt.defaultDatabase": self.database,
             "studio.enabled": "false",
         }
+        if self.page_cache_mb is not None:
+            props["maxPageRAM"] = self.page_cache_mb
         cmd = [
             str(home / "jre" / "bin" / "java"),
             f"-Xmx{self.heap}",

@@ -29,6 +29,7 @@ def bundled_store(settings: Settings) -> BundledStore:
         bolt_port=settings.bundled_bolt_port,
         http_port=settings.bundled_http_port,
         heap=settings.bundled_heap,
+        page_cache_mb=settings.bundled_page_cache_mb,
         start_timeout_s=settings.bundled_start_timeout_s,
     )
 

@@ -44,3 +44,13 @@ def test_bad_values_name_the_setting() -> None:
         load_settings(api_port=70000)
     with pytest.raises(ConfigError, match="QUANZI_STORE"):
         load_settings(store="mysql")
+
+
+def test_bundled_page_cache_must_leave_room_in_the_heap() -> None:
+    assert (
+        load_settings(bundled_heap="2g", bundled_page_cache_mb=1024).bundled_page_cache_mb == 1024
+    )
+    with pytest.raises(ConfigError, match=r"QUANZI_BUNDLED_PAGE_CACHE_MB=900.*1024 MB heap"):
+        load_settings(bundled_heap="1g", bundled_page_cache_mb=900)
+    with pytest.raises(ConfigError, match=r"QUANZI_BUNDLED_PAGE_CACHE_MB"):
+        load_settings(bundled_page_cache_mb=8)

@@ -19,11 +19,13 @@ from quanzi.settings import Settings
 
 
 def test_lifecycle_single_server_and_crash_recovery(data_dir: Path) -> None:
-    manager = BundledStore(data_dir)
+    manager = BundledStore(data_dir, page_cache_mb=64)
     assert manager.status().state == "stopped"
     first = manager.start()
     try:
         assert first.state == "running"
+        cmdline = Path(f"/proc/{first.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"-Darcadedb.maxPageRAM=64" in cmdline
         assert manager.start().pid == first.pid, "a second start must reuse the running server"
         assert BundledStore(data_dir).status().pid == first.pid
         mode = stat.S_IMODE(os.stat(manager.root / "credentials").st_mode)
