@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     bundled_page_cache_mb: int | None = Field(
         None,
         ge=16,
-        description="ArcadeDB's page cache in MB, inside the heap; unset: a quarter of the heap.",
+        description="The bundled store's page cache in MB, inside the heap; unset: 60% of it.",
     )
     bundled_start_timeout_s: float = Field(90.0, gt=0)
 
@@ -221,8 +221,7 @@ class Settings(BaseSettings):
     def _page_cache_fits_the_heap(self) -> Settings:
         if self.bundled_page_cache_mb is None:
             return self
-        unit = 1024 if self.bundled_heap[-1] in "gG" else 1
-        heap_mb = int(self.bundled_heap[:-1]) * unit
+        heap_mb = int(self.bundled_heap[:-1]) * (1024 if self.bundled_heap[-1] in "gG" else 1)
         if self.bundled_page_cache_mb > heap_mb * 0.75:
             raise ValueError(
                 f"QUANZI_BUNDLED_PAGE_CACHE_MB={self.bundled_page_cache_mb} leaves too little of "

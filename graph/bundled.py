@@ -34,9 +34,25 @@ from typing import Literal
 
 from quanzi.errors import ConfigError, StoreError, StoreUnavailableError
 
-__all__ = ["BundledStatus", "BundledStore", "arcadedb_home"]
+__all__ = ["PAGE_CACHE_SHARE", "BundledStatus", "BundledStore", "arcadedb_home", "heap_mb"]
 
 _SERVER_CLASS = "com.arcadedb.server.ArcadeDBServer"
+
+#: Share of the heap given to the store's page cache when none is set: measured at 100k
+#: customers (database 573 MB) with a 1 GB heap, 600 MB of cache halved the store's CPU per
+#: customer 360 against ArcadeDB's default quarter, and ingest and analysis ran as before.
+PAGE_CACHE_SHARE = 0.6
+
+
+def heap_mb(heap: str) -> int:
+    """A Java heap size such as ``"1g"`` or ``"768m"`` in MB.
+
+    >>> heap_mb("1g"), heap_mb("768M")
+    (1024, 768)
+    """
+    return int(heap[:-1]) * (1024 if heap[-1] in "gG" else 1)
+
+
 _USER = "root"
 
 State = Literal["running", "stopped", "stale"]
@@ -130,8 +146,8 @@ class BundledStore:
         Java heap limit, e.g. ``"1g"``.
     page_cache_mb : int, optional
         ArcadeDB's page cache (``arcadedb.maxPageRAM``, in MB, inside the heap); by default
-        the server's own choice, a quarter of the heap. A read-heavy service whose database
-        is larger than that cache reloads pages on every read (see docs/configuration.md).
+        :data:`PAGE_CACHE_SHARE` of the heap (ArcadeDB's own default, a quarter, made random
+        customer 360s reload pages at 100k customers; see docs/api.md).
 
     Examples
     --------
@@ -308,8 +324,11 @@ class BundledStore:
             "bolt.defaultDatabase": self.database,
             "studio.enabled": "false",
         }
-        if self.page_cache_mb is not None:
-            props["maxPageRAM"] = self.page_cache_mb
+        props["maxPageRAM"] = (
+            self.page_cache_mb
+            if self.page_cache_mb is not None
+            else int(heap_mb(self.heap) * PAGE_CACHE_SHARE)
+        )
         cmd = [
             str(home / "jre" / "bin" / "java"),
             f"-Xmx{self.heap}",
