@@ -159,6 +159,23 @@ def test_lookalikes_by_ids(shared: Api) -> None:
     assert {r["kind"] for r in best["reasons"]} & {"knows_seeds", "mutual_contacts"}
 
 
+def test_lookalike_prospects_carry_contact_points_masked_unless_served(shared: Api) -> None:
+    # c3 was served by the sales key's employee E1, no longer (active false): masked.
+    def first(role: str) -> dict[str, object]:
+        body = shared.post("/lookalikes", role=role, json={"seeds": ["c1", "c2"], "k": 3}).json()
+        customer: dict[str, object] = body["items"][0]["customer"]
+        assert customer["id"] == "c3"
+        return customer
+
+    admin, sales = first("admin"), first("sales")
+    assert admin["phones"] == ["+8613900139000"]
+    assert admin["masked"] is False
+    assert sales["masked"] is True
+    assert len(sales["phones"]) == 1
+    assert "+8613900139000" not in str(sales["phones"])
+    assert sales["emails"] == admin["emails"] == []
+
+
 def test_lookalikes_merged_seed_and_filters(shared: Api) -> None:
     body = shared.post(
         "/lookalikes",
