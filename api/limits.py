@@ -16,6 +16,10 @@ One ASGI middleware, in front of every route, does both:
   as it passes the limit, so nothing larger is ever buffered or written to disk. Both
   are 413 problem+json naming the limit.
 
+Apart from those, the busiest read endpoints (customer 360, lookalike search) work on at most
+:data:`BUSY_SLOTS` requests at once per process (:func:`busy_slots`); the others wait their
+turn, first come first served.
+
 Counts live in the storage named by ``api_rate_limit_storage``: ``memory://`` counts per
 worker process (with ``--workers N`` a key may make N times its rate), a shared storage
 such as Redis counts for all workers.
@@ -24,12 +28,14 @@ such as Redis counts for all workers.
 from __future__ import annotations
 
 import math
+import os
 import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import anyio
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -43,13 +49,29 @@ from quanzi.errors import ConfigError
 from quanzi.settings import DEFAULT_RATE_LIMITS
 
 __all__ = [
+    "BUSY_SLOTS",
     "INTERNAL_HEADER",
     "PUBLIC_PATHS",
     "UNLIMITED_PATHS",
     "RateLimiter",
     "Refusal",
     "RequestLimitsMiddleware",
+    "busy_slots",
 ]
+
+#: Requests of one busy endpoint that a served process works on at once: one per CPU. At
+#: 100k customers and 8 concurrent clients, eight lookalike searches at once nearly doubled
+#: each one's CPU, and two at a time answered 1.7x as many (one worker); customer 360s two
+#: at a time had a lower p99 in every pair of runs (docs/api.md, session 6).
+BUSY_SLOTS = os.cpu_count() or 2
+
+
+def busy_slots() -> anyio.CapacityLimiter:
+    """A limiter for one busy endpoint's calls into the thread pool (:data:`BUSY_SLOTS` at
+    once). anyio's limiter serves waiters in arrival order; a plain semaphore let a thread
+    that had just finished take its slot again ahead of those waiting (one lookalike search
+    waited 6.9 s in process)."""
+    return anyio.CapacityLimiter(BUSY_SLOTS)
 
 #: Header of the pages' in-process API calls (value: the app's internal token).
 INTERNAL_HEADER = "x-quanzi-internal"

@@ -2,18 +2,22 @@
 
 The busiest endpoints are ``async`` and hand the service call (the store driver blocks) to
 the thread pool themselves: for a plain ``def`` endpoint FastAPI also checks the answer
-against its schema in the thread pool, a second hand-over per request (docs/api.md).
+against its schema in the thread pool, a second hand-over per request (docs/api.md). The
+360 works on one request per CPU at a time (:func:`quanzi.api.limits.busy_slots`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from quanzi.api.deps import SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import MOVED_RESPONSE, PROBLEM_RESPONSES
+from quanzi.api.limits import busy_slots
 from quanzi.api.schemas import (
     Customer360,
     CustomerPage,
@@ -23,6 +27,7 @@ from quanzi.api.schemas import (
 from quanzi.api.services import customers as service
 
 router = APIRouter(prefix="/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
+_360S = busy_slots()
 
 CustomerId = Annotated[
     str,
@@ -76,7 +81,7 @@ async def customer_360(
     """Everything about one customer: identities by channel, employees, groups, circles,
     tags, interests, scores with their explanation, referrals, orders, strongest contacts
     and a timeline of what happened, newest first."""
-    return await run_in_threadpool(
+    read = partial(
         service.customer_360,
         store,
         principal,
@@ -84,3 +89,4 @@ async def customer_360(
         timeline_limit=timeline_limit,
         contacts_limit=contacts_limit,
     )
+    return await anyio.to_thread.run_sync(read, limiter=_360S)

@@ -9,15 +9,13 @@ from fastapi import APIRouter
 
 from quanzi.api.deps import GraphCacheDep, SalesDep, SettingsDep, StoreDep
 from quanzi.api.errors import PROBLEM_RESPONSES
+from quanzi.api.limits import busy_slots
 from quanzi.api.schemas import LookalikeRequest, LookalikeResult
-from quanzi.api.services.lookalikes import LOOKALIKE_CONCURRENCY, find_lookalikes
+from quanzi.api.services.lookalikes import find_lookalikes
 
 router = APIRouter(prefix="/lookalikes", tags=["lookalikes"], responses=PROBLEM_RESPONSES)
 
-# Searches run in the thread pool at most LOOKALIKE_CONCURRENCY at a time, in arrival order
-# (anyio's limiter is first come first served; a plain semaphore let a thread that had just
-# finished take its slot again ahead of those waiting: a p99 of seconds in process).
-_SEARCHES = anyio.CapacityLimiter(LOOKALIKE_CONCURRENCY)
+_SEARCHES = busy_slots()
 
 
 @router.post("", response_model=LookalikeResult)

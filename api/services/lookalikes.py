@@ -14,7 +14,6 @@ a saved setting takes effect at once in every process using the store.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +34,6 @@ from quanzi.model import Node
 from quanzi.settings import Settings
 
 __all__ = [
-    "LOOKALIKE_CONCURRENCY",
     "LOOKALIKE_WEIGHTS_SETTING",
     "MAX_SEEDS",
     "NEW_SEEDS_WAIT_S",
@@ -51,11 +49,6 @@ MAX_SEEDS = 1000
 #: background read of a new one before answering that they are not in the graph yet.
 NEW_SEEDS_WAIT_S = 30.0
 
-#: Most lookalike searches a served process runs at once (one per CPU); further requests
-#: wait their turn, first come first served. Measured at 100k customers with 8 concurrent
-#: searches in one process: each search's CPU nearly doubled when all 8 ran at once, and 2-3
-#: at a time answered 1.5x or more as many searches per second (docs/api.md).
-LOOKALIKE_CONCURRENCY = os.cpu_count() or 2
 
 #: Id of the ``Setting`` node that holds the lookalike part weights.
 LOOKALIKE_WEIGHTS_SETTING = "lookalike_weights"
