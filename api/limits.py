@@ -73,6 +73,7 @@ def busy_slots() -> anyio.CapacityLimiter:
     waited 6.9 s in process)."""
     return anyio.CapacityLimiter(BUSY_SLOTS)
 
+
 #: Header of the pages' in-process API calls (value: the app's internal token).
 INTERNAL_HEADER = "x-quanzi-internal"
 
