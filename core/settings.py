@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from quanzi.errors import ConfigError
+from quanzi.graph.bundled import heap_mb
 
 __all__ = [
     "DEFAULT_RATE_LIMITS",
@@ -221,11 +222,11 @@ class Settings(BaseSettings):
     def _page_cache_fits_the_heap(self) -> Settings:
         if self.bundled_page_cache_mb is None:
             return self
-        heap_mb = int(self.bundled_heap[:-1]) * (1024 if self.bundled_heap[-1] in "gG" else 1)
-        if self.bundled_page_cache_mb > heap_mb * 0.75:
+        heap = heap_mb(self.bundled_heap)
+        if self.bundled_page_cache_mb > heap * 0.75:
             raise ValueError(
                 f"QUANZI_BUNDLED_PAGE_CACHE_MB={self.bundled_page_cache_mb} leaves too little of "
-                f"the {heap_mb} MB heap for queries: keep it at most three quarters of "
+                f"the {heap} MB heap for queries: keep it at most three quarters of "
                 "QUANZI_BUNDLED_HEAP, or raise the heap"
             )
         return self

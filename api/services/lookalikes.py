@@ -49,7 +49,6 @@ MAX_SEEDS = 1000
 #: background read of a new one before answering that they are not in the graph yet.
 NEW_SEEDS_WAIT_S = 30.0
 
-
 #: Id of the ``Setting`` node that holds the lookalike part weights.
 LOOKALIKE_WEIGHTS_SETTING = "lookalike_weights"
 _WEIGHT_NAMES = tuple(f.name for f in fields(LookalikeWeights))
