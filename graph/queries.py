@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from typing import Literal
 
 from quanzi.model import Node, Rel
 
@@ -293,23 +294,26 @@ CUSTOMER_PROPERTIES = (
     f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) RETURN c.id AS id, "
     "properties(c) AS props"
 )
+#: ``rows``: ``[id, merged_into]`` of each known id of ``$ids``, collected into one row.
 CUSTOMER_MERGED_INTO = (
-    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) RETURN c.id AS id, "
-    "c.merged_into AS merged_into"
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
+    "RETURN collect([c.id, c.merged_into]) AS rows"
 )
 
 
 def customer_fields(fields: Sequence[str]) -> str:
-    """Rows ``{id, props}`` for ``$ids`` with only the named properties (and ``id``,
-    ``merged_into``): measured 1.7x faster than all of them for list views."""
+    """``rows``: the property maps of the known ids of ``$ids`` with only the named
+    properties (and ``id``, ``merged_into``), collected into one row (read it with
+    ``GraphStore.read_collected``). Only the named properties: measured 1.7x faster than
+    all of them for list views."""
     names = ["id", "merged_into", *(f for f in fields if f not in {"id", "merged_into"})]
     for name in names:
         if not name.isidentifier():
             raise ValueError(f"not a property name: {name!r}")
     projection = ", ".join(f".{name}" for name in names)
     return (
-        f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) RETURN c.id AS id, "
-        f"c {{{projection}}} AS props"
+        f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
+        f"RETURN collect(c {{{projection}}}) AS rows"
     )
 
 
@@ -442,6 +446,7 @@ __all__ += [
     "CUSTOMER_SORT_KEYS",
     "ERASED_KEYS",
     "ERASED_KEY_SECRETS",
+    "TopBound",
     "api_circles_page",
     "api_customer_count",
     "api_customer_ids",
@@ -540,7 +545,8 @@ def _customer_match(filters: Collection[str]) -> tuple[str, list[str]]:
 
 
 def api_customer_page(filters: Collection[str], *, sort: str, descending: bool, after: bool) -> str:
-    """One page of customers matching ``filters``, sorted by ``sort`` then ``id``.
+    """One page of customers matching ``filters``, sorted by ``sort`` then ``id``: ``rows``,
+    maps ``{props, sort_key}`` in that order, collected into one row.
 
     Parameters: one per filter name, ``$limit``, and with ``after`` the keyset cursor
     ``$after_key`` / ``$after_id`` (the sort value and id of the last row already seen).
@@ -556,7 +562,7 @@ def api_customer_page(filters: Collection[str], *, sort: str, descending: bool, 
     return (
         f"{match} WHERE {' AND '.join(where)} "
         f"WITH c, {key} AS sort_key ORDER BY sort_key {direction}, c.id ASC LIMIT $limit "
-        "RETURN properties(c) AS props, sort_key"
+        "RETURN collect({props: properties(c), sort_key: sort_key}) AS rows"
     )
 
 
@@ -565,20 +571,41 @@ def api_customer_page(filters: Collection[str], *, sort: str, descending: bool, 
 CUSTOMER_SCORE_SORTS = frozenset({"churn_risk", "influence", "pagerank"})
 
 
-def api_customer_top(filters: Collection[str], *, sort: str) -> str:
-    """The customers with the highest score ``sort`` among those matching ``filters``.
+#: Where :func:`api_customer_top` and :func:`sql_customer_top` read: the top of the order
+#: (``None``), below a score (``"below"``: ``$below``, exclusive), or the customers holding
+#: one score (``"tie"``: ``$tie``), by id after ``$after_id``.
+TopBound = Literal["below", "tie"] | None
+
+
+def _top_order(sort: str, bound: TopBound, *, prefix: str) -> tuple[list[str], str]:
+    """Extra predicates and the order of a top read (``prefix``: ``"c."`` in Cypher, ``""``
+    in SQL; parameters as ``$name``)."""
+    if bound is None:
+        return [], f"{prefix}{sort} DESC"
+    if bound == "below":
+        return [f"{prefix}{sort} < $below"], f"{prefix}{sort} DESC"
+    if bound == "tie":
+        return [f"{prefix}{sort} = $tie", f"{prefix}id > $after_id"], f"{prefix}id ASC"
+    raise ValueError(f"unknown bound {bound!r}")
+
+
+def api_customer_top(filters: Collection[str], *, sort: str, bound: TopBound = None) -> str:
+    """The customers with the highest score ``sort`` among those matching ``filters``: rows
+    ``{props, sort_key}``.
 
     Unlike :func:`api_customer_page` it orders by the bare property and nothing else, so the
-    store can walk a range index on it; ties come back in no fixed order, so callers ask for
-    a few rows more than they need and order ties by id themselves. ``filters`` must include
-    ``<sort>_min`` (which also keeps out customers without the score).
+    store can walk a range index on it; ties come back in no fixed order, so callers read
+    the customers tied at the end of what they read with ``bound="tie"`` (ordered by id) and
+    go on with ``bound="below"``. ``filters`` must include ``<sort>_min`` (which also keeps
+    out customers without the score).
     """
     if sort not in CUSTOMER_SCORE_SORTS or f"{sort}_min" not in filters:
         raise ValueError(f"api_customer_top needs a score sort and its {sort}_min filter")
     match, where = _customer_match(filters)
+    extra, order = _top_order(sort, bound, prefix="c.")
     return (
-        f"{match} WHERE {' AND '.join(where)} "
-        f"RETURN properties(c) AS props, c.{sort} AS sort_key ORDER BY c.{sort} DESC LIMIT $limit"
+        f"{match} WHERE {' AND '.join(where + extra)} "
+        f"RETURN properties(c) AS props, c.{sort} AS sort_key ORDER BY {order} LIMIT $limit"
     )
 
 
@@ -599,25 +626,27 @@ _SQL_CUSTOMER_FILTERS: dict[str, str] = {
 }
 
 
-def sql_customer_top(filters: Collection[str], *, sort: str) -> str | None:
+def sql_customer_top(filters: Collection[str], *, sort: str, bound: TopBound = None) -> str | None:
     """ArcadeDB SQL for :func:`api_customer_top`, or ``None`` when a filter needs Cypher.
 
     Only filters on the customer's own properties translate (not ``name``, not the anchored
     ones). ArcadeDB's Cypher does not use a range index for ``ORDER BY ... LIMIT`` and reads
     every customer; its SQL walks the index (measured 9.6 ms against 436 ms for the top 46 of
-    22,890 customers). Rows are whole records; ``$limit`` is ``:limit``.
+    22,890 customers). Rows are whole records; parameters are ``:name``.
     """
     if sort not in CUSTOMER_SCORE_SORTS or f"{sort}_min" not in filters:
         raise ValueError(f"sql_customer_top needs a score sort and its {sort}_min filter")
     if not set(filters) <= _SQL_CUSTOMER_FILTERS.keys():
         return None
-    where = ["merged_into IS NULL"] + [
-        text for name, text in _SQL_CUSTOMER_FILTERS.items() if name in filters
-    ]
+    extra, order = _top_order(f"`{sort}`", bound, prefix="")
+    where = (
+        ["merged_into IS NULL"]
+        + [text for name, text in _SQL_CUSTOMER_FILTERS.items() if name in filters]
+        + [e.replace("$", ":") for e in extra]
+    )
     # sort is one of CUSTOMER_SCORE_SORTS and the filters are this module's text
     return (
-        f"SELECT FROM `{Node.CUSTOMER}` WHERE {' AND '.join(where)} "
-        f"ORDER BY `{sort}` DESC LIMIT :limit"
+        f"SELECT FROM `{Node.CUSTOMER}` WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
     )
 
 
@@ -640,11 +669,12 @@ API_OWN_CUSTOMERS = (
     "RETURN collect(DISTINCT c.id) AS ids"
 )
 
-#: Key identities of kinds ``$kinds`` (``phone``, ``email``) of the customers ``$ids``.
+#: ``rows``: ``[customer id, kind, key]`` of the key identities of kinds ``$kinds`` (``phone``,
+#: ``email``) of the customers ``$ids``, ordered, collected into one row.
 API_CONTACT_POINTS = (
     f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[:{Rel.HAS_IDENTITY}]->"
-    f"(i:{Node.IDENTITY}) WHERE i.kind IN $kinds RETURN cid AS id, i.kind AS kind, i.key AS key "
-    "ORDER BY id, kind, key"
+    f"(i:{Node.IDENTITY}) WHERE i.kind IN $kinds WITH cid, i ORDER BY cid, i.kind, i.key "
+    "RETURN collect([cid, i.kind, i.key]) AS rows"
 )
 
 #: One customer with every relation except those of types ``$skip`` and the node at the

@@ -298,6 +298,18 @@ class GraphStore:
         except Exception as e:
             raise translate_errors(e, what) from e
 
+    def read_collected(self, query: str, what: str, **params: Any) -> list[Any]:
+        """The list a query returns as its one row's ``rows`` column (``RETURN collect(...)
+        AS rows``), read as :meth:`read_autocommit` reads.
+
+        The driver handles every record as a message of its own (about 40 µs of Python
+        each): a list of 50 customers or 75 phones and e-mails costs 2-3 ms of CPU as rows
+        and under 1.5 ms as one collected row (measured on the bundled store at 100k
+        customers, docs/api.md).
+        """
+        rows = self.read_autocommit(query, what, **params)
+        return list(rows[0]["rows"]) if rows else []
+
     def read_bulk(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Like :meth:`read`, through the bulk channel when the store has one (large results)."""
         if self.bulk is None:
@@ -576,18 +588,26 @@ class GraphStore:
         ]
 
     def read_customer_top(
-        self, filters: Collection[str], *, sort: str, what: str, **params: Any
+        self,
+        filters: Collection[str],
+        *,
+        sort: str,
+        what: str,
+        bound: q.TopBound = None,
+        **params: Any,
     ) -> list[dict[str, Any]]:
         """Rows ``{"props", "sort_key"}`` of :func:`~quanzi.graph.queries.api_customer_top`
-        (``params``: one per filter, and ``limit``).
+        (``params``: one per filter, ``limit``, and those of ``bound``).
 
         On the bundled store, filters on the customer's own properties run as ArcadeDB SQL,
         which walks the score's range index (its Cypher reads every customer to order
         them); other filters, and Neo4j, run the Cypher query.
         """
-        sql = q.sql_customer_top(filters, sort=sort) if self.bulk is not None else None
+        sql = q.sql_customer_top(filters, sort=sort, bound=bound) if self.bulk is not None else None
         if sql is None or self.bulk is None:
-            return self.read_autocommit(q.api_customer_top(filters, sort=sort), what, **params)
+            return self.read_autocommit(
+                q.api_customer_top(filters, sort=sort, bound=bound), what, **params
+            )
         out = []
         for row in self.bulk.read_sql(sql, what, **params):
             props = {k: v for k, v in row.items() if not k.startswith("@")}

@@ -84,6 +84,72 @@ def test_sql_top_gives_the_cypher_answer(
     assert len(fast) == min(limit, len(cypher))
 
 
+@pytest.mark.parametrize(("bound", "extra"), [("below", {"below": 0.5}), ("tie", {"tie": 0.5})])
+def test_sql_bounded_tops_give_the_cypher_answer(
+    store: GraphStore, bound: q.TopBound, extra: dict[str, Any]
+) -> None:
+    rows = _customers(120)
+    for i, row in enumerate(rows[:40]):  # many ties at 0.5
+        row["influence"] = 0.5 if i % 2 else row.get("influence", 0.5)
+    store.upsert_nodes(Node.CUSTOMER, rows)
+    params = (
+        {"influence_min": 0.0, **extra, "after_id": "c010"}
+        if bound == "tie"
+        else {
+            "influence_min": 0.0,
+            **extra,
+        }
+    )
+    names = {"influence_min"}
+    cypher = store.read(
+        q.api_customer_top(names, sort="influence", bound=bound), "cypher", **params, limit=200
+    )
+    fast = store.read_customer_top(
+        names, sort="influence", what="sql", bound=bound, **params, limit=200
+    )
+    if bound == "tie":
+        assert [r["props"]["id"] for r in fast] == [r["props"]["id"] for r in cypher]
+        assert len(fast) > 5
+        assert all(r["sort_key"] == 0.5 and r["props"]["id"] > "c010" for r in fast)
+        assert [r["props"]["id"] for r in fast] == sorted(r["props"]["id"] for r in fast)
+    else:  # equal scores come back in no fixed order: every score below 0.5, in order
+        assert [r["sort_key"] for r in fast] == [r["sort_key"] for r in cypher]
+        assert {r["props"]["id"] for r in fast} == {r["props"]["id"] for r in cypher}
+        assert fast
+        assert all(r["sort_key"] < 0.5 for r in fast)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/customers?sort=-churn_risk&limit=7",
+        "/customers?sort=-churn_risk&churn_risk_min=0.0&limit=5",
+        "/customers?sort=-churn_risk&channel=wechat&limit=6",
+    ],
+)
+def test_score_pages_with_many_ties_follow_the_general_order(
+    api: Api, store: GraphStore, url: str
+) -> None:
+    # Most scored customers share one of three values, as a churn model's "already lost"
+    # customers share 1.0: pages must still run by score, then id, without gaps or repeats.
+    # More customers share 1.0 than one read of the score index returns (page + 26).
+    rows = _customers(200)
+    for i, row in enumerate(rows):
+        if "churn_risk" in row:
+            row["churn_risk"] = (1.0, 1.0, 0.5, 0.25, row["churn_risk"])[i % 5]
+    # Stored out of id order, so the index's order among equal scores is not the id order.
+    store.upsert_nodes(Node.CUSTOMER, random.Random(5).sample(rows, len(rows)))
+    live = [r for r in rows if "merged_into" not in r]
+    if "channel=wechat" in url:
+        live = [r for r in live if "wechat" in r["channels"]]
+    if "churn_risk_min" in url:
+        live = [r for r in live if "churn_risk" in r]
+    expected = [r["id"] for r in sorted(live, key=lambda r: (-r.get("churn_risk", -1.0), r["id"]))]
+    pages = api.pages(url)
+    assert [cid for page in pages for cid in page] == expected
+    assert len(pages) > 3
+
+
 def test_filters_sql_cannot_take_stay_with_cypher() -> None:
     for names in ({"influence_min", "name"}, {"influence_min", "circle"}, {"influence_min", "ids"}):
         assert q.sql_customer_top(names, sort="influence") is None
