@@ -29,6 +29,7 @@ from quanzi.api.services.access import Principal
 from quanzi.api.services.customers import customer_ids, summarise, summary_rows, survivors
 from quanzi.api.services.graph_cache import GraphCache
 from quanzi.errors import ConfigError, InputError
+from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node
 from quanzi.settings import Settings
@@ -65,9 +66,13 @@ def lookalike_weights(store: GraphStore) -> LookalikeWeights:
         The saved setting holds a value that is not a weight; it names the field and how to
         replace the setting.
     """
-    saved = store.get_node(Node.SETTING, LOOKALIKE_WEIGHTS_SETTING)
-    if saved is None:
+    # One round trip (an auto-commit read), as the API's other per-request reads.
+    rows = store.read_autocommit(
+        q.get_node(Node.SETTING), "reading the lookalike weights", id=LOOKALIKE_WEIGHTS_SETTING
+    )
+    if not rows:
         return LookalikeWeights()
+    saved = dict(rows[0]["props"])
     fix = (
         "save valid weights with quanzi.connect().save_lookalike_weights(...) or delete the "
         f"Setting node {LOOKALIKE_WEIGHTS_SETTING!r}"
