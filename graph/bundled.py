@@ -26,6 +26,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -199,18 +200,26 @@ class BundledStore:
         """The root password, generated on first use and kept in a 0600 file."""
         self._ensure_root()
         if not self._password_file.exists():
-            fd = os.open(self._password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(24))
+            # Written whole to a private file, then linked into place: processes starting
+            # together (service workers) agree on the first one linked and never read a
+            # half-written file.
+            fd, draft = tempfile.mkstemp(dir=self.root, prefix=".credentials-")  # mode 0600
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(24))
+                with contextlib.suppress(FileExistsError):
+                    os.link(draft, self._password_file)
+            finally:
+                os.unlink(draft)
         os.chmod(self._password_file, 0o600)
         return self._password_file.read_text().strip()
 
     def _ensure_root(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / ".write-test"
-            probe.write_text("ok")
-            probe.unlink()
+            # A probe of its own: processes starting together each check at once.
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
         except OSError as e:
             raise ConfigError(
                 f"The data directory {self.root.parent} is not writable ({e.strerror}): "

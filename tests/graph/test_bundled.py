@@ -7,6 +7,7 @@ import signal
 import socket
 import stat
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,16 @@ def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError, match=r"not writable.*QUANZI_DATA_DIR"):
         BundledStore(blocker / "data").start()
+
+
+def test_processes_starting_together_share_the_data_dir(tmp_path: Path) -> None:
+    # Service workers start at the same moment and each checks the data directory: one's
+    # check must not trip over another's (two uvicorn workers failed to start on it).
+    def check(_: int) -> str:
+        return BundledStore(tmp_path / "data").password()
+
+    with ThreadPoolExecutor(8) as pool:
+        passwords = set(pool.map(check, range(400)))
+    assert len(passwords) == 1
+    root = tmp_path / "data" / "store"
+    assert [p.name for p in root.iterdir()] == ["credentials"], "no probe or draft left behind"
