@@ -5,13 +5,19 @@ from __future__ import annotations
 from functools import partial
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from quanzi.api.deps import GraphCacheDep, SalesDep, SettingsDep, StoreDep
+from quanzi.api.deps import AdminDep, GraphCacheDep, SalesDep, SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.limits import busy_slots
-from quanzi.api.schemas import LookalikeRequest, LookalikeResult
-from quanzi.api.services.lookalikes import find_lookalikes
+from quanzi.api.observability import note
+from quanzi.api.schemas import (
+    LookalikeRequest,
+    LookalikeResult,
+    LookalikeWeightsPublic,
+    LookalikeWeightsUpdate,
+)
+from quanzi.api.services.lookalikes import find_lookalikes, update_weights, weights_setting
 
 router = APIRouter(prefix="/lookalikes", tags=["lookalikes"], responses=PROBLEM_RESPONSES)
 
@@ -35,3 +41,23 @@ async def lookalikes(
     """
     search = partial(find_lookalikes, store, settings, principal, cache, body)
     return await anyio.to_thread.run_sync(search, limiter=_SEARCHES)
+
+
+@router.get("/weights", response_model=LookalikeWeightsPublic)
+def get_weights(store: StoreDep, _: ViewerDep) -> LookalikeWeightsPublic:
+    """The weights of the parts of the lookalike score every search uses now (the defaults
+    until an admin or a data scientist saves others), with who saved them, when and why."""
+    return weights_setting(store)
+
+
+@router.put("/weights", response_model=LookalikeWeightsPublic)
+def put_weights(
+    request: Request, body: LookalikeWeightsUpdate, store: StoreDep, principal: AdminDep
+) -> LookalikeWeightsPublic:
+    """Save the part weights for every later search, in every process using the store (the
+    same setting as `quanzi.connect().save_lookalike_weights`). A part left out takes its
+    default; 0 leaves a part out."""
+    note(
+        request.state, "lookalike_weights_saved", fields=sorted(body.model_dump(exclude_none=True))
+    )
+    return update_weights(store, body, actor=principal.actor)

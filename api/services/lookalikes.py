@@ -24,6 +24,8 @@ from quanzi.api.schemas import (
     LookalikeReason,
     LookalikeRequest,
     LookalikeResult,
+    LookalikeWeightsPublic,
+    LookalikeWeightsUpdate,
 )
 from quanzi.api.services.access import Principal
 from quanzi.api.services.customers import customer_ids, summarise, summary_rows, survivors
@@ -41,6 +43,8 @@ __all__ = [
     "find_lookalikes",
     "lookalike_weights",
     "save_lookalike_weights",
+    "update_weights",
+    "weights_setting",
 ]
 
 #: Most seeds a filter may select (the first ones by id).
@@ -55,6 +59,14 @@ LOOKALIKE_WEIGHTS_SETTING = "lookalike_weights"
 _WEIGHT_NAMES = tuple(f.name for f in fields(LookalikeWeights))
 
 
+def _saved_setting(store: GraphStore) -> dict[str, Any] | None:
+    # One round trip (an auto-commit read), as the API's other per-request reads.
+    rows = store.read_autocommit(
+        q.get_node(Node.SETTING), "reading the lookalike weights", id=LOOKALIKE_WEIGHTS_SETTING
+    )
+    return dict(rows[0]["props"]) if rows else None
+
+
 def lookalike_weights(store: GraphStore) -> LookalikeWeights:
     """The part weights lookalike searches use: the saved setting, else the defaults.
 
@@ -66,13 +78,9 @@ def lookalike_weights(store: GraphStore) -> LookalikeWeights:
         The saved setting holds a value that is not a weight; it names the field and how to
         replace the setting.
     """
-    # One round trip (an auto-commit read), as the API's other per-request reads.
-    rows = store.read_autocommit(
-        q.get_node(Node.SETTING), "reading the lookalike weights", id=LOOKALIKE_WEIGHTS_SETTING
-    )
-    if not rows:
+    saved = _saved_setting(store)
+    if saved is None:
         return LookalikeWeights()
-    saved = dict(rows[0]["props"])
     fix = (
         "save valid weights with quanzi.connect().save_lookalike_weights(...) or delete the "
         f"Setting node {LOOKALIKE_WEIGHTS_SETTING!r}"
@@ -110,6 +118,41 @@ def save_lookalike_weights(
     }
     store.upsert_nodes(Node.SETTING, [row])
     return row
+
+
+def weights_setting(store: GraphStore) -> LookalikeWeightsPublic:
+    """The weights searches use now (:func:`lookalike_weights`) with who saved them when."""
+    weights = lookalike_weights(store)
+    saved = _saved_setting(store) or {}
+    return LookalikeWeightsPublic(
+        **asdict(weights),
+        saved=bool(saved),
+        updated_at=saved.get("updated_at"),
+        updated_by=saved.get("updated_by"),
+        note=saved.get("note"),
+    )
+
+
+def update_weights(
+    store: GraphStore, update: LookalikeWeightsUpdate, *, actor: str
+) -> LookalikeWeightsPublic:
+    """Save new part weights (a part left out takes its default) and return them.
+
+    Raises
+    ------
+    InputError
+        Every weight is 0.
+    """
+    given = update.model_dump(exclude_none=True, exclude={"note"})
+    try:
+        weights = LookalikeWeights(**given)
+    except InputError:
+        raise InputError(
+            "weights: at least one part needs a weight above 0 (parts left out take their "
+            f"defaults: {asdict(LookalikeWeights())})"
+        ) from None
+    save_lookalike_weights(store, weights, actor=actor, note=update.note)
+    return weights_setting(store)
 
 
 def _seeds(

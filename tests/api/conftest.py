@@ -53,6 +53,9 @@ class Api:
     def post(self, url: str, role: str = "admin", **kw: Any) -> Any:
         return self.client.post(url, headers=getattr(self, role), **kw)
 
+    def put(self, url: str, role: str = "admin", **kw: Any) -> Any:
+        return self.client.put(url, headers=getattr(self, role), **kw)
+
     def pages(self, url: str, role: str = "admin") -> list[list[str]]:
         """The ids of every page of a cursor-paged list, following ``next_cursor`` to the end."""
         pages: list[list[str]] = []

@@ -40,6 +40,7 @@ def test_missing_or_wrong_key_is_401_problem(shared: Api, headers: dict[str, str
         ("get", "/audit", "sales"),
         ("post", "/privacy/erasures", "sales"),
         ("post", "/lookalikes", "viewer"),
+        ("put", "/lookalikes/weights", "sales"),
         ("post", "/tags", "viewer"),
         ("post", "/jobs/analysis", "sales"),
         ("post", "/identity/uploads", "sales"),

@@ -64,3 +64,53 @@ def test_a_broken_setting_is_a_clear_error(
     response = graph.post("/lookalikes", role="sales", json=BODY)
     assert response.status_code == 500
     assert LOOKALIKE_WEIGHTS_SETTING in response.json()["detail"]
+
+
+def test_weights_over_http_read_saved_and_used(graph: Api) -> None:
+    shown = graph.get("/lookalikes/weights", role="viewer")
+    assert shown.status_code == 200, shown.text
+    assert shown.json() == {
+        "proximity": 0.4,
+        "adamic_adar": 0.2,
+        "embedding": 0.2,
+        "attributes": 0.2,
+        "profile": 0.1,
+        "saved": False,
+        "updated_at": None,
+        "updated_by": None,
+        "note": None,
+    }
+    body = {"proximity": 1.0, "adamic_adar": 0, "embedding": 0, "attributes": 0, "note": "walks"}
+    assert graph.put("/lookalikes/weights", role="sales", json=body).status_code == 403
+    saved = graph.put("/lookalikes/weights", json=body)
+    assert saved.status_code == 200, saved.text
+    after = graph.get("/lookalikes/weights", role="sales").json()
+    assert after == saved.json()
+    assert after["saved"]
+    assert after["note"] == "walks"
+    assert after["updated_by"]
+    assert after["profile"] == 0.1  # left out: its default
+    assert _parts(graph) == {"proximity"}
+    audit = graph.get("/audit?limit=20").json()["items"]
+    assert any(e.get("action") == "lookalike_weights_saved" for e in audit)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"proximity": -0.1}, "proximity"),
+        ({"embedding": "much"}, "embedding"),
+        ({"proximity": 0, "adamic_adar": 0, "embedding": 0, "attributes": 0, "profile": 0}, ""),
+    ],
+)
+def test_bad_weights_are_422_and_change_nothing(
+    graph: Api, store: GraphStore, body: dict[str, object], field: str
+) -> None:
+    response = graph.put("/lookalikes/weights", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in response.text
+    if not field:
+        assert "at least one part" in response.json()["detail"]
+    assert lookalike_weights(store) == LookalikeWeights()
+    assert store.get_node(Node.SETTING, LOOKALIKE_WEIGHTS_SETTING) is None
