@@ -78,11 +78,15 @@ def lookalike_weights(store: GraphStore) -> LookalikeWeights:
         The saved setting holds a value that is not a weight; it names the field and how to
         replace the setting.
     """
-    saved = _saved_setting(store)
+    return _weights_of(_saved_setting(store))
+
+
+def _weights_of(saved: dict[str, Any] | None) -> LookalikeWeights:
     if saved is None:
         return LookalikeWeights()
     fix = (
-        "save valid weights with quanzi.connect().save_lookalike_weights(...) or delete the "
+        "save valid weights with PUT /lookalikes/weights or "
+        "quanzi.connect().save_lookalike_weights(...), or delete the "
         f"Setting node {LOOKALIKE_WEIGHTS_SETTING!r}"
     )
     values: dict[str, float] = {}
@@ -122,8 +126,9 @@ def save_lookalike_weights(
 
 def weights_setting(store: GraphStore) -> LookalikeWeightsPublic:
     """The weights searches use now (:func:`lookalike_weights`) with who saved them when."""
-    weights = lookalike_weights(store)
-    saved = _saved_setting(store) or {}
+    saved = _saved_setting(store)
+    weights = _weights_of(saved)
+    saved = saved or {}
     return LookalikeWeightsPublic(
         **asdict(weights),
         saved=bool(saved),

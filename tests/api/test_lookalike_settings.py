@@ -64,6 +64,11 @@ def test_a_broken_setting_is_a_clear_error(
     response = graph.post("/lookalikes", role="sales", json=BODY)
     assert response.status_code == 500
     assert LOOKALIKE_WEIGHTS_SETTING in response.json()["detail"]
+    assert graph.get("/lookalikes/weights").status_code == 500
+    # Saving valid weights over HTTP repairs it.
+    assert graph.put("/lookalikes/weights", json={"note": "repair"}).status_code == 200
+    assert lookalike_weights(store) == LookalikeWeights()
+    assert graph.post("/lookalikes", role="sales", json=BODY).status_code == 200
 
 
 def test_weights_over_http_read_saved_and_used(graph: Api) -> None:
