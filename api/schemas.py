@@ -690,6 +690,24 @@ class LookalikeWeightsUpdate(BaseModel):
 class LookalikeWeightsPublic(BaseModel):
     """The part weights lookalike searches use now, and who saved them when."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "proximity": 0.5,
+                    "adamic_adar": 0.2,
+                    "embedding": 0.1,
+                    "attributes": 0.2,
+                    "profile": 0.1,
+                    "saved": True,
+                    "updated_at": "2026-11-23T09:30:00Z",
+                    "updated_by": "key:admin-ops",
+                    "note": "precision@50 0.81 vs 0.78 on the spring campaign's buyers",
+                }
+            ]
+        }
+    )
+
     proximity: float
     adamic_adar: float
     embedding: float
