@@ -190,7 +190,7 @@ def wait_for_graph(port: int, workers: int) -> None:
 
 def workloads(store: GraphStore, rng: random.Random) -> dict[str, Callable[[], Request]]:
     """Request generators per operation, drawing on ids sampled from the store."""
-    ids = [r["id"] for r in store.read(q.api_customer_ids(set()), "sampling", limit=200_000)]
+    ids = store.read_collected(q.api_customer_ids(set()), "sampling", limit=200_000)
     sample = rng.sample(ids, min(5000, len(ids)))
     circles = [
         r["id"]
@@ -200,10 +200,9 @@ def workloads(store: GraphStore, rng: random.Random) -> dict[str, Callable[[], R
     ]
     seeds_of: dict[str, list[str]] = {}
     for circle in circles[:50]:
-        members = store.read(
+        seeds_of[circle] = store.read_collected(
             q.api_customer_ids({"circle"}), "circle members", circle=circle, limit=20
         )
-        seeds_of[circle] = [m["id"] for m in members]
     searches = [
         "/customers?sort=-influence&limit=50",
         "/customers?channel=wechat&churn_risk_min=0.5&sort=-churn_risk&limit=50",

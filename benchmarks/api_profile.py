@@ -190,7 +190,7 @@ def main() -> None:
     )
     store = open_store(settings)
     store_cpu = _store_cpu(data_dir)
-    ids = [r["id"] for r in store.read(q.api_customer_ids(set()), "sampling", limit=200_000)]
+    ids = store.read_collected(q.api_customer_ids(set()), "sampling", limit=200_000)
     rng = random.Random(args.seed)
     sample = [rng.choice(ids) for _ in range(args.requests)]
     app = create_app(settings, store=store)

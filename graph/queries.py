@@ -651,9 +651,14 @@ def sql_customer_top(filters: Collection[str], *, sort: str, bound: TopBound = N
 
 
 def api_customer_ids(filters: Collection[str]) -> str:
-    """Ids of the customers matching ``filters`` (at most ``$limit``), by id."""
+    """``rows``: the ids of the customers matching ``filters`` (at most ``$limit``), in order,
+    collected into one row (a candidate filter can match tens of thousands: as rows, 55k ids
+    cost 2.4 s of the driver's CPU at 100k customers)."""
     match, where = _customer_match(filters)
-    return f"{match} WHERE {' AND '.join(where)} RETURN c.id AS id ORDER BY id LIMIT $limit"
+    return (
+        f"{match} WHERE {' AND '.join(where)} "
+        "WITH c.id AS id ORDER BY id LIMIT $limit RETURN collect(id) AS rows"
+    )
 
 
 def api_customer_count(filters: Collection[str]) -> str:

@@ -421,8 +421,10 @@ def customer_ids(
 ) -> list[str]:
     """Ids of the customers matching ``filters`` (and ``extra`` store filters), by id."""
     params = filter_params(filters, principal, settings) | dict(extra or {})
-    rows = store.read(q.api_customer_ids(set(params)), "selecting customers", **params, limit=limit)
-    return [str(r["id"]) for r in rows]
+    ids = store.read_collected(
+        q.api_customer_ids(set(params)), "selecting customers", **params, limit=limit
+    )
+    return [str(i) for i in ids]
 
 
 # -- 360 -----------------------------------------------------------------------------------------
