@@ -119,7 +119,9 @@ def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Kno
     record_ids = [record_identity_id(str(p["record_id"])) for p in profiles]
     candidates: set[str] = set()
     for chunk in _chunks(record_ids, _LOOKUP_CHUNK):
-        for row in store.read(q.CUSTOMERS_OF_IDENTITIES, "looking up records", ids=list(chunk)):
+        for row in store.read_collected(
+            q.CUSTOMERS_OF_IDENTITIES, "looking up records", retry=True, ids=list(chunk)
+        ):
             rid = str(row["identity"]).removeprefix("record:")
             known.customer_of[rid] = row["customer"]
             known.content_hash[rid] = row["content_hash"]
@@ -129,7 +131,9 @@ def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Kno
     ]
     keys = sorted({identity_id(k, str(p[k])) for p in fresh for k in KEY_FIELDS if p.get(k)})
     for chunk in _chunks(keys, _LOOKUP_CHUNK):
-        rows = store.read(q.CUSTOMERS_OF_IDENTITIES, "looking up identities", ids=list(chunk))
+        rows = store.read_collected(
+            q.CUSTOMERS_OF_IDENTITIES, "looking up identities", retry=True, ids=list(chunk)
+        )
         candidates.update(r["customer"] for r in rows)
     names = sorted({str(p["name_latin"]) for p in fresh if p.get("name_latin")})
     for chunk in _chunks(names, _LOOKUP_CHUNK):
@@ -435,7 +439,9 @@ def merge_into(store: GraphStore, loser: str, survivor: str, *, reason: str) -> 
     lacks are copied from the loser, and the loser keeps only ``merged_into`` / ``merged_at``
     so that its old id can still be followed.
     """
-    rows = store.read(q.CUSTOMER_PROPERTIES, "reading customers to merge", ids=[loser, survivor])
+    rows = store.read_collected(
+        q.CUSTOMER_PROPERTIES, "reading customers to merge", retry=True, ids=[loser, survivor]
+    )
     props = {r["id"]: dict(r["props"]) for r in rows}
     missing = [c for c in (loser, survivor) if c not in props]
     if missing:

@@ -196,7 +196,9 @@ def merge_customers(store: GraphStore, a: str, b: str, *, reason: str = "manual 
     """
     if a == b:
         raise ConflictError(f"{a!r} and {b!r} are one customer already")
-    rows = store.read(q.CUSTOMER_PROPERTIES, "reading customers to merge", ids=[a, b])
+    rows = store.read_collected(
+        q.CUSTOMER_PROPERTIES, "reading customers to merge", retry=True, ids=[a, b]
+    )
     props = {r["id"]: dict(r["props"]) for r in rows}
     for cid in (a, b):
         if cid not in props:

@@ -411,7 +411,9 @@ def _load_events(
         customer_of: dict[str, str] = {}
         for start in range(0, len(people), 5000):
             ids = [record_identity_id(p) for p in people[start : start + 5000]]
-            for r in store.read(q.CUSTOMERS_OF_IDENTITIES, "resolving event references", ids=ids):
+            for r in store.read_collected(
+                q.CUSTOMERS_OF_IDENTITIES, "resolving event references", retry=True, ids=ids
+            ):
                 customer_of[str(r["identity"]).removeprefix("record:")] = r["customer"]
         unknown = [p for p in people if p not in customer_of]
         for ref in unknown:
@@ -589,9 +591,16 @@ def _update_customer_activity(
         chunk = ids[start : start + 5000]
         current = {
             r["id"]: r["props"]
-            for r in store.read(q.CUSTOMER_PROPERTIES, "reading customer activity", ids=chunk)
+            for r in store.read_collected(
+                q.CUSTOMER_PROPERTIES, "reading customer activity", retry=True, ids=chunk
+            )
         }
-        totals = {r["id"]: r for r in store.read(q.ORDER_TOTALS, "reading order totals", ids=chunk)}
+        totals = {
+            r["id"]: r
+            for r in store.read_collected(
+                q.ORDER_TOTALS, "reading order totals", retry=True, ids=chunk
+            )
+        }
         for cid in chunk:
             props = current.get(cid, {})
             row: dict[str, Any] = {"id": cid}

@@ -253,7 +253,7 @@ def leaderboard(
     scored.sort(key=lambda s: (-s[0], -s[1], s[3]))
     top = scored[:limit]
     rows = (
-        store.read(q.CUSTOMER_PROPERTIES, "reading inviters", ids=[s[3] for s in top])
+        store.read_collected(q.CUSTOMER_PROPERTIES, "reading inviters", ids=[s[3] for s in top])
         if top
         else []
     )

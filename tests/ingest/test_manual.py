@@ -50,7 +50,11 @@ ROWS = [
 
 
 def _customer_of(store: GraphStore, record: str) -> str:
-    return str(store.read(q.CUSTOMERS_OF_IDENTITIES, "t", ids=[f"record:{record}"])[0]["customer"])
+    return str(
+        store.read_collected(q.CUSTOMERS_OF_IDENTITIES, "t", ids=[f"record:{record}"])[0][
+            "customer"
+        ]
+    )
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ LI_FAMILY = {
 
 
 def _customer_of(store: GraphStore, record: str) -> str:
-    rows = store.read(q.CUSTOMERS_OF_IDENTITIES, "test", ids=[f"record:{record}"])
+    rows = store.read_collected(q.CUSTOMERS_OF_IDENTITIES, "test", ids=[f"record:{record}"])
     assert len(rows) == 1, rows
     return str(rows[0]["customer"])
 
@@ -351,7 +351,7 @@ def test_parallel_normalisation_loads_what_one_process_loads(
             ingest_parallel_min_records=1,
         )
         report = ingest_files(store, [tmp_path / "gen" / "contacts.csv", extra], settings)
-        rows = store.read(q.CUSTOMERS_OF_IDENTITIES, "test", ids=_record_ids(tmp_path))
+        rows = store.read_collected(q.CUSTOMERS_OF_IDENTITIES, "test", ids=_record_ids(tmp_path))
         results.append(
             (
                 sorted((r.file, r.row, r.field, r.reason) for r in report.rejects),
@@ -398,7 +398,7 @@ def test_a_failing_later_batch_stops_the_load_and_keeps_the_batches_before(
     assert len(calls) == 2
     assert store.counts().get(Node.CUSTOMER, 0) == 1
     ids = [f"record:crm:{i}" for i in (1, 2, 3)]
-    assert len(store.read(q.CUSTOMERS_OF_IDENTITIES, "test", ids=ids)) == 1
+    assert len(store.read_collected(q.CUSTOMERS_OF_IDENTITIES, "test", ids=ids)) == 1
 
 
 def test_every_link_is_dated_with_the_load_not_a_record(
