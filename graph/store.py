@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 import numpy as np
-from neo4j import READ_ACCESS, Driver, ManagedTransaction, Query, RoutingControl
+from neo4j import READ_ACCESS, Driver, ManagedTransaction, Query, Record, RoutingControl
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -264,6 +264,10 @@ class GraphStore:
 
     def read(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Run a read query (``routing_=READ``) and return its records as dicts."""
+        return [r.data() for r in self._managed_read(query, what, params)]
+
+    def _managed_read(self, query: str, what: str, params: dict[str, Any]) -> list[Record]:
+        """A read in a managed transaction, retried on transient failures."""
         try:
             records, _, _ = self.driver.execute_query(
                 Query(query),
@@ -273,7 +277,7 @@ class GraphStore:
             )
         except Exception as e:
             raise translate_errors(e, what) from e
-        return [r.data() for r in records]
+        return records
 
     def read_autocommit(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Like :meth:`read`, in one round trip: an auto-commit read with no retries.
@@ -313,16 +317,11 @@ class GraphStore:
         (measured on the bundled store at 100k customers, docs/api.md). Values come back as
         the driver decodes them: the query must collect maps and scalars, not nodes.
         """
-        if not retry:
-            rows = self.read_autocommit(query, what, **params)
-            return list(rows[0]["rows"]) if rows else []
-        try:
-            records, _, _ = self.driver.execute_query(
-                Query(query), params, database_=self.database, routing_=RoutingControl.READ
-            )
-        except Exception as e:
-            raise translate_errors(e, what) from e
-        return list(records[0]["rows"]) if records else []
+        if retry:
+            records = self._managed_read(query, what, params)
+            return list(records[0]["rows"]) if records else []
+        rows = self.read_autocommit(query, what, **params)
+        return list(rows[0]["rows"]) if rows else []
 
     def read_bulk(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
         """Like :meth:`read`, through the bulk channel when the store has one (large results)."""
