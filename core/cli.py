@@ -29,7 +29,7 @@ from rich.progress import (
 from rich.text import Text
 
 from quanzi.errors import QuanziError
-from quanzi.settings import Role, Settings, load_settings
+from quanzi.settings import MAX_AUTO_WORKERS, Role, Settings, load_settings
 
 __all__ = ["app", "main"]
 
@@ -198,8 +198,8 @@ def serve(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Server processes (default QUANZI_API_WORKERS, 1); each holds its own "
-            "lookalike graph in memory.",
+            help="Server processes (default QUANZI_API_WORKERS; 0 or unset: one per CPU "
+            f"core, at most {MAX_AUTO_WORKERS}); each holds its own lookalike graph in memory.",
             min=1,
             max=64,
         ),
@@ -208,7 +208,7 @@ def serve(
     """Serve the HTTP API and the web pages."""
     settings = _settings(data_dir)
     host, port = host or settings.api_host, port or settings.api_port
-    _serve(settings, host, port, workers or settings.api_workers)
+    _serve(settings, host, port, workers or settings.served_workers)
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quanzi.errors import ConfigError
-from quanzi.settings import Settings, load_settings
+from quanzi.settings import MAX_AUTO_WORKERS, Settings, load_settings
 
 
 def test_defaults_are_bundled() -> None:
@@ -54,3 +54,18 @@ def test_bundled_page_cache_must_leave_room_in_the_heap() -> None:
         load_settings(bundled_heap="1g", bundled_page_cache_mb=900)
     with pytest.raises(ConfigError, match=r"QUANZI_BUNDLED_PAGE_CACHE_MB"):
         load_settings(bundled_page_cache_mb=8)
+
+
+def test_served_workers_default_to_one_per_core_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QUANZI_API_WORKERS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert Settings().api_workers == 0
+    assert Settings().served_workers == MAX_AUTO_WORKERS
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert Settings().served_workers == 2
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {3}, raising=False)
+    assert Settings().served_workers == 1
+    monkeypatch.setenv("QUANZI_API_WORKERS", "3")
+    assert Settings().served_workers == 3
+    with pytest.raises(ConfigError, match="QUANZI_API_WORKERS"):
+        load_settings(api_workers=-1)
