@@ -323,16 +323,21 @@ def _name_order(ids: Sequence[str]) -> IntArray:
     return order
 
 
-def _lines(
-    matrix: sp.csr_array | sp.csc_array, support: Positions
-) -> tuple[IntArray, IntArray, IntArray] | None:
-    """Where the compressed lines (rows of a CSR, columns of a CSC) of ``support`` lie in
-    ``matrix.indices``: ``(offsets, lines, counts)``, with ``lines`` the positions they
-    touch; ``None`` when that would read more than a quarter of the matrix (a plain product
-    is then faster).
+def _gather(
+    matrix: sp.csr_array | sp.csc_array,
+    x: FloatArray,
+    support: Positions,
+    size: int,
+    *,
+    unit: bool = False,
+) -> tuple[FloatArray, Positions] | None:
+    """``sum(x[j] * line j of matrix for j in support)`` from the compressed lines (rows of a
+    CSR, columns of a CSC) of ``support`` only, and the positions it touched; ``None`` when
+    that would read more than a quarter of the matrix (a plain product is then faster).
 
     Done with numpy directly: scipy's fancy indexing costs about a millisecond of checks
-    per call, more than the work itself for a query's small neighbourhoods.
+    per call, more than the work itself for a query's small neighbourhoods. ``unit``: every
+    stored value is 1 (a 0/1 pattern), so they are not read.
     """
     indptr = matrix.indptr
     starts = indptr[support]
@@ -342,41 +347,12 @@ def _lines(
         return None
     ends = np.cumsum(counts)
     offsets = np.repeat(starts - (ends - counts), counts) + np.arange(total)
-    return offsets, matrix.indices[offsets], counts
-
-
-def _sum_lines(
-    matrix: sp.csr_array | sp.csc_array,
-    read: tuple[IntArray, IntArray, IntArray],
-    x: FloatArray,
-    support: Positions,
-    size: int,
-    *,
-    unit: bool = False,
-) -> FloatArray:
-    """``sum(x[j] * line j of matrix for j in support)`` from the lines :func:`_lines`
-    found; ``unit``: every stored value is 1 (a 0/1 pattern), so they are not read."""
-    offsets, lines, counts = read
+    lines = matrix.indices[offsets]
     values = np.repeat(x[support], counts)
     if not unit:
         values *= matrix.data[offsets]
-    return np.asarray(np.bincount(lines, weights=values, minlength=size), dtype=np.float64)
-
-
-def _gather(
-    matrix: sp.csr_array | sp.csc_array,
-    x: FloatArray,
-    support: Positions,
-    size: int,
-    *,
-    unit: bool = False,
-) -> tuple[FloatArray, Positions] | None:
-    """``sum(x[j] * line j of matrix for j in support)`` and the positions it touched, or
-    ``None`` (see :func:`_lines`)."""
-    read = _lines(matrix, support)
-    if read is None:
-        return None
-    return _sum_lines(matrix, read, x, support, size, unit=unit), read[1]
+    summed = np.asarray(np.bincount(lines, weights=values, minlength=size), dtype=np.float64)
+    return summed, lines
 
 
 def _spread(
@@ -389,31 +365,14 @@ def _spread(
     graph: the plain product reads every tie, and scanning a whole vector for its non-zeros
     costs as much as the product itself at 100k customers, so supports are carried along.
     ``support`` holds the positions where ``x`` may be non-zero (``None``: anywhere);
-    ``unit``: see :func:`_sum_lines`.
+    ``unit``: see :func:`_gather`.
     """
-    (result,), reach = _spread_each([(matrix, x, unit)], support)
-    return result, reach
-
-
-def _spread_each(
-    products: Sequence[tuple[sp.csr_array, FloatArray, bool]], support: Positions | None = None
-) -> tuple[list[FloatArray], IntArray | None]:
-    """:func:`_spread` of several ``(matrix, x, unit)`` products at once, the matrices all
-    of the same sparsity structure and the vectors non-zero on the same ``support``: the
-    rows to read are found once."""
-    first, x0, _ = products[0]
-    n = len(x0)
-    if support is None:
-        support = (
-            np.flatnonzero(x0)
-            if len(products) == 1
-            else _union(n, *(np.flatnonzero(x) for _, x, _ in products))
-        )
-    read = _lines(first, support)
-    if read is None:
-        return [np.asarray(m @ x, dtype=np.float64) for m, x, _ in products], None
-    results = [_sum_lines(m, read, x, support, n, unit=unit) for m, x, unit in products]
-    return results, _union(n, read[1])
+    n = len(x)
+    gathered = _gather(matrix, x, np.flatnonzero(x) if support is None else support, n, unit=unit)
+    if gathered is None:
+        return np.asarray(matrix @ x, dtype=np.float64), None
+    result, touched = gathered
+    return result, _union(n, touched)
 
 
 def _union(n: int, *positions: npt.NDArray[np.integer]) -> IntArray:
@@ -612,10 +571,6 @@ class LookalikeIndex:
         n = len(self.ids)
         self._matrix = adjacency(g, weight, directed=False)
         self._pattern = _pattern(self._matrix)
-        self._same_structure = self._pattern.nnz == self._matrix.nnz and bool(
-            np.array_equal(self._pattern.indptr, self._matrix.indptr)
-            and np.array_equal(self._pattern.indices, self._matrix.indices)
-        )
         strength = np.asarray(self._matrix.sum(axis=1)).ravel()
         inverse = np.divide(1.0, strength, out=np.zeros(n), where=strength > 0)
         self._inverse_strength = inverse
@@ -826,33 +781,13 @@ class LookalikeIndex:
         raw: dict[str, FloatArray] = {}
         supports: dict[str, IntArray | None] = {}
         reached: list[IntArray | None] = [support]
-        # Adamic–Adar's two steps read the same rows as the walk's first two when the tie
-        # matrix has no self-loops (its pattern then has the same structure): read once.
-        joint = chosen.proximity > 0 and chosen.adamic_adar > 0 and self._same_structure
-        contacts: FloatArray | None = None
-        contacts_support: IntArray | None = None
-        adamic_adar: FloatArray | None = None
-        aa_support: IntArray | None = None
         if chosen.proximity > 0:
             walk: FloatArray = seeds
             walk_support: IntArray | None = support
             proximity = np.zeros(n, dtype=np.float64)
             summed: list[IntArray | None] = []
             for length in range(1, max(walk_lengths) + 1):
-                if joint and length == 1:
-                    (walk, contacts), walk_support = _spread_each(
-                        [(self._matrix, walk, False), (self._pattern, seeds, True)], walk_support
-                    )
-                    contacts *= self._inverse_log_degree
-                    contacts_support = walk_support
-                elif joint and length == 2 and contacts is not None:
-                    (walk, adamic_adar), walk_support = _spread_each(
-                        [(self._matrix, walk, False), (self._pattern, contacts, True)],
-                        walk_support,
-                    )
-                    aa_support = walk_support
-                else:
-                    walk, walk_support = _spread(self._matrix, walk, walk_support)
+                walk, walk_support = _spread(self._matrix, walk, walk_support)
                 walk *= self._inverse_strength
                 reached.append(walk_support)
                 if length in walk_lengths:
@@ -865,19 +800,12 @@ class LookalikeIndex:
                 else _union(n, *(r for r in summed if r is not None))
             )
         if chosen.adamic_adar > 0:
-            if contacts is None:
-                contacts, contacts_support = _spread(self._pattern, seeds, support, unit=True)
-                contacts *= self._inverse_log_degree
-            if adamic_adar is None:
-                adamic_adar, aa_support = _spread(
-                    self._pattern, contacts, contacts_support, unit=True
-                )
+            contacts, contacts_support = _spread(self._pattern, seeds, support, unit=True)
+            contacts *= self._inverse_log_degree
+            adamic_adar, aa_support = _spread(self._pattern, contacts, contacts_support, unit=True)
             raw["adamic_adar"] = adamic_adar
             supports["adamic_adar"] = aa_support
-            # (the same arrays as the walk's first two steps' when read with them)
-            reached += [
-                r for r in (contacts_support, aa_support) if all(r is not x for x in reached)
-            ]
+            reached += [contacts_support, aa_support]
         if ties_only:
             return raw, {}, supports
         if chosen.embedding > 0:

@@ -446,9 +446,10 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument(
         "--workers",
-        default="1",
+        default=None,
         help="uvicorn worker processes; several (e.g. 1,2) are measured one after the other "
-        "in the same run, each against the same direct peer",
+        "in the same run, each against the same direct peer (default: as many as `quanzi "
+        "serve` starts, one per CPU core up to 4)",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
@@ -483,7 +484,8 @@ def main() -> None:
         return True, None
 
     try:
-        for workers in [int(w) for w in str(args.workers).split(",")]:
+        counts = args.workers.split(",") if args.workers else [settings.served_workers]
+        for workers in [int(w) for w in counts]:
             port = _free_port()
             local.__dict__.clear()  # connections of the previous server
             server = serve(settings, port, workers)

@@ -201,36 +201,6 @@ def test_neighbourhood_products_equal_the_full_products(seed: int, n: int, densi
     assert np.allclose(table.holders(weights), table.incidence @ weights)
 
 
-@pytest.mark.parametrize("walk_lengths", [(1,), (2,), (2, 3)])
-@pytest.mark.parametrize(
-    "weights",
-    [LookalikeWeights(), LookalikeWeights(adamic_adar=0.0), LookalikeWeights(proximity=0.0)],
-)
-def test_tie_parts_read_with_the_walk_equal_read_apart(
-    walk_lengths: tuple[int, ...], weights: LookalikeWeights
-) -> None:
-    # Adamic-Adar's two steps read the rows of the walk's first two when the tie matrix has
-    # no self-loops; what they give and where they reach must not depend on that.
-    rng = np.random.default_rng(3)
-    g = random_graph(300, 900, 3)
-    index = LookalikeIndex(g)
-    assert index._same_structure
-    seeds = np.zeros(300)
-    support = np.sort(rng.choice(300, size=12, replace=False))
-    seeds[support] = 1.0
-    together = index._parts(seeds, support, weights, walk_lengths)
-    index._same_structure = False
-    apart = index._parts(seeds, support, weights, walk_lengths)
-    for got, expected in zip(together, apart, strict=True):
-        assert got.keys() == expected.keys()
-        for name in got:
-            assert (got[name] is None) == (expected[name] is None)
-            if got[name] is not None:
-                assert np.array_equal(got[name], expected[name]), name
-    g.add_edges([(0, 0)], attributes={"weight": [1.0]})  # a self-loop: the pattern differs
-    assert not LookalikeIndex(g)._same_structure
-
-
 def _reference_ranking(
     index: LookalikeIndex, seeds: list[str], k: int, rounds: int
 ) -> list[tuple[str, float]]:
