@@ -276,19 +276,20 @@ CUSTOMERS_OF_IDENTITIES = (
 #: One identity, if the graph holds any (a first load has nothing to look up).
 ANY_IDENTITY = f"MATCH (i:{Node.IDENTITY}) RETURN i.id AS id LIMIT 1"
 
-#: Customers holding a source record whose Latin name is one of ``$names``.
+#: ``rows``: ids of the customers holding a source record whose Latin name is one of ``$names``.
 CUSTOMERS_BY_LATIN_NAME = (
     f"UNWIND $names AS nm MATCH (i:{Node.IDENTITY} {{name_latin: nm}}) "
-    f"MATCH (i)<-[:{Rel.HAS_IDENTITY}]-(c:{Node.CUSTOMER}) RETURN DISTINCT c.id AS customer"
+    f"MATCH (i)<-[:{Rel.HAS_IDENTITY}]-(c:{Node.CUSTOMER}) RETURN collect(DISTINCT c.id) AS rows"
 )
 
-#: Every source record (``kind = 'record'``) of the customers ``$ids``, with what resolution
-#: needs to know of the customer.
+#: ``rows``: every source record (``kind = 'record'``) of the customers ``$ids``, with what
+#: resolution needs to know of the customer, as maps ``{customer, first_seen, split_from,
+#: props, evidence}`` collected into one row.
 CUSTOMER_RECORDS = (
     f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}})-[h:{Rel.HAS_IDENTITY}]->"
     f"(i:{Node.IDENTITY} {{kind: 'record'}}) "
-    "RETURN c.id AS customer, c.first_seen AS first_seen, c.split_from AS split_from, "
-    "properties(i) AS props, properties(h) AS evidence"
+    "RETURN collect({customer: c.id, first_seen: c.first_seen, split_from: c.split_from, "
+    "props: properties(i), evidence: properties(h)}) AS rows"
 )
 
 #: ``rows``: properties of the customers ``$ids``, maps ``{id, props}`` collected into one row.

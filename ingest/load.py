@@ -137,10 +137,15 @@ def fetch_known(store: GraphStore, profiles: Sequence[Mapping[str, Any]]) -> Kno
         candidates.update(r["customer"] for r in rows)
     names = sorted({str(p["name_latin"]) for p in fresh if p.get("name_latin")})
     for chunk in _chunks(names, _LOOKUP_CHUNK):
-        rows = store.read(q.CUSTOMERS_BY_LATIN_NAME, "looking up names", names=list(chunk))
-        candidates.update(r["customer"] for r in rows)
+        candidates.update(
+            store.read_collected(
+                q.CUSTOMERS_BY_LATIN_NAME, "looking up names", retry=True, names=list(chunk)
+            )
+        )
     for chunk in _chunks(sorted(candidates), _LOOKUP_CHUNK):
-        for row in store.read(q.CUSTOMER_RECORDS, "reading candidate customers", ids=list(chunk)):
+        for row in store.read_collected(
+            q.CUSTOMER_RECORDS, "reading candidate customers", retry=True, ids=list(chunk)
+        ):
             props = {f: row["props"].get(f) for f in PROFILE_FIELDS}
             props["tags"] = list(props["tags"] or [])
             props["customer_id"] = row["customer"]

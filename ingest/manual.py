@@ -120,7 +120,9 @@ def explain_link(store: GraphStore, a: str, b: str) -> LinkExplanation:
     cb, _, ev_b = _holder(store, idb)
     if ca != cb:
         return LinkExplanation(False, (ca, cb))
-    rows = store.read(q.CUSTOMER_RECORDS, "reading the customer's records", ids=[ca])
+    rows = store.read_collected(
+        q.CUSTOMER_RECORDS, "reading the customer's records", retry=True, ids=[ca]
+    )
     neighbours: dict[str, list[tuple[str, LinkStep]]] = {}
 
     def connect(x: str, y: str, step: LinkStep) -> None:
@@ -237,7 +239,9 @@ def split_identity(store: GraphStore, identity: str) -> str:
     if not record.startswith("record:"):
         raise InputError(f"{identity!r} is not a source record; only records can be split off")
     old, props, _ = _holder(store, record)
-    rows = store.read(q.CUSTOMER_RECORDS, "reading the customer's records", ids=[old])
+    rows = store.read_collected(
+        q.CUSTOMER_RECORDS, "reading the customer's records", retry=True, ids=[old]
+    )
     if len(rows) < 2:
         raise ConflictError(f"{record!r} is the only record of customer {old!r}")
     record_id = record.removeprefix("record:")
@@ -308,7 +312,9 @@ def _split_props(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _refresh(store: GraphStore, customer: str) -> None:
     """Recompute the record-derived properties of ``customer``."""
-    rows = store.read(q.CUSTOMER_RECORDS, "reading the customer's records", ids=[customer])
+    rows = store.read_collected(
+        q.CUSTOMER_RECORDS, "reading the customer's records", retry=True, ids=[customer]
+    )
     records = [dict(r["props"]) for r in rows]
     if records:
         props = customer_properties(customer, records) | {"updated_at": now_iso()}
