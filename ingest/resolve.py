@@ -229,12 +229,24 @@ def names_compatible(a: tuple[str, str], b: tuple[str, str]) -> bool:
     True
     >>> names_compatible(("韦一一", "weiyi yi"), ("韦杰睿", "jierui wei"))
     False
+    >>> names_compatible(("王大伟", "wang dawei"), ("王王王", "wang wang"))
+    False
     """
     if a[0] == b[0] or a[1] == b[1]:
         return True
     if edit_distance(a[0], b[0], 1) <= 1 and min(len(a[0]), len(b[0])) >= 2:
         return True
-    short, long = sorted((a[1].split(), b[1].split()), key=len)
+    ta, tb = a[1].split(), b[1].split()
+    # Tokens of the shorter name must each be close to one of the other's; two names of as
+    # many tokens must match both ways, so the answer does not depend on the argument order
+    # (``wang dawei`` / ``wang wang`` match one way only, and are two people).
+    if len(ta) > len(tb):
+        ta, tb = tb, ta
+    return _tokens_within(ta, tb) and (len(ta) < len(tb) or _tokens_within(tb, ta))
+
+
+def _tokens_within(short: list[str], long: list[str]) -> bool:
+    """Whether every token of ``short`` is a typo or two away from a token of ``long``."""
     return all(
         any(edit_distance(t, u, max(1, len(t) // 3)) <= max(1, len(t) // 3) for u in long)
         for t in short

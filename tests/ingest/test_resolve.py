@@ -173,6 +173,27 @@ def test_names_compatible() -> None:
     assert not names_compatible(("韦一一", "wei yiyi"), ("韦杰睿", "jierui wei"))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.tuples(st.text("王大伟李明", min_size=1, max_size=3), st.text("wang dwei lm", max_size=12)),
+    st.tuples(st.text("王大伟李明", min_size=1, max_size=3), st.text("wang dwei lm", max_size=12)),
+)
+def test_names_compatible_does_not_depend_on_argument_order(
+    a: tuple[str, str], b: tuple[str, str]
+) -> None:
+    # Clustering asks in whichever order its union-find roots come: the answer must be the
+    # same both ways (``wang dawei`` / ``wang wang`` matched one way only before).
+    assert names_compatible(a, b) == names_compatible(b, a)
+
+
+def test_names_of_as_many_tokens_match_both_ways() -> None:
+    one, other = ("王大伟", "wang dawei"), ("王王王", "wang wang")
+    assert not names_compatible(one, other)
+    assert not names_compatible(other, one)  # "wang" is close to a token of "wang dawei"
+    assert names_compatible(("张伟", "zhang wei"), ("张为", "zhang wie"))
+    assert names_compatible(("张大伟", "zhang dawei"), ("张伟", "zhang"))  # a missing token
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.permutations(list(range(len(ROWS)))))
 def test_resolution_does_not_depend_on_input_order(order: list[int]) -> None:
