@@ -658,6 +658,14 @@ class LookalikeRequest(BaseModel):
 
 
 _WEIGHT = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+#: The example both lookalike weight schemas show (a saved setting's weights and note).
+_WEIGHTS_EXAMPLE: dict[str, Any] = {
+    "proximity": 0.5,
+    "adamic_adar": 0.2,
+    "embedding": 0.1,
+    "attributes": 0.2,
+    "note": "precision@50 0.81 vs 0.78 on the spring campaign's buyers",
+}
 
 
 class LookalikeWeightsUpdate(BaseModel):
@@ -665,19 +673,7 @@ class LookalikeWeightsUpdate(BaseModel):
     (proximity 0.4, adamic_adar 0.2, embedding 0.2, attributes 0.2, profile 0.1). A weight
     of 0 leaves that part out; they need not sum to 1 (a search divides by their sum)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "proximity": 0.5,
-                    "adamic_adar": 0.2,
-                    "embedding": 0.1,
-                    "attributes": 0.2,
-                    "note": "precision@50 0.81 vs 0.78 on the spring campaign's buyers",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_WEIGHTS_EXAMPLE]})
 
     proximity: float | None = _WEIGHT
     adamic_adar: float | None = _WEIGHT
@@ -694,15 +690,11 @@ class LookalikeWeightsPublic(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "proximity": 0.5,
-                    "adamic_adar": 0.2,
-                    "embedding": 0.1,
-                    "attributes": 0.2,
+                    **_WEIGHTS_EXAMPLE,
                     "profile": 0.1,
                     "saved": True,
                     "updated_at": "2026-11-23T09:30:00Z",
                     "updated_by": "key:admin-ops",
-                    "note": "precision@50 0.81 vs 0.78 on the spring campaign's buyers",
                 }
             ]
         }

@@ -126,7 +126,10 @@ def save_lookalike_weights(
 
 def weights_setting(store: GraphStore) -> LookalikeWeightsPublic:
     """The weights searches use now (:func:`lookalike_weights`) with who saved them when."""
-    saved = _saved_setting(store)
+    return _public(_saved_setting(store))
+
+
+def _public(saved: dict[str, Any] | None) -> LookalikeWeightsPublic:
     weights = _weights_of(saved)
     saved = saved or {}
     return LookalikeWeightsPublic(
@@ -156,8 +159,7 @@ def update_weights(
             "weights: at least one part needs a weight above 0 (parts left out take their "
             f"defaults: {asdict(LookalikeWeights())})"
         ) from None
-    save_lookalike_weights(store, weights, actor=actor, note=update.note)
-    return weights_setting(store)
+    return _public(save_lookalike_weights(store, weights, actor=actor, note=update.note))
 
 
 def _seeds(
