@@ -28,7 +28,6 @@ such as Redis counts for all workers.
 from __future__ import annotations
 
 import math
-import os
 import re
 import secrets
 import time
@@ -46,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from quanzi.api.errors import RequestTooLargeError, problem
 from quanzi.api.services.keys import KeyRing
 from quanzi.errors import ConfigError
-from quanzi.settings import DEFAULT_RATE_LIMITS
+from quanzi.settings import DEFAULT_RATE_LIMITS, usable_cpus
 
 __all__ = [
     "BUSY_SLOTS",
@@ -63,7 +62,7 @@ __all__ = [
 #: 100k customers and 8 concurrent clients, eight lookalike searches at once nearly doubled
 #: each one's CPU, and two at a time answered 1.7x as many (one worker); customer 360s two
 #: at a time had a lower p99 in every pair of runs (docs/api.md, session 6).
-BUSY_SLOTS = os.cpu_count() or 2
+BUSY_SLOTS = usable_cpus()
 
 
 def busy_slots() -> anyio.CapacityLimiter:

@@ -31,6 +31,7 @@ __all__ = [
     "Settings",
     "default_data_dir",
     "load_settings",
+    "usable_cpus",
 ]
 
 Role = Literal["viewer", "sales", "admin"]
@@ -63,6 +64,15 @@ def default_data_dir() -> Path:
     """Where Quanzi keeps the bundled store and generated files: ``$XDG_DATA_HOME/quanzi``."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "quanzi"
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on: its affinity set where the system has one (a
+    container or ``taskset`` limit), else every core. What the served workers, the busy
+    endpoints' slots and the ingest's normalising processes are counted from."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -229,8 +239,7 @@ class Settings(BaseSettings):
         core this process may use, at most :data:`MAX_AUTO_WORKERS`."""
         if self.api_workers:
             return self.api_workers
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        return max(1, min(cores or os.cpu_count() or 1, MAX_AUTO_WORKERS))
+        return min(usable_cpus(), MAX_AUTO_WORKERS)
 
     @model_validator(mode="after")
     def _page_cache_fits_the_heap(self) -> Settings:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import multiprocessing
-import os
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,7 +40,7 @@ from quanzi.ingest.report import IngestProgress, IngestReport, Reject
 from quanzi.ingest.resolve import resolve
 from quanzi.ingest.suppression import reject_erased
 from quanzi.model import Node, Rel
-from quanzi.settings import Settings
+from quanzi.settings import Settings, usable_cpus
 
 __all__ = ["gc_paused", "ingest_contacts", "ingest_files", "ingest_records", "normalise_all"]
 
@@ -315,7 +314,7 @@ def normalise_all(
         "max_chars": settings.ingest_max_field_chars,
         "drop_invalid": settings.ingest_invalid_fields == "drop_field",
     }
-    processes = settings.ingest_processes or os.cpu_count() or 1
+    processes = settings.ingest_processes or usable_cpus()
     if (
         processes < 2
         or len(rows) < settings.ingest_parallel_min_records

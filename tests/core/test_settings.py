@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quanzi.errors import ConfigError
-from quanzi.settings import MAX_AUTO_WORKERS, Settings, load_settings
+from quanzi.settings import MAX_AUTO_WORKERS, Settings, load_settings, usable_cpus
 
 
 def test_defaults_are_bundled() -> None:
@@ -69,3 +69,12 @@ def test_served_workers_default_to_one_per_core_capped(monkeypatch: pytest.Monke
     assert Settings().served_workers == 3
     with pytest.raises(ConfigError, match="QUANZI_API_WORKERS"):
         load_settings(api_workers=-1)
+
+
+def test_usable_cpus_follow_the_affinity_not_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A container limited to one core of a large machine: os.cpu_count() says 64.
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {5}, raising=False)
+    assert usable_cpus() == 1
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert usable_cpus() == 3
