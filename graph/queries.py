@@ -312,23 +312,20 @@ def customer_fields(fields: Sequence[str], *, contact_points: bool = False) -> s
 
     With ``contact_points`` each map also holds ``contact_points``: ``[kind, key]`` of the
     customer's key identities of kinds ``$kinds`` (as :data:`API_CONTACT_POINTS`, in the
-    same round trip: measured 1 ms less client CPU for a list of 50)."""
+    same round trip: measured 0.2-0.7 ms less client CPU for a list of 50)."""
     names = ["id", "merged_into", *(f for f in fields if f not in {"id", "merged_into"})]
     for name in names:
         if not name.isidentifier():
             raise ValueError(f"not a property name: {name!r}")
     projection = ", ".join(f".{name}" for name in names)
-    if not contact_points:
-        return (
-            f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
-            f"RETURN collect(c {{{projection}}}) AS rows"
+    if contact_points:
+        projection += (
+            f", contact_points: [(c)-[:{Rel.HAS_IDENTITY}]->(i:{Node.IDENTITY}) "
+            "WHERE i.kind IN $kinds | [i.kind, i.key]]"
         )
-    points = (
-        f"[(c)-[:{Rel.HAS_IDENTITY}]->(i:{Node.IDENTITY}) WHERE i.kind IN $kinds | [i.kind, i.key]]"
-    )
     return (
         f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
-        f"RETURN collect(c {{{projection}, contact_points: {points}}}) AS rows"
+        f"RETURN collect(c {{{projection}}}) AS rows"
     )
 
 

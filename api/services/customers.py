@@ -198,14 +198,19 @@ def find_customer(store: GraphStore, customer_id: str) -> dict[str, Any]:
 
 # -- summaries -----------------------------------------------------------------------------------
 def _contact_points(store: GraphStore, ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
-    out: dict[str, dict[str, list[str]]] = {}
     if not ids:
-        return out
+        return {}
     rows = store.read_collected(
         q.API_CONTACT_POINTS, "reading phones and e-mails", ids=list(ids), kinds=_CONTACT_KINDS
     )
-    for cid, kind, key in rows:
-        out.setdefault(cid, {}).setdefault(kind, []).append(key)
+    return _by_customer(rows)
+
+
+def _by_customer(points: Iterable[Sequence[Any]]) -> dict[str, dict[str, list[str]]]:
+    """``[customer id, kind, key]`` triples as customer id -> kind -> keys."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for cid, kind, key in points:
+        out.setdefault(str(cid), {}).setdefault(kind, []).append(key)
     return out
 
 
@@ -260,11 +265,7 @@ def summarise(
     read them, else from one read for all the maps."""
     ids = [str(r["id"]) for r in rows]
     if all("contact_points" in r for r in rows):
-        points: dict[str, dict[str, list[str]]] = {}
-        for r in rows:
-            contact = points.setdefault(str(r["id"]), {})
-            for kind, key in r["contact_points"]:
-                contact.setdefault(kind, []).append(key)
+        points = _by_customer((r["id"], *p) for r in rows for p in r["contact_points"])
     else:
         points = _contact_points(store, ids)
     unmasked = Visibility(store, principal).unmasked(ids)
