@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,8 +28,11 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from quanzi.errors import QuanziError
+from quanzi.errors import ConflictError, QuanziError
 from quanzi.settings import MAX_AUTO_WORKERS, Role, Settings, load_settings
+
+if TYPE_CHECKING:
+    from quanzi.graph.store import GraphStore
 
 __all__ = ["app", "main"]
 
@@ -247,7 +250,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
 @app.command()
 def demo(
-    data_dir: DataDir = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Data directory (default: QUANZI_DATA_DIR, else demo/ under "
+            "~/.local/share/quanzi, apart from your own data).",
+        ),
+    ] = None,
     customers: Annotated[int, typer.Option(help="Size of the generated data set.", min=10)] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     port: Annotated[int | None, typer.Option(help="Port (default QUANZI_API_PORT).")] = None,
@@ -255,8 +265,13 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="Serve when loaded.")
     ] = True,
 ) -> None:
-    """Start the bundled store, generate and load demo data, analyse it and serve the API."""
-    settings = _settings(data_dir, store="bundled")
+    """Start the bundled store, generate and load demo data, analyse it and serve the API.
+
+    The demo keeps its own store (``demo`` under the default data directory) unless
+    ``--data-dir`` or ``QUANZI_DATA_DIR`` names one, so its made-up customers never meet the
+    customers you load; it refuses a store that already holds customers it did not load.
+    """
+    settings = _demo_settings(data_dir)
     from quanzi.api.services.analysis import run_analysis
     from quanzi.graph.connect import bundled_store, open_store
     from quanzi.ingest import ingest_files
@@ -269,6 +284,7 @@ def demo(
     demo_dir = settings.data_dir / "demo-data"
     store = open_store(settings)
     try:
+        _refuse_to_mix_demo_data(store, settings.data_dir, demo_dir)
         with progress_bars() as report:
             run_generator(
                 demo_dir, GeneratorConfig(customers=customers, seed=seed), progress=report
@@ -280,6 +296,11 @@ def demo(
             out.print(line)
     finally:
         store.close()
+    again = f"--data-dir {settings.data_dir}"
+    out.print(
+        f"Demo store in {settings.data_dir}: serve it again with `quanzi serve {again}`, "
+        f"stop it with `quanzi store stop {again}`."
+    )
     if serve_after:
         admin = _create_key(settings, "demo admin", "admin")
         viewer = _create_key(settings, "demo viewer", "viewer")
@@ -287,6 +308,35 @@ def demo(
         out.print(f"Demo keys (shown once): admin [bold]{admin}[/]  viewer [bold]{viewer}[/]")
         out.print(f"Sign in to the pages at {url}/ui/login, or send the X-API-Key header.")
         _serve(settings, settings.api_host, port or settings.api_port)
+
+
+def _demo_settings(data_dir: Path | None) -> Settings:
+    """The demo's settings: the bundled store, in ``--data-dir``, else ``QUANZI_DATA_DIR``,
+    else ``demo`` under the default data directory (not the default directory itself, where
+    ``quanzi ingest`` loads your own customers)."""
+    settings = _settings(data_dir, store="bundled")
+    if "data_dir" in settings.model_fields_set:
+        return settings
+    return _settings(settings.data_dir / "demo", store="bundled")
+
+
+def _refuse_to_mix_demo_data(store: GraphStore, data_dir: Path, demo_dir: Path) -> None:
+    """The demo's made-up customers never go into a store that holds customers it did not
+    load: identity resolution could link them to real people, and nothing tells them apart
+    afterwards. A store where the demo ran before (its ``demo-data`` folder is there) or an
+    empty one is fine."""
+    from quanzi.model import Node
+
+    if demo_dir.exists():
+        return
+    customers = store.counts().get(Node.CUSTOMER.value, 0)
+    if customers:
+        raise ConflictError(
+            f"the store in {data_dir} already holds {customers:,} customer(s) that `quanzi demo` "
+            "did not load, and the demo would add made-up customers to them (its identity "
+            "resolution could even link them to real ones). Run the demo in a directory of "
+            "its own: quanzi demo --data-dir ~/quanzi-demo"
+        )
 
 
 def _create_key(settings: Settings, name: str, role: Role, employee: str | None = None) -> str:
