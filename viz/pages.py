@@ -1239,7 +1239,7 @@ async def lookalike_run(
         if export == "csv":
             return _csv(items)
         seed_ids = [str(s) for s in result.get("seeds", [])]
-        view, note = await _lookalike_view(request, api, seed_ids, items)
+        view, note, items = await _lookalike_view(request, api, seed_ids, items)
         return _html(
             request,
             "lookalike.html",
@@ -1256,7 +1256,9 @@ async def lookalike_run(
 
 async def _lookalike_view(
     request: Request, api: Api, seed_ids: Sequence[str], items: Sequence[Mapping[str, Any]]
-) -> tuple[GraphView, str | None]:
+) -> tuple[GraphView, str | None, list[dict[str, Any]]]:
+    """The prospects' graph view, a note on what it leaves out, and the prospects with their
+    reasons naming the seeds and mutual contacts they cite (see :func:`_reasons_by_name`)."""
     limit = _max_nodes(request)
     contacts = [
         str(e)
@@ -1268,6 +1270,13 @@ async def _lookalike_view(
     graph, seeds, people = await _gather(
         _graph(request), _summaries(api, seed_ids[:40]), _summaries(api, contacts)
     )
+    names = {
+        cid: str(record["name"])
+        for found in (seeds, people)
+        for cid, record in found.items()
+        if record.get("name")
+    }
+    items = _reasons_by_name(items, names)
     groups = graph.attributes.get("group", {}) if graph else {}
     interests = graph.attributes.get("interest", {}) if graph else {}
     circles = graph.attributes.get("circle", {}) if graph else {}
@@ -1298,7 +1307,30 @@ async def _lookalike_view(
     note = view.note
     if len(seed_ids) > 40:
         note = f"The view draws 40 of the {len(seed_ids):,} seeds. " + (note or "")
-    return view, note
+    return view, note, items
+
+
+#: Reasons whose text cites customers by id (their evidence holds the ids).
+_REASONS_CITING_CUSTOMERS = frozenset({"knows_seeds", "mutual_contacts"})
+
+
+def _reasons_by_name(
+    items: Sequence[Mapping[str, Any]], names: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The prospects with their reasons' text naming the customers it cites by id: people
+    reading the page know them by name. The API and the CSV export keep the ids."""
+    named = []
+    for item in items:
+        reasons = []
+        for reason in item.get("reasons") or []:
+            text = str(reason.get("text", ""))
+            if reason.get("kind") in _REASONS_CITING_CUSTOMERS:
+                for cid in reason.get("evidence") or []:
+                    if str(cid) in names:
+                        text = text.replace(str(cid), names[str(cid)])
+            reasons.append(dict(reason, text=text))
+        named.append(dict(item, reasons=reasons))
+    return named
 
 
 def _csv(items: Sequence[Mapping[str, Any]]) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -129,6 +130,24 @@ def test_lookalike_exports_csv(admin: httpx.Client) -> None:
     assert header.startswith("rank,customer_id,name,score")
     assert 0 < len(rows) <= 10
     assert "attachment" in response.headers["content-disposition"]
+
+
+def test_lookalike_reasons_name_the_mutual_contacts(admin: httpx.Client) -> None:
+    circle = _first(admin, "/circles", sort="-size")
+    members = admin.get(f"/circles/{circle['id']}/members", params={"limit": 10}).json()["items"]
+    seeds = [m["id"] for m in members]
+    api = admin.post("/lookalikes", json={"seeds": seeds, "k": 20}).json()["items"]
+    cited = [
+        reason for item in api for reason in item["reasons"] if reason["kind"] == "mutual_contacts"
+    ]
+    assert cited, "no prospect has mutual contacts: pick other seeds"
+    reason = cited[0]
+    contact = reason["evidence"][0]
+    assert contact in reason["text"]  # the API cites customers by id
+    name = admin.get(f"/customers/{contact}").json()["name"]
+    page = admin.post("/ui/lookalike", data={"seeds": "\n".join(seeds), "k": "20"}).text
+    assert f"e.g. {html.escape(name)}" in page
+    assert f"e.g. {contact}" not in page
 
 
 def test_viewers_see_masked_phones_and_cannot_run_lookalikes(
