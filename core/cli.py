@@ -299,7 +299,8 @@ def demo(
     again = f"--data-dir {settings.data_dir}"
     out.print(
         f"Demo store in {settings.data_dir}: serve it again with `quanzi serve {again}`, "
-        f"stop it with `quanzi store stop {again}`."
+        f"stop it with `quanzi store stop {again}`.",
+        soft_wrap=True,  # commands to copy: no line breaks inside them
     )
     if serve_after:
         admin = _create_key(settings, "demo admin", "admin")
