@@ -572,6 +572,11 @@ class CirclePublic(BaseModel):
     size: int | None = Field(default=None, description="Size recorded by the analysis.")
     members: int = Field(description="Members now linked by IN_CIRCLE.")
     leaders: list[str] = Field(default_factory=list)
+    leader_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="The leaders' names by id (those that have one), for lists of circles.",
+        examples=[{"cus_1a2b3c4d5e6f7a8b": "王芳"}],
+    )
     churn_risk_mean: float | None = None
     tier_mix: dict[str, int] = Field(default_factory=dict, examples=[{"loyal": 4, "general": 9}])
     other: dict[str, Any] = Field(default_factory=dict)

@@ -618,6 +618,10 @@ async def circles_map_page(request: Request) -> Response:
                 "size": c.get("members") or c.get("size"),
                 "churn_risk": c.get("churn_risk_mean"),
                 "top_interests": (c.get("other") or {}).get("top_interests") or [],
+                "leaders": [
+                    {"id": x, "name": (c.get("leader_names") or {}).get(x) or x}
+                    for x in c.get("leaders") or []
+                ],
             }
             for c in circles
         ]

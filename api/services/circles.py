@@ -58,7 +58,11 @@ def leader_ids(props: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _public(props: Mapping[str, Any], stats: Mapping[str, Any] | None) -> CirclePublic:
+def _public(
+    props: Mapping[str, Any],
+    stats: Mapping[str, Any] | None,
+    names: Mapping[str, str] | None = None,
+) -> CirclePublic:
     tiers = Counter(stats["tiers"]) if stats else Counter()
     mean = stats.get("churn_risk_mean") if stats else None
     return CirclePublic(
@@ -72,6 +76,7 @@ def _public(props: Mapping[str, Any], stats: Mapping[str, Any] | None) -> Circle
         size=props.get("size"),
         members=int(stats["members"]) if stats else 0,
         leaders=leader_ids(props),
+        leader_names={c: names[c] for c in leader_ids(props) if c in names} if names else {},
         churn_risk_mean=float(mean) if mean is not None else None,
         tier_mix=dict(sorted(tiers.items())),
         other={k: v for k, v in props.items() if k not in _KNOWN},
@@ -84,7 +89,14 @@ def _with_stats(store: GraphStore, circles: Sequence[Mapping[str, Any]]) -> list
         store.read(q.API_CIRCLE_MEMBER_STATS, "reading circle statistics", ids=ids) if ids else []
     )
     stats = {r["id"]: r for r in rows}
-    return [_public(c, stats.get(str(c["id"]))) for c in circles]
+    leaders = sorted({cid for c in circles for cid in leader_ids(c)})
+    people = (
+        store.read_collected(q.customer_fields(["name"]), "reading leaders' names", ids=leaders)
+        if leaders
+        else []
+    )
+    names = {str(p["id"]): str(p["name"]) for p in people if p.get("name")}
+    return [_public(c, stats.get(str(c["id"])), names) for c in circles]
 
 
 def list_circles(

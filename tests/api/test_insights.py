@@ -15,6 +15,7 @@ def test_circles_list_with_stats(shared: Api) -> None:
     k1 = body["items"][0]
     assert k1["members"] == 3
     assert k1["leaders"] == ["c1"]
+    assert k1["leader_names"] == {"c1": "张伟"}  # for lists that show people, not ids
     assert k1["tier_mix"] == {"general": 1, "loyal": 1, "potential": 1}
     assert k1["churn_risk_mean"] == pytest.approx((0.82 + 0.2 + 0.65) / 3)
     assert k1["other"] == {"modularity": 0.4}

@@ -132,6 +132,15 @@ def test_lookalike_exports_csv(admin: httpx.Client) -> None:
     assert "attachment" in response.headers["content-disposition"]
 
 
+def test_circles_list_names_the_leaders(admin: httpx.Client) -> None:
+    circle = _first(admin, "/circles", sort="-size")
+    leader = circle["leaders"][0]
+    name = circle["leader_names"][leader]
+    page = admin.get("/ui/circles").text
+    assert f'title="{leader}">{html.escape(name)}</a>' in page
+    assert f">{leader}</a>" not in page
+
+
 def test_lookalike_reasons_name_the_mutual_contacts(admin: httpx.Client) -> None:
     circle = _first(admin, "/circles", sort="-size")
     members = admin.get(f"/circles/{circle['id']}/members", params={"limit": 10}).json()["items"]
