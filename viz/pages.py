@@ -1449,6 +1449,10 @@ async def campaigns_page(request: Request) -> Response:
     return await _page(request, build)
 
 
+#: Inviters whose referral trees a campaign's page draws (the leaderboard lists more).
+_TREE_ROOTS = 10
+
+
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
 async def campaign_page(request: Request, campaign_id: str) -> Response:
     """One campaign: its counts, the leaderboard and the referral tree from the top inviters."""
@@ -1458,7 +1462,8 @@ async def campaign_page(request: Request, campaign_id: str) -> Response:
         path = f"/campaigns/{quote(campaign_id, safe='')}"
         campaign, board = await _gather(api.get(path), api.get(f"{path}/leaderboard", limit=50))
         entries = board.get("items", [])
-        roots = [str(e["customer"]["id"]) for e in entries]
+        # Side by side, more trees than this shrink to an unreadable strip.
+        roots = [str(e["customer"]["id"]) for e in entries[:_TREE_ROOTS]]
         referrals, people, cut = await _referral_tree(api, roots, campaign=campaign_id, cap=limit)
         referred = {r["end"] for r in referrals}
         view = referral_tree_view(
@@ -1471,14 +1476,24 @@ async def campaign_page(request: Request, campaign_id: str) -> Response:
             card_url=f"{PREFIX}/customers/{{id}}/card",
             assets=STATIC,
         )
-        note = " ".join(
-            x for x in (view.note, "Deeper levels were not read." if cut else None) if x
+        few = (
+            f"The tree starts from the {len(roots)} top inviters of the leaderboard's "
+            f"{len(entries)}."
+            if len(entries) > len(roots)
+            else None
         )
-        chart = bar_chart(
-            [
+        note = " ".join(
+            x for x in (few, view.note, "Deeper levels were not read." if cut else None) if x
+        )
+        reach = sorted(
+            (
                 (str(e["customer"].get("name") or e["customer"]["id"]), float(e.get("reach") or 0))
                 for e in entries[:10]
-            ],
+            ),
+            key=lambda bar: -bar[1],
+        )
+        chart = bar_chart(
+            reach,
             title="Reach of the top inviters",
             shares=False,
         )

@@ -141,6 +141,28 @@ def test_circles_list_names_the_leaders(admin: httpx.Client) -> None:
     assert f">{leader}</a>" not in page
 
 
+def test_campaign_page_draws_the_top_inviters_trees(admin: httpx.Client) -> None:
+    campaigns = admin.get("/campaigns").json()
+    boards = {
+        c["id"]: admin.get(f"/campaigns/{c['id']}/leaderboard", params={"limit": 50}).json()
+        for c in campaigns
+    }
+    campaign, board = max(boards.items(), key=lambda kv: len(kv[1]["items"]))
+    entries = board["items"]
+    page = admin.get(f"/ui/campaigns/{campaign}").text
+    capped = "starts from the 10 top inviters" in page
+    assert capped == (len(entries) > 10)
+    # The reach chart puts the farthest-reaching of the first ten inviters first.
+    chart = page.split("Reach of the top inviters</h2>", 1)[1]
+    reach = {
+        html.escape(e["customer"].get("name") or e["customer"]["id"]): e["reach"]
+        for e in entries[:10]
+    }
+    assert all(name in chart for name in reach)
+    drawn = sorted(reach, key=chart.index)
+    assert [reach[n] for n in drawn] == sorted(reach.values(), reverse=True)
+
+
 def test_lookalike_reasons_name_the_mutual_contacts(admin: httpx.Client) -> None:
     circle = _first(admin, "/circles", sort="-size")
     members = admin.get(f"/circles/{circle['id']}/members", params={"limit": 10}).json()["items"]
