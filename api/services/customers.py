@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from quanzi.api.errors import CustomerMovedError
@@ -399,6 +400,12 @@ def count_customers(
     return int(rows[0]["n"]) if rows else 0
 
 
+#: Counts the matches of a search while the page is read: a filter no index serves (a name
+#: part) scans every customer twice, once for each (name=zhang at 100k customers: 465 ms
+#: with the total one after the other, docs/api.md).
+_COUNTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="quanzi-count")
+
+
 def search_customers(
     store: GraphStore,
     settings: Settings,
@@ -416,12 +423,15 @@ def search_customers(
     Paging is by keyset: ``next_cursor`` names the last row, so pages stay consistent while
     customers are added, and deep pages cost no more than the first.
     """
+    counting = (
+        _COUNTS.submit(count_customers, store, settings, principal, filters, extra=extra)
+        if include_total
+        else None
+    )
     rows, next_cursor = search_rows(
         store, settings, principal, filters, sort=sort, limit=limit, cursor=cursor, extra=extra
     )
-    total = (
-        count_customers(store, settings, principal, filters, extra=extra) if include_total else None
-    )
+    total = counting.result() if counting is not None else None
     return CustomerPage(
         items=summarise(store, principal, rows), next_cursor=next_cursor, total=total
     )
