@@ -967,8 +967,13 @@ class CampaignPublic(BaseModel):
     end: str | None = None
     description: str | None = None
     participants: int = 0
-    codes_issued: int = 0
+    codes_issued: int = Field(default=0, description="Invite codes issued through Quanzi.")
     referrals: int = 0
+    inviters: int = Field(
+        default=0,
+        description="Customers who invited at least one person (loaded referrals included, "
+        "whose codes were issued elsewhere).",
+    )
 
 
 class InviteCodeRequest(BaseModel):

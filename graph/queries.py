@@ -838,15 +838,16 @@ API_CAMPAIGNS = (
     "RETURN k.id AS id, properties(k) AS props ORDER BY id LIMIT $limit"
 )
 
-#: Participants, inviters and referrals of every campaign in ``$ids``.
+#: Participants, codes issued, referrals and inviters of every campaign in ``$ids``.
 API_CAMPAIGN_STATS = (
     f"UNWIND $ids AS kid MATCH (k:{Node.CAMPAIGN} {{id: kid}}) "
     f"OPTIONAL MATCH (k)<-[p:{Rel.IN_CAMPAIGN}]-(:{Node.CUSTOMER}) "
     "WITH kid, count(p) AS participants, sum(CASE WHEN p.invite_code IS NULL THEN 0 ELSE 1 END) "
     "AS codes_issued "
-    f"OPTIONAL MATCH (:{Node.CUSTOMER})-[r:{Rel.REFERRED}]->(:{Node.CUSTOMER}) "
+    f"OPTIONAL MATCH (a:{Node.CUSTOMER})-[r:{Rel.REFERRED}]->(:{Node.CUSTOMER}) "
     "WHERE r.campaign_id = kid "
-    "RETURN kid AS id, participants, codes_issued, count(r) AS referrals"
+    "RETURN kid AS id, participants, codes_issued, count(r) AS referrals, "
+    "count(DISTINCT a) AS inviters"
 )
 
 #: Every referral (inviter, invitee, time, code) of campaign ``$campaign``.

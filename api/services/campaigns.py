@@ -70,6 +70,7 @@ def _with_stats(store: GraphStore, campaigns: list[dict[str, Any]]) -> list[Camp
                 participants=int(s.get("participants") or 0),
                 codes_issued=int(s.get("codes_issued") or 0),
                 referrals=int(s.get("referrals") or 0),
+                inviters=int(s.get("inviters") or 0),
             )
         )
     return out

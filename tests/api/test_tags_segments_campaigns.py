@@ -117,6 +117,8 @@ def test_campaign_codes_invitations_and_reach(graph: Api) -> None:
     campaigns = graph.get("/campaigns", role="viewer").json()
     assert campaigns[0]["id"] == "C1"
     assert campaigns[0]["referrals"] == 2
+    assert campaigns[0]["inviters"] == 2  # c1 invited c2, who invited c3
+    assert campaigns[0]["codes_issued"] == 0  # the loaded referrals' codes came from elsewhere
     # c1 already used a code in loaded referrals: it is reused.
     code = graph.post("/campaigns/C1/codes", role="sales", json={"customer_id": "c1"}).json()
     assert code == {"campaign_id": "C1", "customer_id": "c1", "code": "ABCDEFGH", "new": False}
@@ -153,6 +155,9 @@ def test_campaign_codes_invitations_and_reach(graph: Api) -> None:
         "/campaigns/C1/invitations", role="sales", json={"code": "ZZZZZZZZ", "invitee_id": "c6"}
     )
     assert unknown.json()["errors"][0]["field"] == "code"
+
+    after = graph.get("/campaigns/C1", role="viewer").json()
+    assert (after["referrals"], after["inviters"]) == (3, 3)  # c4 invited c5 here
 
     board = graph.get("/campaigns/C1/leaderboard", role="viewer").json()["items"]
     assert [(e["customer"]["id"], e["direct"], e["reach"], e["depth"]) for e in board] == [
