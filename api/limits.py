@@ -61,7 +61,7 @@ __all__ = [
 #: Requests of one busy endpoint that a served process works on at once: one per CPU. At
 #: 100k customers and 8 concurrent clients, eight lookalike searches at once nearly doubled
 #: each one's CPU, and two at a time answered 1.7x as many (one worker); customer 360s two
-#: at a time had a lower p99 in every pair of runs (docs/api.md, session 6).
+#: at a time had a lower p99 in every pair of runs (docs/api-latency.md, session 6).
 BUSY_SLOTS = usable_cpus()
 
 

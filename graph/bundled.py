@@ -148,7 +148,7 @@ class BundledStore:
     page_cache_mb : int, optional
         ArcadeDB's page cache (``arcadedb.maxPageRAM``, in MB, inside the heap); by default
         :data:`PAGE_CACHE_SHARE` of the heap (ArcadeDB's own default, a quarter, made random
-        customer 360s reload pages at 100k customers; see docs/api.md).
+        customer 360s reload pages at 100k customers; see docs/api-latency.md).
 
     Examples
     --------

@@ -286,7 +286,7 @@ class GraphStore:
         ``COMMIT``: two round trips) and retries transient failures for up to 30 s. The API's
         small per-request reads use this instead: measured on the bundled store, a ping
         2.2 ms instead of 5.2 ms and the customer 360 query 8 ms instead of 14 ms at one
-        client (docs/api.md), and a failing store answers the caller at once.
+        client (docs/api-latency.md), and a failing store answers the caller at once.
 
         Values come back as the driver decodes them, without ``Record.data()``'s walk through
         every nested value (a third of the CPU of a top-influencers request): the query must
@@ -314,7 +314,7 @@ class GraphStore:
         each, more through ``Record.data()``): a list of 50 customers or 75 phones and
         e-mails costs 2-3 ms of CPU as rows and under 1.5 ms as one collected row; the
         properties of 5,000 customers 0.53 s through :meth:`read` and 0.12 s as one row
-        (measured on the bundled store at 100k customers, docs/api.md). Values come back as
+        (measured on the bundled store at 100k customers, docs/api-latency.md). Values come back as
         the driver decodes them: the query must collect maps and scalars, not nodes.
         """
         if retry:

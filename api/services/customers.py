@@ -402,7 +402,7 @@ def count_customers(
 
 #: Counts the matches of a search while the page is read: a filter no index serves (a name
 #: part) scans every customer twice, once for each (name=zhang at 100k customers: 465 ms
-#: with the total one after the other, docs/api.md).
+#: with the total one after the other, docs/api-latency.md).
 _COUNTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="quanzi-count")
 
 
