@@ -539,7 +539,7 @@ async def home(request: Request) -> Response:
 # -- circles ----------------------------------------------------------------------------------
 _CIRCLE_SORTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "members": lambda c: -(c.get("members") or 0),
-    "name": lambda c: str(c.get("name") or c.get("other", {}).get("auto_name") or c["id"]),
+    "name": lambda c: _circle_name(c),
     "kind": lambda c: (str(c.get("kind") or ""), -(c.get("members") or 0)),
     "churn": lambda c: -(c.get("churn_risk_mean") or 0.0),
     "leaders": lambda c: -len(c.get("leaders") or []),
@@ -547,8 +547,8 @@ _CIRCLE_SORTS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 
 
 def _circle_name(c: Mapping[str, Any]) -> str:
-    other = c.get("other") or {}
-    return str(c.get("name") or other.get("auto_name") or c.get("id"))
+    """A circle's name: the one a person gave it, else the analysis's (``auto_name``)."""
+    return str(c.get("name") or c.get("auto_name") or c.get("id"))
 
 
 @router.get("/circles", response_class=HTMLResponse)

@@ -132,13 +132,16 @@ def test_lookalike_exports_csv(admin: httpx.Client) -> None:
     assert "attachment" in response.headers["content-disposition"]
 
 
-def test_circles_list_names_the_leaders(admin: httpx.Client) -> None:
+def test_circles_list_names_the_circles_and_their_leaders(admin: httpx.Client) -> None:
     circle = _first(admin, "/circles", sort="-size")
     leader = circle["leaders"][0]
     name = circle["leader_names"][leader]
     page = admin.get("/ui/circles").text
     assert f'title="{leader}">{html.escape(name)}</a>' in page
     assert f">{leader}</a>" not in page
+    # Unnamed by a person, a circle shows the name the analysis gave it (its id beneath).
+    assert circle["name"] is None
+    assert f">{html.escape(circle['auto_name'])}</a>" in page
 
 
 def test_campaign_page_draws_the_top_inviters_trees(admin: httpx.Client) -> None:
