@@ -142,6 +142,7 @@ def test_circles_list_names_the_circles_and_their_leaders(admin: httpx.Client) -
     # Unnamed by a person, a circle shows the name the analysis gave it (its id beneath).
     assert circle["name"] is None
     assert f">{html.escape(circle['auto_name'])}</a>" in page
+    assert f">{html.escape(circle['auto_name'])}</a>" in admin.get("/ui/").text  # largest circles
 
 
 def test_campaign_page_draws_the_top_inviters_trees(admin: httpx.Client) -> None:
