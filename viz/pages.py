@@ -459,6 +459,14 @@ def home_redirect() -> Response:
     return RedirectResponse(f"{PREFIX}/", status_code=307)
 
 
+#: The home page of a store without customers says how to fill it.
+_EMPTY_STORE = (
+    "No customers here yet. Load your own with `quanzi ingest FILES...` and `quanzi analyze`. "
+    "`quanzi demo` keeps its made-up customers in a store of its own: serve that one with "
+    "`quanzi serve --data-dir ~/.local/share/quanzi/demo`."
+)
+
+
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     """Headline numbers and charts: tiers, funnel, churn risk, circle sizes."""
@@ -531,6 +539,7 @@ async def home(request: Request) -> Response:
             circles=circles[:8],
             influencers=influencers.get("items", []),
             funnel_steps=funnel.get("steps", []),
+            note=None if customers else _EMPTY_STORE,
         )
 
     return await _page(request, build)
