@@ -16,8 +16,6 @@ from quanzi.model import Node, Rel
 __all__ = [
     "ADD_INTERACTIONS",
     "ANY_IDENTITY",
-    "COUNT_NODES",
-    "COUNT_RELS",
     "CUSTOMERS_BY_LATIN_NAME",
     "CUSTOMERS_OF_IDENTITIES",
     "CUSTOMER_LIFECYCLE_FACTS",
@@ -32,6 +30,8 @@ __all__ = [
     "PING",
     "SCHEMA_VERSION_READ",
     "SCHEMA_VERSION_WRITE",
+    "SQL_TYPE_NAMES",
+    "count_labels_and_types",
     "create_constraint",
     "create_index",
     "create_nodes",
@@ -60,13 +60,46 @@ __all__ = [
     "sql_edge_record_ids",
     "sql_edge_rids",
     "sql_record_ids",
+    "sql_type_counts",
 ]
 
 PING = "RETURN 1 AS ok"
 
 DELETE_EVERYTHING = "MATCH (n) DETACH DELETE n"
-COUNT_NODES = "MATCH (n) RETURN labels(n)[0] AS label, count(*) AS n"
-COUNT_RELS = "MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n"
+
+
+def count_labels_and_types(labels: Sequence[str], types: Sequence[str]) -> str:
+    """Rows ``{name, n}``: the nodes of each label and the relations of each type, one
+    ``MATCH ... RETURN count`` per name, the form Neo4j answers from its counts store (an
+    unlabelled ``MATCH (n)`` grouped by label reads every node)."""
+    for name in (*labels, *types):
+        if not name.isidentifier():
+            raise ValueError(f"not a label or relation type: {name!r}")
+    parts = [f"MATCH (n:{x}) RETURN '{x}' AS name, count(n) AS n" for x in labels]
+    parts += [f"MATCH ()-[r:{x}]->() RETURN '{x}' AS name, count(r) AS n" for x in types]
+    return " UNION ALL ".join(parts)
+
+
+#: ArcadeDB SQL: the names of the types the database has (a type appears with its first
+#: record).
+SQL_TYPE_NAMES = "SELECT name FROM schema:types"
+
+
+def sql_type_counts(types: Sequence[str]) -> str:
+    """ArcadeDB SQL, one row: the record count of each type (vertex or edge) as a column named
+    after it. ``SELECT count(*) FROM <type>`` reads the type's count; ArcadeDB's Cypher counts
+    a relation type by scanning it (0.6 s per type at 100k customers)."""
+    for name in types:
+        if not name.isidentifier():
+            raise ValueError(f"not a type name: {name!r}")
+    # Names checked above; nothing of a caller's text reaches the statement.
+    lets = ", ".join(
+        f"$c{i} = (SELECT count(*) AS n FROM `{x}`)"  # noqa: S608
+        for i, x in enumerate(types)
+    )
+    columns = ", ".join(f"$c{i}[0].n AS `{x}`" for i, x in enumerate(types))
+    return f"SELECT {columns} LET {lets}"
+
 
 SCHEMA_VERSION_READ = f"MATCH (m:{Node.SCHEMA_META} {{id: 'schema'}}) RETURN m.version AS version"
 SCHEMA_VERSION_WRITE = (

@@ -675,14 +675,23 @@ class GraphStore:
         self.write(q.delete_nodes(node), f"deleting {node} nodes", ids=list(ids))
 
     def counts(self) -> dict[str, int]:
-        """Number of nodes per label and of relations per type."""
-        out = {
-            r["label"]: int(r["n"])
-            for r in self.read(q.COUNT_NODES, "counting nodes")
-            if r["label"]
-        }
-        out |= {r["type"]: int(r["n"]) for r in self.read(q.COUNT_RELS, "counting relations")}
-        return out
+        """Number of nodes per label and of relations per type (those with at least one).
+
+        Each label and type is counted on its own, from the store's own counts: at 100k
+        customers on the bundled store 20-40 ms, where grouping every node and relation
+        by label and type took 3 s (docs/architecture.md)."""
+        labels, types = [n.value for n in Node], [r.value for r in Rel]
+        what = "counting nodes and relations"
+        found: dict[str, Any]
+        if self.bulk is not None:
+            existing = {r["name"] for r in self.bulk.read_sql(q.SQL_TYPE_NAMES, what)}
+            present = [x for x in (*labels, *types) if x in existing]
+            rows = self.bulk.read_sql(q.sql_type_counts(present), what) if present else []
+            found = dict(rows[0]) if rows else {}
+        else:
+            rows = self.read(q.count_labels_and_types(labels, types), what)
+            found = {r["name"]: r["n"] for r in rows}
+        return {name: int(n) for name, n in found.items() if n}
 
     def neighbourhood(
         self,

@@ -259,6 +259,30 @@ def test_bulk_path_matches_merge_semantics(store: GraphStore) -> None:
     assert store.get_node(Node.CUSTOMER, "c5") == {"id": "c5", "name": "n5", "city": "Hangzhou"}
 
 
+def test_count_paths_agree(store: GraphStore) -> None:
+    # The bundled store counts with SQL (each type's own count); Neo4j with one Cypher count
+    # per label and type. Both give the same numbers, and leave out what has none.
+    store.upsert_nodes(Node.CUSTOMER, _people(3))
+    store.upsert_nodes(Node.GROUP, [{"id": "g1", "name": "tea"}])
+    store.upsert_relations(
+        Rel.MEMBER_OF,
+        Node.CUSTOMER,
+        Node.GROUP,
+        [{"start": "c0", "end": "g1"}, {"start": "c1", "end": "g1"}],
+    )
+    counts = store.counts()
+    assert {k: counts[k] for k in ("Customer", "Group", "MEMBER_OF")} == {
+        "Customer": 3,
+        "Group": 1,
+        "MEMBER_OF": 2,
+    }
+    assert "Order" not in counts
+    assert "PLACED" not in counts
+    labels, types = [n.value for n in Node], [r.value for r in Rel]
+    rows = store.read(q.count_labels_and_types(labels, types), "counting")
+    assert {r["name"]: r["n"] for r in rows if r["n"]} == counts
+
+
 def test_projection_paths_agree(store: GraphStore) -> None:
     # The bundled store reads projections with SQL over record ids; Neo4j uses Cypher over
     # Bolt. Both must give the same graph: other labels left out, a missing weight read as
