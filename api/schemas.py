@@ -757,6 +757,21 @@ class AtRiskPage(BaseModel):
     next_cursor: str | None = None
 
 
+class ChurnRiskBin(BaseModel):
+    """Customers whose churn risk is in ``[low, high)`` (the last bin includes 1.0)."""
+
+    low: float = Field(examples=[0.5])
+    high: float = Field(examples=[0.6])
+    customers: int = Field(examples=[1234])
+
+
+class ChurnDistribution(BaseModel):
+    """How churn risk is spread over the scored customers, in ten bins of 0.1."""
+
+    scored: int = Field(description="Customers with a churn risk.")
+    bins: list[ChurnRiskBin]
+
+
 class ChurnAlert(BaseModel):
     """A customer deleted an employee: a strong churn signal."""
 

@@ -16,6 +16,7 @@ from quanzi.model import Node, Rel
 __all__ = [
     "ADD_INTERACTIONS",
     "ANY_IDENTITY",
+    "API_CHURN_TENTHS",
     "CUSTOMERS_BY_LATIN_NAME",
     "CUSTOMERS_OF_IDENTITIES",
     "CUSTOMER_LIFECYCLE_FACTS",
@@ -66,6 +67,15 @@ __all__ = [
 PING = "RETURN 1 AS ok"
 
 DELETE_EVERYTHING = "MATCH (n) DETACH DELETE n"
+
+
+#: Customers (not merged away) with a churn risk, by tenth of risk: rows ``{tenth, n}``
+#: (``tenth`` 10 is a risk of exactly 1.0). One pass, where a count per range reads every
+#: customer once per range.
+API_CHURN_TENTHS = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.churn_risk IS NOT NULL "
+    "RETURN toInteger(floor(c.churn_risk * 10)) AS tenth, count(c) AS n"
+)
 
 
 def count_labels_and_types(labels: Sequence[str], types: Sequence[str]) -> str:

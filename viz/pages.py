@@ -31,6 +31,7 @@ import re
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -431,11 +432,6 @@ def _period() -> dict[str, str]:
     return {"start": "2000-01-01T00:00:00Z", "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-async def _count(api: Api, **filters: Any) -> int:
-    page = await api.get("/customers", limit=1, include_total=True, **filters)
-    return int(page.get("total") or 0)
-
-
 async def _all_circles(api: Api, *, level: int | None = 0, cap: int = 1000) -> list[dict[str, Any]]:
     circles: list[dict[str, Any]] = []
     cursor = None
@@ -446,6 +442,16 @@ async def _all_circles(api: Api, *, level: int | None = 0, cap: int = 1000) -> l
         if not cursor:
             break
     return circles[:cap]
+
+
+def _top_level_sizes(graph: CachedGraph) -> list[int] | None:
+    """Members of each top-level circle (ids without a dot) in the cached graph, or ``None``
+    where it holds no circles."""
+    by_customer = graph.attributes.get("circle")
+    if not by_customer:
+        return None
+    sizes = Counter(k for values in by_customer.values() for k in values if "." not in k)
+    return list(sizes.values())
 
 
 def _ordered_counts(counts: Mapping[str, int], order: Sequence[str]) -> list[tuple[str, float]]:
@@ -473,18 +479,25 @@ async def home(request: Request) -> Response:
 
     async def build(api: Api, who: Principal | None) -> Response:
         period = _period()
-        health, tiers, funnel, circles, influencers, at_risk, *risk_bins = await _gather(
+        health, tiers, funnel, largest, influencers, spread, graph = await _gather(
             api.get("/health"),
             api.get("/tiers", **period),
             api.get("/funnel", **period),
-            _all_circles(api),
+            api.get("/circles", level=0, limit=8),
             api.get("/influencers", k=10),
-            _count(api, churn_risk_min=_AT_RISK),
-            *(
-                _count(api, churn_risk_min=lo, churn_risk_max=hi - 1e-9 if hi < 1.0 else hi)
-                for lo, hi in _RISK_BINS
-            ),
+            api.get("/churn/distribution"),
+            _graph(request),
         )
+        circles: list[dict[str, Any]] = largest.get("items", [])
+        # The sizes of every top-level circle: from the service's cached graph where it has
+        # one (reading every circle's member statistics took seconds at 100k customers).
+        sizes = _top_level_sizes(graph) if graph is not None else None
+        if sizes is None:
+            every = await _all_circles(api)
+            sizes = [int(c.get("members") or c.get("size") or 0) for c in every]
+        tenths = [int(b["customers"]) for b in spread.get("bins", [])] or [0] * 10
+        at_risk = sum(tenths[round(_AT_RISK * 10) :])
+        risk_bins = [sum(tenths[round(lo * 10) : round(hi * 10)]) for lo, hi in _RISK_BINS]
         counts: dict[str, int] = health.get("counts") or {}
         customers = int(counts.get("Customer", 0))
         links = int(counts.get("HAS_IDENTITY", 0))
@@ -492,7 +505,6 @@ async def home(request: Request) -> Response:
             funnel.get("reached", {})
         )
         rates = {(s["from_stage"], s["to_stage"]): s.get("rate") for s in funnel.get("steps", [])}
-        sizes = [int(c.get("members") or c.get("size") or 0) for c in circles]
         size_bins = [
             (f"{lo}–{hi}" if hi < 10**9 else f">{lo - 1}", float(sum(lo <= s <= hi for s in sizes)))
             for lo, hi in _SIZE_BINS
@@ -525,7 +537,7 @@ async def home(request: Request) -> Response:
                 f"{links / customers:.2f}" if customers else "–",
                 "channel keys and source records",
             ),
-            ("Circles", f"{len(circles):,}", ""),
+            ("Circles", f"{len(sizes):,}", ""),
             ("At-risk customers", f"{at_risk:,}", f"churn risk ≥ {_AT_RISK:.0%}"),
         ]
         return _html(

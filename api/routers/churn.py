@@ -9,7 +9,13 @@ from fastapi import APIRouter, Query
 
 from quanzi.api.deps import SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
-from quanzi.api.schemas import AtRiskPage, ChurnAlertPage, SegmentFilter, iso
+from quanzi.api.schemas import (
+    AtRiskPage,
+    ChurnAlertPage,
+    ChurnDistribution,
+    SegmentFilter,
+    iso,
+)
 from quanzi.api.services import insights as service
 
 router = APIRouter(prefix="/churn", tags=["churn"], responses=PROBLEM_RESPONSES)
@@ -36,6 +42,14 @@ def at_risk(
     return service.at_risk(
         store, settings, principal, filters, min_risk=min_risk, limit=limit, cursor=cursor
     )
+
+
+@router.get("/distribution", response_model=ChurnDistribution)
+def distribution(store: StoreDep, principal: ViewerDep) -> ChurnDistribution:
+    """How many customers have a churn risk in each tenth of the scale (0-0.1, ..., 0.9-1):
+    one pass over the customers, for charts (a count per range would read them all once per
+    range)."""
+    return service.churn_distribution(store)
 
 
 @router.get("/alerts", response_model=ChurnAlertPage)

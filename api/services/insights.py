@@ -17,6 +17,8 @@ from quanzi.api.schemas import (
     AtRiskPage,
     ChurnAlert,
     ChurnAlertPage,
+    ChurnDistribution,
+    ChurnRiskBin,
     FunnelReport,
     FunnelStep,
     Influencer,
@@ -37,6 +39,7 @@ __all__ = [
     "SCORED_TIERS",
     "at_risk",
     "churn_alerts",
+    "churn_distribution",
     "churn_reasons",
     "funnel_report",
     "tier_report",
@@ -84,6 +87,21 @@ def top_influencers(
 def churn_reasons(props: Mapping[str, Any]) -> list[Any]:
     """The reasons the analysis gave for a customer's churn risk, if any."""
     return explanation(props, "churn_risk") or explanation(props, "churn")
+
+
+def churn_distribution(store: GraphStore) -> ChurnDistribution:
+    """The scored customers by tenth of churn risk (a risk of 1.0 in the last tenth), read
+    in one pass over the customers."""
+    tenths = [0] * 10
+    for row in store.read_autocommit(q.API_CHURN_TENTHS, "reading the churn risk spread"):
+        if row["tenth"] is not None:
+            tenths[min(max(int(row["tenth"]), 0), 9)] += int(row["n"])
+    return ChurnDistribution(
+        scored=sum(tenths),
+        bins=[
+            ChurnRiskBin(low=i / 10, high=(i + 1) / 10, customers=n) for i, n in enumerate(tenths)
+        ],
+    )
 
 
 def at_risk(

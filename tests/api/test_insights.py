@@ -206,3 +206,18 @@ def test_lookalikes_bad_input(shared: Api, body: dict[str, object], field: str) 
     response = shared.post("/lookalikes", role="sales", json=body)
     assert response.status_code == 422, response.text
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+def test_churn_distribution_counts_each_tenth_of_risk(shared: Api) -> None:
+    body = shared.get("/churn/distribution", role="viewer").json()
+    assert [(b["low"], b["high"]) for b in body["bins"]] == [
+        (i / 10, (i + 1) / 10) for i in range(10)
+    ]
+    customers = shared.get("/customers", params={"limit": 200}).json()["items"]
+    risks = [c["churn_risk"] for c in customers if c.get("churn_risk") is not None]
+    assert risks, "the shared graph has scored customers"
+    expected = [0] * 10
+    for r in risks:
+        expected[min(int(r * 10), 9)] += 1
+    assert [b["customers"] for b in body["bins"]] == expected
+    assert body["scored"] == len(risks)

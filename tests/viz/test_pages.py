@@ -100,6 +100,22 @@ def test_home_page_numbers_match_the_api(admin: httpx.Client) -> None:
     page = admin.get("/ui/").text
     assert f'data-stat="Customers">{counts["Customer"]:,}<' in page
     assert page.count('<svg class="qz-chart"') == 4
+    # The at-risk number (from one pass over the churn risks) is what a search counts.
+    at_risk = admin.get(
+        "/customers", params={"churn_risk_min": 0.5, "limit": 1, "include_total": True}
+    ).json()["total"]
+    assert at_risk > 0
+    assert f'data-stat="At-risk customers">{at_risk:,}<' in page
+    # So is the number of top-level circles (from the service's cached graph).
+    circles, cursor = 0, None
+    while True:
+        params = {"level": 0, "limit": 200} | ({"cursor": cursor} if cursor else {})
+        listed = admin.get("/circles", params=params).json()
+        circles += sum(1 for c in listed["items"] if c["members"])
+        cursor = listed["next_cursor"]
+        if not cursor:
+            break
+    assert f'data-stat="Circles">{circles:,}<' in page
 
 
 def test_unknown_circle_is_a_404_page(admin: httpx.Client) -> None:
