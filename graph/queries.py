@@ -475,6 +475,7 @@ __all__ += [
     "API_CAMPAIGN_CODE_OWNER",
     "API_CAMPAIGN_INVITED",
     "API_CAMPAIGN_REFERRALS",
+    "API_CAMPAIGN_REFERRAL_COUNTS",
     "API_CAMPAIGN_STATS",
     "API_CHURN_ALERTS",
     "API_CIRCLE_MEMBER_STATS",
@@ -881,16 +882,23 @@ API_CAMPAIGNS = (
     "RETURN k.id AS id, properties(k) AS props ORDER BY id LIMIT $limit"
 )
 
-#: Participants, codes issued, referrals and inviters of every campaign in ``$ids``.
+#: Participants and codes issued of every campaign in ``$ids``: rows ``{id, participants,
+#: codes_issued}``.
 API_CAMPAIGN_STATS = (
     f"UNWIND $ids AS kid MATCH (k:{Node.CAMPAIGN} {{id: kid}}) "
     f"OPTIONAL MATCH (k)<-[p:{Rel.IN_CAMPAIGN}]-(:{Node.CUSTOMER}) "
-    "WITH kid, count(p) AS participants, sum(CASE WHEN p.invite_code IS NULL THEN 0 ELSE 1 END) "
-    "AS codes_issued "
-    f"OPTIONAL MATCH (a:{Node.CUSTOMER})-[r:{Rel.REFERRED}]->(:{Node.CUSTOMER}) "
-    "WHERE r.campaign_id = kid "
-    "RETURN kid AS id, participants, codes_issued, count(r) AS referrals, "
-    "count(DISTINCT a) AS inviters"
+    "RETURN kid AS id, count(p) AS participants, "
+    "sum(CASE WHEN p.invite_code IS NULL THEN 0 ELSE 1 END) AS codes_issued"
+)
+
+#: Referrals and inviters of the campaigns in ``$ids`` that have any: rows ``{id,
+#: referrals, inviters}``, from one pass over the referrals (matching them campaign by
+#: campaign read them all once per campaign: 8.5 s for 40 campaigns at 100k customers,
+#: against 0.35 s).
+API_CAMPAIGN_REFERRAL_COUNTS = (
+    f"MATCH (a:{Node.CUSTOMER})-[r:{Rel.REFERRED}]->(:{Node.CUSTOMER}) "
+    "WHERE r.campaign_id IN $ids "
+    "RETURN r.campaign_id AS id, count(r) AS referrals, count(DISTINCT a) AS inviters"
 )
 
 #: Every referral (inviter, invitee, time, code) of campaign ``$campaign``.

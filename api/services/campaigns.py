@@ -55,8 +55,11 @@ def _now() -> str:
 
 def _with_stats(store: GraphStore, campaigns: list[dict[str, Any]]) -> list[CampaignPublic]:
     ids = [str(c["id"]) for c in campaigns]
-    rows = store.read(q.API_CAMPAIGN_STATS, "counting campaign activity", ids=ids) if ids else []
-    stats = {r["id"]: r for r in rows}
+    stats: dict[str, dict[str, Any]] = {}
+    if ids:
+        for query in (q.API_CAMPAIGN_STATS, q.API_CAMPAIGN_REFERRAL_COUNTS):
+            for r in store.read(query, "counting campaign activity", ids=ids):
+                stats.setdefault(str(r["id"]), {}).update(r)
     out = []
     for c in campaigns:
         s = stats.get(str(c["id"]), {})
