@@ -570,7 +570,9 @@ class CirclePublic(BaseModel):
     level: int | None = None
     parent_id: str | None = None
     size: int | None = Field(default=None, description="Size recorded by the analysis.")
-    members: int = Field(description="Members now linked by IN_CIRCLE.")
+    members: int = Field(
+        description="Members now linked by IN_CIRCLE (with live=false: at the last analysis)."
+    )
     leaders: list[str] = Field(default_factory=list)
     leader_names: dict[str, str] = Field(
         default_factory=dict,

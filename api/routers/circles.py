@@ -34,9 +34,19 @@ def list_circles(
     kind: Annotated[str | None, Query(max_length=50, examples=["colleague"])] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    live: Annotated[
+        bool,
+        Query(
+            description="Count members, churn risk and tiers over the members now (about 2 ms "
+            "per circle at 100k customers); false: the figures the last analysis recorded, for "
+            "long lists."
+        ),
+    ] = True,
 ) -> CirclePage:
     """Circles, largest first, with member count, mean churn risk and tier mix."""
-    return service.list_circles(store, level=level, kind=kind, limit=limit, cursor=cursor)
+    return service.list_circles(
+        store, level=level, kind=kind, limit=limit, cursor=cursor, live=live
+    )
 
 
 @router.get("/{circle_id}", response_model=CircleWithMembers)

@@ -63,7 +63,11 @@ def _public(
     stats: Mapping[str, Any] | None,
     names: Mapping[str, str] | None = None,
 ) -> CirclePublic:
-    tiers = Counter(stats["tiers"]) if stats else Counter()
+    tiers: Counter[str] = Counter()
+    if stats and "tiers" in stats:
+        tiers = Counter(stats["tiers"])
+    elif stats:
+        tiers = Counter({str(t): int(n) for t, n in (stats.get("tier_mix") or {}).items()})
     mean = stats.get("churn_risk_mean") if stats else None
     return CirclePublic(
         id=str(props["id"]),
@@ -83,12 +87,32 @@ def _public(
     )
 
 
-def _with_stats(store: GraphStore, circles: Sequence[Mapping[str, Any]]) -> list[CirclePublic]:
+def _recorded_stats(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The statistics the last analysis recorded on a circle, shaped as the live ones."""
+    try:
+        mix = json.loads(props.get("tier_mix") or "{}")
+    except (TypeError, ValueError):
+        mix = {}
+    return {
+        "members": int(props.get("size") or 0),
+        "churn_risk_mean": props.get("churn_risk"),
+        "tier_mix": mix if isinstance(mix, dict) else {},
+    }
+
+
+def _with_stats(
+    store: GraphStore, circles: Sequence[Mapping[str, Any]], *, live: bool = True
+) -> list[CirclePublic]:
     ids = [str(c["id"]) for c in circles]
-    rows = (
-        store.read(q.API_CIRCLE_MEMBER_STATS, "reading circle statistics", ids=ids) if ids else []
-    )
-    stats = {r["id"]: r for r in rows}
+    if not live:
+        stats = {str(c["id"]): _recorded_stats(c) for c in circles}
+    else:
+        rows = (
+            store.read(q.API_CIRCLE_MEMBER_STATS, "reading circle statistics", ids=ids)
+            if ids
+            else []
+        )
+        stats = {r["id"]: r for r in rows}
     leaders = sorted({cid for c in circles for cid in leader_ids(c)})
     people = (
         store.read_collected(q.customer_fields(["name"]), "reading leaders' names", ids=leaders)
@@ -106,8 +130,11 @@ def list_circles(
     kind: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    live: bool = True,
 ) -> CirclePage:
-    """Circles, largest first, with member count, mean churn risk and tier mix."""
+    """Circles, largest first, with member count, mean churn risk and tier mix: counted
+    over the members now (``live``, about 2 ms per circle at 100k customers), or as the last
+    analysis recorded them."""
     params: dict[str, Any] = {"limit": limit + 1}
     if level is not None:
         params["level"] = level
@@ -127,7 +154,7 @@ def list_circles(
         if more
         else None
     )
-    return CirclePage(items=_with_stats(store, rows), next_cursor=next_cursor)
+    return CirclePage(items=_with_stats(store, rows, live=live), next_cursor=next_cursor)
 
 
 def _circle(store: GraphStore, circle_id: str) -> dict[str, Any]:

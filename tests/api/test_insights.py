@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from quanzi.graph.store import GraphStore
+from quanzi.model import Node
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.store
@@ -221,3 +223,19 @@ def test_churn_distribution_counts_each_tenth_of_risk(shared: Api) -> None:
         expected[min(int(r * 10), 9)] += 1
     assert [b["customers"] for b in body["bins"]] == expected
     assert body["scored"] == len(risks)
+
+
+def test_circles_with_recorded_figures_instead_of_live_ones(graph: Api, store: GraphStore) -> None:
+    # What the last analysis recorded on K1 differs from its members now (c1, c2, c3).
+    store.upsert_nodes(
+        Node.CIRCLE,
+        [{"id": "K1", "size": 7, "churn_risk": 0.25, "tier_mix": '{"loyal": 4, "general": 3}'}],
+    )
+    live = graph.get("/circles", role="viewer").json()["items"][0]
+    recorded = graph.get("/circles", role="viewer", params={"live": False}).json()["items"][0]
+    assert live["id"] == recorded["id"] == "K1"
+    assert (live["members"], live["tier_mix"]) == (3, {"general": 1, "loyal": 1, "potential": 1})
+    assert recorded["members"] == 7
+    assert recorded["churn_risk_mean"] == 0.25
+    assert recorded["tier_mix"] == {"general": 3, "loyal": 4}
+    assert recorded["leader_names"] == live["leader_names"] == {"c1": "张伟"}
