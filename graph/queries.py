@@ -955,7 +955,9 @@ API_RECORD_INVITATION = (
 #: Everything held on the customers ``$ids``: their properties and every relation, with the
 #: node at the other end (an access request).
 API_ACCESS_EXPORT = (
-    f"MATCH (c:{Node.CUSTOMER}) WHERE c.id IN $ids OPTIONAL MATCH (c)-[r]-(x) "
+    # UNWIND + a key lookup: ArcadeDB's Cypher reads every customer for `c.id IN $ids`
+    # (284 ms against 5 ms at 100k customers).
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) OPTIONAL MATCH (c)-[r]-(x) "
     "RETURN c.id AS id, properties(c) AS props, collect({type: type(r), "
     "outgoing: startNode(r) = c, label: labels(x)[0], node: properties(x), "
     "rel: properties(r)}) AS relations"
