@@ -31,7 +31,6 @@ import re
 import secrets
 import threading
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -449,16 +448,6 @@ async def _all_circles(
     return circles[:cap]
 
 
-def _top_level_sizes(graph: CachedGraph) -> list[int] | None:
-    """Members of each top-level circle (ids without a dot) in the cached graph, or ``None``
-    where it holds no circles."""
-    by_customer = graph.attributes.get("circle")
-    if not by_customer:
-        return None
-    sizes = Counter(k for values in by_customer.values() for k in values if "." not in k)
-    return list(sizes.values())
-
-
 def _ordered_counts(counts: Mapping[str, int], order: Sequence[str]) -> list[tuple[str, float]]:
     known = [(k, float(counts[k])) for k in order if k in counts]
     return known + [(k, float(v)) for k, v in sorted(counts.items()) if k not in order]
@@ -484,22 +473,19 @@ async def home(request: Request) -> Response:
 
     async def build(api: Api, who: Principal | None) -> Response:
         period = _period()
-        health, tiers, funnel, largest, influencers, spread, graph = await _gather(
+        health, tiers, funnel, largest, every, influencers, spread = await _gather(
             api.get("/health"),
             api.get("/tiers", **period),
             api.get("/funnel", **period),
             api.get("/circles", level=0, limit=8),
+            # The size chart takes the sizes the analysis recorded: counting every circle's
+            # members took seconds at 100k customers.
+            _all_circles(api, live=False),
             api.get("/influencers", k=10),
             api.get("/churn/distribution"),
-            _graph(request),
         )
         circles: list[dict[str, Any]] = largest.get("items", [])
-        # The sizes of every top-level circle: from the service's cached graph where it has
-        # one (reading every circle's member statistics took seconds at 100k customers).
-        sizes = _top_level_sizes(graph) if graph is not None else None
-        if sizes is None:
-            every = await _all_circles(api, live=False)
-            sizes = [int(c.get("members") or c.get("size") or 0) for c in every]
+        sizes = [int(c.get("members") or c.get("size") or 0) for c in every]
         tenths = [int(b["customers"]) for b in spread.get("bins", [])] or [0] * 10
         at_risk = sum(tenths[round(_AT_RISK * 10) :])
         risk_bins = [sum(tenths[round(lo * 10) : round(hi * 10)]) for lo, hi in _RISK_BINS]

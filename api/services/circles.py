@@ -63,11 +63,7 @@ def _public(
     stats: Mapping[str, Any] | None,
     names: Mapping[str, str] | None = None,
 ) -> CirclePublic:
-    tiers: Counter[str] = Counter()
-    if stats and "tiers" in stats:
-        tiers = Counter(stats["tiers"])
-    elif stats:
-        tiers = Counter({str(t): int(n) for t, n in (stats.get("tier_mix") or {}).items()})
+    tiers = {str(t): int(n) for t, n in (stats.get("tier_mix") or {}).items()} if stats else {}
     mean = stats.get("churn_risk_mean") if stats else None
     return CirclePublic(
         id=str(props["id"]),
@@ -112,7 +108,14 @@ def _with_stats(
             if ids
             else []
         )
-        stats = {r["id"]: r for r in rows}
+        stats = {
+            r["id"]: {
+                "members": r["members"],
+                "churn_risk_mean": r["churn_risk_mean"],
+                "tier_mix": Counter(r["tiers"]),
+            }
+            for r in rows
+        }
     leaders = sorted({cid for c in circles for cid in leader_ids(c)})
     people = (
         store.read_collected(q.customer_fields(["name"]), "reading leaders' names", ids=leaders)
