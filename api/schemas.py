@@ -567,8 +567,17 @@ class CirclePublic(BaseModel):
     )
     note: str | None = None
     kind: str | None = Field(default=None, examples=["colleague"])
-    level: int | None = None
+    level: int | None = Field(
+        default=None,
+        description="0: a top-level circle (every customer is in exactly one); 1: a sub-circle "
+        "of a top-level circle that split (``parent_id``). A circle that did not split is "
+        "listed at level 0 only.",
+    )
     parent_id: str | None = None
+    sub_circles: int | None = Field(
+        default=None,
+        description="How many sub-circles the analysis split this circle into (0: none).",
+    )
     size: int | None = Field(default=None, description="Size recorded by the analysis.")
     members: int = Field(
         description="Members now linked by IN_CIRCLE (with live=false: at the last analysis)."

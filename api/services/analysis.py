@@ -7,10 +7,13 @@ matching the new circles to the stored ones, and writes:
 - on each ``Customer``: ``circle_id``, ``subcircle_id``, ``influence`` and its parts
   (``pagerank``, ``brokerage``, ``core``, ``reach``), and the loyalty ``tier`` (potential,
   general, loyal, member) from the rules in :mod:`quanzi.algorithms.lifecycle`;
-- one ``Circle`` node per circle: ``level``, ``parent_id``, ``size``, ``kind``,
+- one ``Circle`` node per circle: ``level`` (0 top; 1 inside a top-level circle that
+  split, whose id is its ``parent_id``; a circle that did not split is one level-0 node),
+  ``sub_circles`` (how many it split into), ``size``, ``kind``,
   ``auto_name``, ``leaders``, ``top_interests``, ``top_tags``, ``layer_shares`` (JSON text),
   ``modularity``; a ``name`` a user gave a circle is never overwritten;
-- ``IN_CIRCLE`` from each customer to its circle at each level (``level`` property);
+- ``IN_CIRCLE`` from each customer to its circle at each level (``level`` property: the
+  finest level, so 1 to a top-level circle that did not split when there are two levels);
 - churn (:func:`quanzi.algorithms.churn.forecast_churn`, learned from the last
   ``churn_horizon_days``): ``churn_risk`` in [0, 1] and ``churn_risk_reasons`` (text) on
   every customer still here; customers who have churned (every employee contact deleted,
@@ -471,6 +474,13 @@ def _run_analysis(
     }
     circle_rows: list[dict[str, Any]] = []
     memberships: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    # A circle that did not split is one circle, at the top level: its key is the same on
+    # the next level, and it is not described (or written) again there.
+    sub_counts = (
+        Counter(key.partition(".")[0] for key in levels[1].keys if "." in key)
+        if len(levels) > 1
+        else Counter()
+    )
     for level, partition in enumerate(levels[:2]):
         if level == 1 and partition.keys == top.keys:
             break
@@ -487,6 +497,8 @@ def _run_analysis(
         members = partition.circles()
         lifts = _circle_lifts(partition, members, facts)
         for d in descriptions:
+            if level == 1 and "." not in d.key:
+                continue
             cid = circle_id(level, d.key)
             top_interest = d.top_attributes.get("interest", [])
             theme = f" · {top_interest[0][0]}" if top_interest else ""
@@ -496,6 +508,7 @@ def _run_analysis(
                     "id": cid,
                     "level": level,
                     "parent_id": cid.rsplit(".", 1)[0] if level else None,
+                    "sub_circles": sub_counts[d.key] if level == 0 else 0,
                     "size": d.size,
                     "kind": d.kind,
                     "auto_name": f"{d.kind.capitalize()} circle {cid}{theme}",
@@ -549,6 +562,12 @@ def _run_analysis(
     done = 0
     report("analyse: write back", 0, total)
     store.upsert_nodes(Node.CIRCLE, circle_rows)
+    # A top-level circle has no parent; an upsert skips None, so clear what an earlier run
+    # recorded (before session 11 a circle that did not split was written as its own
+    # level-1 child).
+    tops = [r["id"] for r in circle_rows if r["level"] == 0 and r["id"] in previous]
+    if tops:
+        store.remove_node_properties(Node.CIRCLE, ["parent_id"], ids=tops)
     store.upsert_nodes(Node.ANALYSIS, [run])
     done += len(circle_rows)
     if match.unmatched_previous:

@@ -33,7 +33,18 @@ from quanzi.settings import Settings
 
 __all__ = ["circle_members", "get_circle", "leader_ids", "list_circles", "update_circle"]
 
-_KNOWN = ("id", "name", "auto_name", "note", "kind", "level", "parent_id", "size", "leaders")
+_KNOWN = (
+    "id",
+    "name",
+    "auto_name",
+    "note",
+    "kind",
+    "level",
+    "parent_id",
+    "sub_circles",
+    "size",
+    "leaders",
+)
 
 
 def leader_ids(props: Mapping[str, Any]) -> list[str]:
@@ -73,6 +84,7 @@ def _public(
         kind=props.get("kind"),
         level=props.get("level"),
         parent_id=props.get("parent_id"),
+        sub_circles=props.get("sub_circles"),
         size=props.get("size"),
         members=int(stats["members"]) if stats else 0,
         leaders=leader_ids(props),

@@ -401,3 +401,55 @@ def test_empty_store_and_no_dates(store: GraphStore, store_settings: Settings) -
     assert "at least 10 churned" in summary.churn_note
     assert sum(summary.tiers.values()) == 17
     assert summary.funnel == {"first_contact": 15, "order": 2}
+
+
+def test_a_circle_that_did_not_split_stays_one_top_level_circle(
+    store: GraphStore, store_settings: Settings, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A ring of 80 six-cliques, one tie between neighbours: the top level merges
+    # neighbouring cliques (modularity's resolution limit) and the second level splits
+    # those merged circles again. A separate six-clique is too small to be split.
+    monkeypatch.setattr("quanzi.api.services.analysis.MAX_CIRCLE_SIZE", 7)
+    cliques = [[f"r{c}-{i}" for i in range(6)] for c in range(80)]
+    apart = [f"s{i}" for i in range(6)]
+    people = [c for group in [*cliques, apart] for c in group]
+    store.upsert_nodes(Node.CUSTOMER, [{"id": c} for c in people])
+    ties = [
+        {"start": x, "end": y, "weight": 1.0}
+        for group in [*cliques, apart]
+        for i, x in enumerate(group)
+        for y in group[i + 1 :]
+    ]
+    ties += [
+        {"start": cliques[c][0], "end": cliques[(c + 1) % 80][1], "weight": 1.0} for c in range(80)
+    ]
+    store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
+    summary = run_analysis(store, store_settings)
+    assert summary.circles.get(1), "the ring's merged circles split on the second level"
+
+    circles = {c["id"]: c for c in api.get("/circles", params={"limit": 200}).json()["items"]}
+    top = {cid: c for cid, c in circles.items() if c["level"] == 0}
+    subs = {cid: c for cid, c in circles.items() if c["level"] == 1}
+    listed = [
+        c["id"] for c in api.get("/circles", params={"level": 0, "limit": 200}).json()["items"]
+    ]
+    assert sorted(listed) == sorted(top)
+    # Every customer is in exactly one top-level circle, the unsplit ones included.
+    assert sum(c["size"] for c in top.values()) == len(people)
+    alone = (store.get_node(Node.CUSTOMER, "s0") or {})["circle_id"]
+    assert top[alone]["parent_id"] is None
+    assert top[alone]["sub_circles"] == 0
+    for cid, c in subs.items():
+        assert c["parent_id"] in top
+        assert c["parent_id"] != cid
+    split = Counter(c["parent_id"] for c in subs.values())
+    assert split, "some top-level circle split"
+    for cid, c in top.items():
+        assert c["sub_circles"] == split.get(cid, 0)
+    # A store written before session 11 held such a circle as its own level-1 child: the
+    # next analysis puts it back at the top.
+    store.set_node_properties(Node.CIRCLE, [{"id": alone, "level": 1, "parent_id": alone}])
+    run_analysis(store, store_settings)
+    again = store.get_node(Node.CIRCLE, alone) or {}
+    assert again["level"] == 0
+    assert "parent_id" not in again
