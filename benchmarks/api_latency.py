@@ -375,6 +375,7 @@ def _measure_server(
     direct_meters: tuple[CpuMeter | None, ...],
     peers: dict[tuple[str, int], Cell],
     workers: int,
+    warmup: float,
 ) -> list[Cell]:
     """Every operation at every concurrency against one running service, each beside its
     direct peer (measured once per run, for the first service, and reused after)."""
@@ -407,10 +408,14 @@ def _measure_server(
         return response.status == 200, server_ms
 
     for name, make in ops.items():
-        # Warm up: the server's lookalike graph and embeddings, the store's caches.
-        for _ in range(3):
-            over_http(make())
-            in_process(make())
+        # Warm up, unreported: every worker process (its first requests of an operation
+        # pay for lazily built code paths and first-touched memory; session 11 measured
+        # the first 8-client lookalike cell of a just-started service at p99 212-251 ms
+        # against 127-167 ms in the cells after it), the store's compiled queries and
+        # caches, and this process's direct path.
+        if warmup > 0:
+            measure(name, make, max(clients), warmup, over_http, "warm-up", ())
+            measure(name, make, max(clients), warmup, in_process, "warm-up", ())
         for n in clients:
             label = f"HTTP API, {workers} worker{'s' if workers > 1 else ''}"
             http_cell = measure(name, make, n, seconds, over_http, label, http_meters)
@@ -444,6 +449,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds of each operation, at the highest concurrency, run before it is "
+        "measured and not reported (over HTTP and direct)",
+    )
     parser.add_argument(
         "--workers",
         default=None,
@@ -502,6 +514,7 @@ def main() -> None:
                     direct_meters,
                     peers,
                     workers,
+                    args.warmup,
                 )
             finally:
                 server.terminate()

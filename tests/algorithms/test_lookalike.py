@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from quanzi.algorithms.lookalike import (
     LookalikeIndex,
     LookalikeWeights,
+    _best_of,
     degree_baseline,
     fastrp_embeddings,
     jaccard_baseline,
@@ -280,3 +281,42 @@ def test_an_index_keeps_single_precision_embeddings_and_shows_them_as_double() -
     assert np.allclose(shown, fastrp_embeddings(g), atol=1e-6)
     # FastRP computes in single precision: the copy shown is exactly what the queries use.
     assert np.array_equal(shown.astype(np.float32), index._embedding_rows())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(min_value=1, max_value=6000),
+    k=st.integers(min_value=1, max_value=120),
+    levels=st.sampled_from([2, 7, 1000, 0]),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_best_of_is_the_exact_top_k_with_ties_broken_by_id(
+    n: int, k: int, levels: int, seed: int
+) -> None:
+    # Large pools are pruned by a bar drawn from a sample of their scores (few score levels
+    # make many ties at the bar, and skewed scores put the best where the sample is not);
+    # the answer must still be the k best by score, then by id, as a full sort gives.
+    rng = np.random.default_rng(seed)
+    scores = (
+        rng.integers(0, levels, size=n).astype(np.float64)
+        if levels
+        else rng.pareto(1.0, size=n) * (rng.random(n) < 0.05)
+    )
+    pool = np.sort(rng.choice(n, size=rng.integers(1, n + 1), replace=False))
+    name_order = rng.permutation(n)
+    expected = pool[np.lexsort((name_order[pool], -scores[pool]))[:k]]
+    assert _best_of(scores, pool, name_order, k).tolist() == expected.tolist()
+
+
+def test_best_of_falls_back_when_the_sampled_bar_is_too_high() -> None:
+    # Every 16th score is what the bar is drawn from: make the few high ones all sampled,
+    # so fewer than k clear the bar and the whole pool must be ranked.
+    n, k = 3200, 50
+    scores = np.full(n, 0.5)
+    scores[: 16 * 8 : 16] = 1.0
+    scores[5] = 0.75
+    order = np.arange(n)
+    best = _best_of(scores, order, order, k)
+    assert len(best) == k
+    assert best[:9].tolist() == [*range(0, 16 * 8, 16), 5]
+    assert best[9:].tolist() == [i for i in range(n) if scores[i] == 0.5][: k - 9]
