@@ -13,6 +13,9 @@ Run::
     #   $XDG_DATA_HOME/quanzi/bench/api-100000, then reuses it
     python benchmarks/api_latency.py --customers 2000 --seconds 3  # a quick look
 
+Each operation first runs ``--warmup`` seconds (unreported) at the highest concurrency, over
+HTTP and in process, so that no cell measures cold worker processes.
+
 Operations: customer 360, search (a mix of filters and sorts), lookalike (k=50, 20 seeds from
 one circle) and top influencers (overall and per circle). Targets from the API issue:
 lookalike p99 < 200 ms and customer 360 p99 < 50 ms at 8 clients.
@@ -82,6 +85,19 @@ class Cell:
     store_cpu_ms: float | None = None
     #: Over HTTP: CPU time per request of this process, the clients (httpx).
     client_cpu_ms: float | None = None
+
+
+def machine() -> str:
+    """The CPU model and count, printed with the results: sessions get different machines
+    (and one machine's speed moves: session 11 measured 15.8 and 21.0 ms of service CPU per
+    lookalike search in two cells of one run), so compare figures of one machine only."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
 
 
 def _free_port() -> int:
@@ -474,6 +490,7 @@ def main() -> None:
     settings = Settings(
         store="bundled", data_dir=data_dir.resolve(), api_keys={SecretStr(KEY): "admin"}
     )
+    print(f"machine: {machine()}")
     store = load(settings, args.customers, args.seed)
     rng = random.Random(args.seed)
     ops = workloads(store, rng)
