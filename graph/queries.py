@@ -72,6 +72,21 @@ DELETE_EVERYTHING = "MATCH (n) DETACH DELETE n"
 #: Customers (not merged away) with a churn risk, by tenth of risk: rows ``{tenth, n}``
 #: (``tenth`` 10 is a risk of exactly 1.0). One pass, where a count per range reads every
 #: customer once per range.
+#: Id of the ``Setting`` node that counts the changes of the graph the services cache (see
+#: ``GraphStore.note_graph_change``).
+GRAPH_CHANGES_ID = "graph_changes"
+
+NOTE_GRAPH_CHANGE = (
+    f"MERGE (s:{Node.SETTING} {{id: $id}}) "
+    "SET s.changes = coalesce(s.changes, 0) + 1, "
+    "s.erasures = coalesce(s.erasures, 0) + $erasure, "
+    "s.changed_at = $at, s.last_change = $kind"
+)
+
+READ_GRAPH_CHANGES = (
+    f"MATCH (s:{Node.SETTING} {{id: $id}}) RETURN s.changes AS changes, s.erasures AS erasures"
+)
+
 API_CHURN_TENTHS = (
     f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.churn_risk IS NOT NULL "
     "RETURN toInteger(floor(c.churn_risk * 10)) AS tenth, count(c) AS n"

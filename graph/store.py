@@ -6,6 +6,7 @@ never created here (see :func:`quanzi.graph.connect.open_store`).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -30,6 +31,7 @@ from quanzi.errors import (
     ConflictError,
     InputError,
     NotFoundError,
+    QuanziError,
     StoreAuthError,
     StoreError,
     StoreUnavailableError,
@@ -41,6 +43,8 @@ from quanzi.graph.projection import Projection
 from quanzi.model import Node, Rel, check_label, check_rel
 
 __all__ = ["GraphStore", "Neighbourhood", "Progress", "translate_errors"]
+
+log = logging.getLogger(__name__)
 
 #: ``progress(done, total)`` callback for long writes; ``total`` may be ``None``.
 Progress = Callable[[int, int | None], None]
@@ -673,6 +677,37 @@ class GraphStore:
         """Delete nodes by id, with their relations, in one transaction."""
         node = check_label(label)
         self.write(q.delete_nodes(node), f"deleting {node} nodes", ids=list(ids))
+
+    def note_graph_change(self, what: str, *, erasure: bool = False) -> None:
+        """Count a change of the customers' ties or circles, groups and interests (an
+        ingest, an analysis, a merge, a split, an erasure) in the store, where every process
+        caching the graph sees it (:meth:`graph_changes`).
+
+        A failure is logged, not raised: the change itself is done, and caches fall back on
+        their age limit.
+        """
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        try:
+            self.write(
+                q.NOTE_GRAPH_CHANGE,
+                "noting a change of the graph",
+                id=q.GRAPH_CHANGES_ID,
+                erasure=int(erasure),
+                at=at,
+                kind=what,
+            )
+        except QuanziError as e:
+            log.warning("could not note the %s for other processes' caches: %s", what, e)
+
+    def graph_changes(self) -> tuple[int, int]:
+        """How many changes and how many erasures :meth:`note_graph_change` has counted (one
+        key look-up; (0, 0) before the first)."""
+        rows = self.read_autocommit(
+            q.READ_GRAPH_CHANGES, "reading the graph's change count", id=q.GRAPH_CHANGES_ID
+        )
+        if not rows:
+            return (0, 0)
+        return (int(rows[0]["changes"] or 0), int(rows[0]["erasures"] or 0))
 
     def counts(self) -> dict[str, int]:
         """Number of nodes per label and of relations per type (those with at least one).

@@ -212,6 +212,7 @@ def merge_customers(store: GraphStore, a: str, b: str, *, reason: str = "manual 
     survivor, loser = sorted((a, b), key=lambda c: (str(props[c].get("first_seen") or "9999"), c))
     merge_into(store, loser, survivor, reason=reason)
     _refresh(store, survivor)
+    store.note_graph_change("merge")
     return survivor
 
 
@@ -284,6 +285,7 @@ def split_identity(store: GraphStore, identity: str) -> str:
         ),
     ]
     store.write_many(statements, f"splitting {record} off customer {old}")
+    store.note_graph_change("split")
     return new
 
 

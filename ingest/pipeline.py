@@ -125,6 +125,7 @@ def ingest_files(
     report = IngestReport()
     with writer_lock(settings.data_dir, on_wait=_waiting(progress)), gc_paused():
         _load_tables(store, tables, settings, report, progress)
+        store.note_graph_change("ingest")
     return report
 
 
@@ -189,6 +190,7 @@ def ingest_contacts(
     with writer_lock(settings.data_dir, on_wait=_waiting(progress)), gc_paused():
         _ensure_ingest_indexes(store)
         ingest_records(store, numbered, settings, report=report, progress=progress)
+        store.note_graph_change("ingest")
     return report
 
 

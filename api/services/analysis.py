@@ -611,6 +611,7 @@ def _run_analysis(
     leftovers = [k for k in previous if k not in produced and k.split(".")[0] in produced]
     if leftovers:
         store.delete_nodes(Node.CIRCLE, leftovers)
+    store.note_graph_change("analysis")
     lap("write")
     return summary
 

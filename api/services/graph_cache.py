@@ -3,9 +3,12 @@
 Reading the tie graph and the attributes of 100k customers takes seconds, so the service
 keeps one copy: the ``INTERACTS_WITH`` projection as an ``igraph.Graph``, each customer's
 circles, groups and interests, and the FastRP embeddings. The copy is marked stale when an
-ingest, merge, split or analysis finishes through the API, and after :data:`MAX_AGE_S` seconds
-in any case (so changes made by other processes show up too); a stale copy keeps being served
-while a background read replaces it (stale-while-revalidate). An erasure drops the copy.
+ingest, merge, split or analysis finishes through the API, when the store's count of such
+changes (which every process making one adds to: other workers, the CLI, a notebook; see
+``GraphStore.note_graph_change``) has moved, looked at every :data:`CHECK_S` seconds, and
+after :data:`MAX_AGE_S` seconds in any case (for writes made around those paths); a stale
+copy keeps being served while a background read replaces it (stale-while-revalidate). An
+erasure, here or in another process, drops the copy.
 """
 
 from __future__ import annotations
@@ -26,10 +29,17 @@ from quanzi.model import Node, Rel
 if TYPE_CHECKING:
     import igraph as ig
 
-__all__ = ["MAX_AGE_S", "CachedGraph", "GraphCache"]
+__all__ = ["CHECK_S", "MAX_AGE_S", "CachedGraph", "GraphCache"]
 
-#: Seconds after which the cached graph is read again even without a known change.
-MAX_AGE_S = 600.0
+#: Seconds after which the cached graph is read again even without a known change: a safety
+#: net for writes made around the paths that count their changes (a user's own Cypher). Each
+#: read costs a worker seconds of CPU at 100k customers, so not often (600 s until session 11,
+#: when changes made by other processes were only seen this way).
+MAX_AGE_S = 3600.0
+
+#: Seconds between two looks at the store's count of graph changes (one key look-up, made by
+#: the request that asks for the graph after this long).
+CHECK_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +106,7 @@ class GraphCache:
         self,
         *,
         max_age_s: float = MAX_AGE_S,
+        check_s: float = CHECK_S,
         reader: Callable[[GraphStore], CachedGraph] | None = None,
         freeze: bool = False,
     ) -> None:
@@ -103,6 +114,7 @@ class GraphCache:
         # _settle). A process-wide setting, so only the served app turns it on; a notebook's
         # Client leaves its process's collector alone.
         self.max_age_s = max_age_s
+        self.check_s = check_s
         self.freeze = freeze
         self._reader = reader or _read
         self._lock = threading.Lock()
@@ -113,6 +125,10 @@ class GraphCache:
         self._floor = 0  # reads begun before the last drop are never kept
         self._refresh: threading.Thread | None = None
         self._closed = False
+        # The store's (changes, erasures) counts when the snapshot held now was read, and
+        # when they were last looked at.
+        self._current_changes: tuple[int, int] | None = None
+        self._checked_at = time.monotonic()
 
     def close(self) -> None:
         """The app is stopping and closes its store: a background read still running fails
@@ -155,6 +171,7 @@ class GraphCache:
         With no snapshot at all, one thread reads and others asking meanwhile wait for its
         result instead of reading too.
         """
+        self._check_changes(store)
         with self._lock:
             current = self._current
             if current is not None:
@@ -162,6 +179,24 @@ class GraphCache:
                     self._start_refresh(store)
                 return current
         return self._load(store)
+
+    def _check_changes(self, store: GraphStore) -> None:
+        """Every ``check_s`` seconds, look at the store's count of graph changes: another
+        process (another worker, the CLI) changed the graph since the snapshot was read ->
+        stale; it erased someone -> dropped, as its own erasure would."""
+        with self._lock:
+            now = time.monotonic()
+            seen = self._current_changes
+            if self._current is None or seen is None or now - self._checked_at < self.check_s:
+                return
+            self._checked_at = now
+        try:
+            changes = store.graph_changes()
+        except QuanziError as e:  # the store is down: keep serving what there is
+            log.debug("could not read the graph's change count: %s", e)
+            return
+        if changes != seen:
+            self.invalidate(drop=changes[1] != seen[1])
 
     def refresh(self, store: GraphStore) -> CachedGraph:
         """Read the store now and wait for the result (a request that cannot use the old one)."""
@@ -208,12 +243,16 @@ class GraphCache:
                 ):
                     return current  # another thread read it while this one waited
                 generation = self._generation
+            # Read before the snapshot: a change made during the read is seen as one more.
+            changes = store.graph_changes()
             fresh = self._reader(store)
             fresh.lookalike_index()  # built here, not in the first request that uses it
             with self._lock:
                 if generation >= self._floor:
                     self._current = fresh
                     self._current_generation = generation
+                    self._current_changes = changes
+                    self._checked_at = time.monotonic()
             if self.freeze:
                 _settle()
             return fresh

@@ -101,6 +101,7 @@ def erase_person(
         [(statement, params) for statement in q.api_erase()], f"erasing customer {survivor}"
     )
     cache.invalidate(drop=True)  # nothing of the person stays in the lookalike graph
+    store.note_graph_change("erasure", erasure=True)  # ... nor in other processes' graphs
     remaining = erasure_leftovers(store, ids, own, records, orders)
     return ErasureReport(
         customer_id=survivor,

@@ -426,6 +426,7 @@ def test_a_circle_that_did_not_split_stays_one_top_level_circle(
     store.upsert_relations(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER, ties)
     summary = run_analysis(store, store_settings)
     assert summary.circles.get(1), "the ring's merged circles split on the second level"
+    assert store.graph_changes() == (1, 0), "counted for other processes' cached graphs"
 
     circles = {c["id"]: c for c in api.get("/circles", params={"limit": 200}).json()["items"]}
     top = {cid: c for cid, c in circles.items() if c["level"] == 0}

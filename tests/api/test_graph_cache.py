@@ -257,3 +257,38 @@ def test_a_read_cut_off_by_a_stopping_app_does_not_warn(
         assert cache.wait(30)
     levels = {r.levelno for r in caplog.records if "lookalike graph" in r.getMessage()}
     assert levels == ({logging.DEBUG} if app_stopping else {logging.WARNING})
+
+
+def test_a_change_noted_by_another_process_makes_the_graph_stale(store: GraphStore) -> None:
+    # Another worker (or the CLI) ingests and notes it in the store; this worker's cache
+    # finds the count moved at its next look and reads again, serving the old graph meanwhile.
+    build_graph(store)
+    cache = GraphCache(check_s=0.0)
+    old = cache.get(store)
+    assert cache.get(store) is old
+    assert not cache.stale(), "nothing changed: no new read"
+    _add_customer_with_a_tie(store)
+    store.note_graph_change("ingest")
+    assert cache.get(store) is old
+    assert cache.wait(30)
+    assert "c-new" in cache.get(store).index
+
+
+def test_an_erasure_in_another_process_drops_the_graph(store: GraphStore) -> None:
+    build_graph(store)
+    cache = GraphCache(check_s=0.0)
+    old = cache.get(store)
+    store.note_graph_change("erasure", erasure=True)
+    new = cache.get(store)  # dropped: this request read the store itself, not the old graph
+    assert new is not old
+    assert cache.get(store) is new
+
+
+def test_the_change_count_is_looked_at_every_check_s_only(store: GraphStore) -> None:
+    build_graph(store)
+    cache = GraphCache(check_s=3600.0)
+    old = cache.get(store)
+    store.note_graph_change("ingest")
+    assert cache.get(store) is old
+    assert not cache.stale()
+    assert store.graph_changes() == (1, 0)

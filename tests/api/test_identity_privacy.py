@@ -12,7 +12,7 @@ from quanzi.api.services import identity as identity_service
 from quanzi.graph.store import GraphStore
 from quanzi.ingest.lock import writer_lock
 from quanzi.settings import Settings
-from tests.api.conftest import Api
+from tests.api.conftest import Api, _client, build_graph
 
 pytestmark = pytest.mark.store
 
@@ -362,3 +362,24 @@ def test_merge_and_split_wait_for_a_running_ingest_then_answer_409(
     assert api.get(f"/customers/{b}", follow_redirects=False).status_code == 200
     merged = api.post("/identity/merge", json={"customer_ids": [a, b]})
     assert merged.status_code == 200, merged.text
+
+
+def test_an_erasure_in_one_worker_drops_the_person_from_the_others_graph(
+    store: GraphStore, api_settings: Settings
+) -> None:
+    # Two server processes (uvicorn workers) on one store, each with its own cached graph:
+    # an erasure answered by one must not leave the person in the other's lookalike answers.
+    build_graph(store)
+    with _client(store, api_settings) as first, _client(store, api_settings) as other:
+        # Look at the store's change count at every request (by default every 5 s).
+        other.client.app.state.graph_cache.check_s = 0.0
+        before = other.post("/lookalikes", json={"seeds": ["c3"], "k": 10})
+        assert before.status_code == 200
+        assert '"c2"' in before.text  # c2 is a prospect or evidence here
+        assert "c2" in other.client.app.state.graph_cache.get(store).index
+        erased = first.post("/privacy/erasures", json={"customer_id": "c2", "reason": "request"})
+        assert erased.status_code == 200
+        after = other.post("/lookalikes", json={"seeds": ["c3"], "k": 10})
+        assert after.status_code == 200
+        assert '"c2"' not in after.text
+        assert "c2" not in other.client.app.state.graph_cache.get(store).index

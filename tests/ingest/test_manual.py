@@ -189,3 +189,16 @@ def test_split_removes_values_only_the_split_record_gave(
     split_off = store.get_node(Node.CUSTOMER, new)
     assert split_off is not None
     assert split_off["birth_date"] == "1990-05-01"
+
+
+def test_loads_merges_and_splits_are_counted_for_other_processes_caches(
+    loaded: GraphStore,
+) -> None:
+    # Every process caching the graph (the API's workers) reads this count to know that
+    # another one changed it.
+    assert loaded.graph_changes() == (1, 0), "the load was counted"
+    zhang, liu = _customer_of(loaded, "crm:1"), _customer_of(loaded, "shop:4")
+    merge_customers(loaded, liu, zhang)
+    assert loaded.graph_changes() == (2, 0)
+    split_identity(loaded, "wechat:3")
+    assert loaded.graph_changes() == (3, 0)

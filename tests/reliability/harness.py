@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from quanzi.graph import queries as q
 from quanzi.graph.bundled import BundledStore
 from quanzi.graph.connect import open_store
 from quanzi.graph.store import GraphStore
@@ -226,7 +227,9 @@ def dump_graph(store: GraphStore) -> GraphDump:
         nodes=Counter(
             (n["label"], key(n["label"], n["p"]["id"]), _props(_without_customer_id(n)))
             for n in nodes
-            if n["label"] != "SchemaMeta"
+            # Bookkeeping, not data: the schema version and the count of graph changes (its
+            # time stamp differs between any two runs).
+            if n["label"] != "SchemaMeta" and n["p"].get("id") != q.GRAPH_CHANGES_ID
         ),
         relations=Counter(
             (r["type"], key(r["al"], r["a"]), key(r["bl"], r["b"]), _props(r["p"])) for r in rels
