@@ -528,7 +528,14 @@ async def home(request: Request) -> Response:
                 f"{links / customers:.2f}" if customers else "–",
                 "channel keys and source records",
             ),
-            ("Circles", f"{len(sizes):,}", ""),
+            (
+                "Circles",
+                f"{sum(s >= 2 for s in sizes):,}",
+                # A customer with no ties at all is a circle of one: not a circle to a marketer.
+                f"{sum(s < 2 for s in sizes):,} customers with no ties not counted"
+                if any(s < 2 for s in sizes)
+                else "",
+            ),
             ("At-risk customers", f"{at_risk:,}", f"churn risk ≥ {_AT_RISK:.0%}"),
         ]
         return _html(

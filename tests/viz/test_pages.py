@@ -106,16 +106,19 @@ def test_home_page_numbers_match_the_api(admin: httpx.Client) -> None:
     ).json()["total"]
     assert at_risk > 0
     assert f'data-stat="At-risk customers">{at_risk:,}<' in page
-    # So is the number of top-level circles.
-    circles, cursor = 0, None
+    # So is the number of top-level circles of two or more (a customer with no ties is a
+    # circle of one, counted apart).
+    circles, alone, cursor = 0, 0, None
     while True:
         params = {"level": 0, "limit": 200} | ({"cursor": cursor} if cursor else {})
         listed = admin.get("/circles", params=params).json()
-        circles += len(listed["items"])
+        circles += sum(c["members"] >= 2 for c in listed["items"])
+        alone += sum(c["members"] < 2 for c in listed["items"])
         cursor = listed["next_cursor"]
         if not cursor:
             break
     assert f'data-stat="Circles">{circles:,}<' in page
+    assert (f"{alone:,} customers with no ties not counted" in page) == (alone > 0)
 
 
 def test_unknown_circle_is_a_404_page(admin: httpx.Client) -> None:
