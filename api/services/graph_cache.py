@@ -125,9 +125,9 @@ class GraphCache:
         self._floor = 0  # reads begun before the last drop are never kept
         self._refresh: threading.Thread | None = None
         self._closed = False
-        # The store's (changes, erasures) counts when the snapshot held now was read, and
-        # when they were last looked at.
-        self._current_changes: tuple[int, int] | None = None
+        # The store's (changes, erasures) counts as last known (read before the snapshot
+        # held now, or at a later look), and when they were last looked at.
+        self._known_changes: tuple[int, int] | None = None
         self._checked_at = time.monotonic()
 
     def close(self) -> None:
@@ -182,12 +182,16 @@ class GraphCache:
 
     def _check_changes(self, store: GraphStore) -> None:
         """Every ``check_s`` seconds, look at the store's count of graph changes: another
-        process (another worker, the CLI) changed the graph since the snapshot was read ->
-        stale; it erased someone -> dropped, as its own erasure would."""
+        process (another worker, the CLI) changed the graph since it was last known ->
+        stale; it erased someone -> dropped, as its own erasure would. A change is acted on
+        once: looks during the read it started find it known."""
         with self._lock:
             now = time.monotonic()
-            seen = self._current_changes
-            if self._current is None or seen is None or now - self._checked_at < self.check_s:
+            if (
+                self._current is None
+                or self._known_changes is None
+                or now - self._checked_at < self.check_s
+            ):
                 return
             self._checked_at = now
         try:
@@ -195,8 +199,10 @@ class GraphCache:
         except QuanziError as e:  # the store is down: keep serving what there is
             log.debug("could not read the graph's change count: %s", e)
             return
-        if changes != seen:
-            self.invalidate(drop=changes[1] != seen[1])
+        with self._lock:
+            known, self._known_changes = self._known_changes, changes
+        if known is not None and changes != known:
+            self.invalidate(drop=changes[1] != known[1])
 
     def refresh(self, store: GraphStore) -> CachedGraph:
         """Read the store now and wait for the result (a request that cannot use the old one)."""
@@ -251,7 +257,7 @@ class GraphCache:
                 if generation >= self._floor:
                     self._current = fresh
                     self._current_generation = generation
-                    self._current_changes = changes
+                    self._known_changes = changes
                     self._checked_at = time.monotonic()
             if self.freeze:
                 _settle()

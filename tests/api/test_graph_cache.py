@@ -292,3 +292,25 @@ def test_the_change_count_is_looked_at_every_check_s_only(store: GraphStore) -> 
     assert cache.get(store) is old
     assert not cache.stale()
     assert store.graph_changes() == (1, 0)
+
+
+def test_a_change_seen_again_during_its_read_is_not_read_twice(store: GraphStore) -> None:
+    # At 100k customers a read takes longer than the 5 s between looks: the looks made while
+    # it runs must not ask for yet another read of the same change.
+    build_graph(store)
+    reader = GatedReader()
+    reader.gate.set()
+    cache = GraphCache(check_s=0.0, reader=reader)
+    old = cache.get(store)
+    reader.gate.clear()
+    reader.started.clear()
+    store.note_graph_change("ingest")
+    assert cache.get(store) is old
+    assert reader.started.wait(10)
+    for _ in range(3):
+        assert cache.get(store) is old  # looks while the read is held at the gate
+    reader.gate.set()
+    assert cache.wait(30)
+    assert cache.get(store) is not old
+    assert not cache.stale()
+    assert reader.reads == 2
