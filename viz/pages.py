@@ -575,13 +575,18 @@ async def circles_page(
     request: Request,
     sort: Annotated[str, Query(pattern="^(members|name|kind|churn|leaders)$")] = "members",
     kind: Annotated[str | None, Query(max_length=50)] = None,
+    alone: Annotated[bool, Query(description="Also list one-person circles.")] = False,
 ) -> Response:
-    """Every top-level circle with its statistics, sortable."""
+    """Every top-level circle with its statistics, sortable; customers with no ties (circles
+    of one) only when asked for."""
 
     async def build(api: Api, who: Principal | None) -> Response:
         circles = await _all_circles(api)
         kinds = sorted({str(c.get("kind")) for c in circles if c.get("kind")})
         shown = [c for c in circles if kind is None or c.get("kind") == kind]
+        single = sum(not _together(c) for c in shown)
+        if not alone:
+            shown = [c for c in shown if _together(c)]
         shown.sort(key=_CIRCLE_SORTS[sort])
         return _html(
             request,
@@ -593,10 +598,17 @@ async def circles_page(
             sort=sort,
             kind=kind,
             kinds=kinds,
+            alone=alone,
+            single=single,
             name_of=_circle_name,
         )
 
     return await _page(request, build)
+
+
+def _together(circle: Mapping[str, Any]) -> bool:
+    """A circle of two or more: a customer with no ties at all is a circle of one."""
+    return int(circle.get("members") or circle.get("size") or 0) >= 2
 
 
 def _circle_links(graph: CachedGraph | None, circle_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -628,7 +640,10 @@ async def circles_map_page(request: Request) -> Response:
     """All circles on one map, linked by the ties between their members."""
 
     async def build(api: Api, who: Principal | None) -> Response:
-        circles, graph = await _gather(_all_circles(api, live=False), _graph(request))
+        everyone, graph = await _gather(_all_circles(api, live=False), _graph(request))
+        # One-person circles have no ties to draw: left off the map, and said so.
+        circles = [c for c in everyone if _together(c)]
+        single = len(everyone) - len(circles)
         links = _circle_links(graph, [str(c["id"]) for c in circles])
         records = [
             {
@@ -660,7 +675,12 @@ async def circles_map_page(request: Request) -> Response:
             page_title="Circles map",
             heading="Circles map",
             lead="Circles sized by members and linked by the ties "
-            "between their members. Click a circle for its card; double-click to open it.",
+            "between their members. Click a circle for its card; double-click to open it."
+            + (
+                f" {single:,} customers with no ties (circles of one) are not drawn."
+                if single
+                else ""
+            ),
             view=view.html,
             note=view.note,
         )

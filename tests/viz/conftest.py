@@ -119,12 +119,15 @@ def _free_port() -> int:
 def _load_demo_data(store: GraphStore, settings: Settings, folder: Path) -> None:
     """A small synthetic data set, ingested and analysed as ``quanzi demo`` does it."""
     from quanzi.api.services.analysis import run_analysis
-    from quanzi.ingest import ingest_files
+    from quanzi.ingest import ingest_contacts, ingest_files
     from quanzi.ingest.synthetic import GeneratorConfig, generate
 
     store.delete_everything()
     generate(folder, GeneratorConfig(customers=160, seed=11))
     ingest_files(store, [folder], settings)
+    # A customer with no ties at all: a top-level circle of one.
+    loner = {"source": "crm", "source_record_id": "LONER-1", "full_name": "Solo Loner"}
+    ingest_contacts(store, [loner], settings)
     run_analysis(store, settings)
 
 

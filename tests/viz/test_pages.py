@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -219,3 +220,27 @@ def test_viewers_see_masked_phones_and_cannot_run_lookalikes(
         refused = viewer.post("/ui/lookalike", data={"seeds": customer["id"]})
         assert refused.status_code == 403
         assert "sales role" in refused.text
+
+
+def test_circles_of_one_are_listed_only_when_asked_for(admin: httpx.Client) -> None:
+    # A customer with no ties at all is a top-level circle of one: the list and the map
+    # leave such circles out, say how many, and the list shows them when asked.
+    circles, cursor = [], None
+    while True:
+        params = {"level": 0, "limit": 200} | ({"cursor": cursor} if cursor else {})
+        listed = admin.get("/circles", params=params).json()
+        circles += listed["items"]
+        cursor = listed["next_cursor"]
+        if not cursor:
+            break
+    together = {c["id"] for c in circles if c["members"] >= 2}
+    alone = {c["id"] for c in circles} - together
+    assert alone, "the test data holds a customer with no ties"
+    row = re.compile(r'<td><a href="/ui/circles/([^"?]+)">')
+    page = admin.get("/ui/circles").text
+    assert set(row.findall(page)) == together
+    assert f"{len(alone):,} customers with no ties (circles of one) are not listed" in page
+    everyone = admin.get("/ui/circles", params={"alone": "true"}).text
+    assert set(row.findall(everyone)) == together | alone
+    drawn = admin.get("/ui/circles/map").text
+    assert f"{len(alone):,} customers with no ties (circles of one) are not drawn" in drawn
