@@ -24,6 +24,7 @@ from quanzi.api.services.audit import AuditLog
 from quanzi.api.services.graph_cache import GraphCache
 from quanzi.api.services.jobs import JobManager
 from quanzi.api.services.keys import KeyRing
+from quanzi.api.services.report_cache import ReportCache
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Role, Settings
 
@@ -33,6 +34,7 @@ __all__ = [
     "GraphCacheDep",
     "JobsDep",
     "KeysDep",
+    "ReportsDep",
     "RoleCheck",
     "SalesDep",
     "SettingsDep",
@@ -85,12 +87,19 @@ async def get_graph_cache(request: Request) -> GraphCache:
     return cache
 
 
+async def get_reports(request: Request) -> ReportCache:
+    """The app's kept population reports."""
+    reports: ReportCache = request.app.state.reports
+    return reports
+
+
 StoreDep = Annotated[GraphStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[KeyRing, Depends(get_keys)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 JobsDep = Annotated[JobManager, Depends(get_jobs)]
 GraphCacheDep = Annotated[GraphCache, Depends(get_graph_cache)]
+ReportsDep = Annotated[ReportCache, Depends(get_reports)]
 
 
 def authenticate(request: Request, api_key: str | None) -> Principal:

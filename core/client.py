@@ -794,7 +794,10 @@ class Client:
                 f"{missing[:5]}; write only onto nodes that exist"
             )
         try:
-            return self.store.set_node_properties(node, rows)
+            written = self.store.set_node_properties(node, rows)
+            # Other processes keep reports and graphs computed from these properties.
+            self.store.note_graph_change(f"{node} properties")
+            return written
         finally:
             self.refresh()
 

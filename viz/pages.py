@@ -427,8 +427,10 @@ def logout(request: Request) -> Response:
 
 # -- home -------------------------------------------------------------------------------------
 def _period() -> dict[str, str]:
+    """Everything up to now: to the end of today (UTC), so that the reports the API keeps
+    for a period serve every page load of the day."""
     end = datetime.now(UTC) + timedelta(days=1)
-    return {"start": "2000-01-01T00:00:00Z", "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {"start": "2000-01-01T00:00:00Z", "end": end.strftime("%Y-%m-%dT00:00:00Z")}
 
 
 async def _all_circles(

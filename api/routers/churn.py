@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from quanzi.api.deps import SettingsDep, StoreDep, ViewerDep
+from quanzi.api.deps import ReportsDep, SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.schemas import (
     AtRiskPage,
@@ -45,11 +45,11 @@ def at_risk(
 
 
 @router.get("/distribution", response_model=ChurnDistribution)
-def distribution(store: StoreDep, principal: ViewerDep) -> ChurnDistribution:
+def distribution(store: StoreDep, reports: ReportsDep, principal: ViewerDep) -> ChurnDistribution:
     """How many customers have a churn risk in each tenth of the scale (0-0.1, ..., 0.9-1):
     one pass over the customers, for charts (a count per range would read them all once per
-    range)."""
-    return service.churn_distribution(store)
+    range); kept until the data changes."""
+    return reports.get(store, ("churn_distribution",), lambda: service.churn_distribution(store))
 
 
 @router.get("/alerts", response_model=ChurnAlertPage)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from quanzi.api.deps import StoreDep, ViewerDep
+from quanzi.api.deps import ReportsDep, StoreDep, ViewerDep
 from quanzi.api.errors import PROBLEM_RESPONSES
 from quanzi.api.schemas import FunnelReport, TierReport, iso
 from quanzi.api.services import insights as service
@@ -31,14 +31,22 @@ def _period(start: datetime, end: datetime) -> tuple[str, str]:
 
 
 @router.get("/funnel", response_model=FunnelReport)
-def funnel(store: StoreDep, _: ViewerDep, start: _Start, end: _End) -> FunnelReport:
-    """Funnel stages reached in the period and the conversion rate between stages."""
+def funnel(
+    store: StoreDep, reports: ReportsDep, _: ViewerDep, start: _Start, end: _End
+) -> FunnelReport:
+    """Funnel stages reached in the period and the conversion rate between stages (kept
+    until the data changes: see the deployment notes)."""
     a, b = _period(start, end)
-    return service.funnel_report(store, start=a, end=b)
+    return reports.get(
+        store, ("funnel", a, b), lambda: service.funnel_report(store, start=a, end=b)
+    )
 
 
 @router.get("/tiers", response_model=TierReport)
-def tiers(store: StoreDep, _: ViewerDep, start: _Start, end: _End) -> TierReport:
-    """Customers per tier now, tier changes in the period and conversion between tiers."""
+def tiers(
+    store: StoreDep, reports: ReportsDep, _: ViewerDep, start: _Start, end: _End
+) -> TierReport:
+    """Customers per tier now, tier changes in the period and conversion between tiers (kept
+    until the data changes)."""
     a, b = _period(start, end)
-    return service.tier_report(store, start=a, end=b)
+    return reports.get(store, ("tiers", a, b), lambda: service.tier_report(store, start=a, end=b))

@@ -130,8 +130,11 @@ def test_write_properties_is_all_or_nothing(client: Client) -> None:
     with pytest.raises(InputError, match="name the Series"):
         client.write_properties("Customer", pd.Series([1.0], index=ids[:1]))
 
+    changes = client.store.graph_changes()[0]  # no failed write above counted a change
     good = pd.DataFrame({"nb_score": [0.1, float("nan"), 0.3]}, index=ids)
     assert client.write_properties("Customer", good) == 3
+    # Counted, so that other processes' kept reports and graphs see the new properties.
+    assert client.store.graph_changes()[0] == changes + 1
     written = client.nodes()["nb_score"]
     assert written[ids[0]] == 0.1
     assert pd.isna(written[ids[1]])  # NaN is skipped, not stored
