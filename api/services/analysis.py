@@ -491,7 +491,10 @@ def _run_analysis(
             attributes=attributes,
             n_leaders=3,
         )
-        summary.circles[level] = partition.n_circles
+        # Circles written at this level: level 1 holds only the sub-circles of those that split.
+        summary.circles[level] = (
+            partition.n_circles if level == 0 else sum("." in key for key in partition.keys)
+        )
         if level == 0:
             summary.modularity = partition.modularity
         members = partition.circles()

@@ -445,6 +445,7 @@ def test_a_circle_that_did_not_split_stays_one_top_level_circle(
         assert c["parent_id"] != cid
     split = Counter(c["parent_id"] for c in subs.values())
     assert split, "some top-level circle split"
+    assert summary.circles == {0: len(top), 1: len(subs)}, "the summary counts what was written"
     for cid, c in top.items():
         assert c["sub_circles"] == split.get(cid, 0)
     # A store written before session 11 held such a circle as its own level-1 child: the
