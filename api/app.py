@@ -45,6 +45,7 @@ from quanzi.api.services.graph_cache import GraphCache
 from quanzi.api.services.health import CountsCache
 from quanzi.api.services.jobs import JobManager
 from quanzi.api.services.keys import KeyRing
+from quanzi.api.services.name_table import NameTable
 from quanzi.api.services.report_cache import ReportCache
 from quanzi.api.services.segments import SegmentBook
 from quanzi.graph.connect import open_store
@@ -214,6 +215,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     app.state.graph_cache = graph_cache
     app.state.health_counts = CountsCache()
     app.state.reports = ReportCache()
+    app.state.names = NameTable()
     app.state.segments = SegmentBook(folder)
 
     def gauges() -> dict[str, dict[tuple[str, ...], float]]:

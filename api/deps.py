@@ -24,6 +24,7 @@ from quanzi.api.services.audit import AuditLog
 from quanzi.api.services.graph_cache import GraphCache
 from quanzi.api.services.jobs import JobManager
 from quanzi.api.services.keys import KeyRing
+from quanzi.api.services.name_table import NameTable
 from quanzi.api.services.report_cache import ReportCache
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Role, Settings
@@ -34,6 +35,7 @@ __all__ = [
     "GraphCacheDep",
     "JobsDep",
     "KeysDep",
+    "NamesDep",
     "ReportsDep",
     "RoleCheck",
     "SalesDep",
@@ -87,6 +89,12 @@ async def get_graph_cache(request: Request) -> GraphCache:
     return cache
 
 
+async def get_names(request: Request) -> NameTable:
+    """The app's table of customers' names (for name searches)."""
+    names: NameTable = request.app.state.names
+    return names
+
+
 async def get_reports(request: Request) -> ReportCache:
     """The app's kept population reports."""
     reports: ReportCache = request.app.state.reports
@@ -100,6 +108,7 @@ AuditDep = Annotated[AuditLog, Depends(get_audit)]
 JobsDep = Annotated[JobManager, Depends(get_jobs)]
 GraphCacheDep = Annotated[GraphCache, Depends(get_graph_cache)]
 ReportsDep = Annotated[ReportCache, Depends(get_reports)]
+NamesDep = Annotated[NameTable, Depends(get_names)]
 
 
 def authenticate(request: Request, api_key: str | None) -> Principal:

@@ -587,13 +587,35 @@ def _anchor_pattern(name: str, alias: str) -> tuple[str, str | None]:
 _PATTERN_EQUALITIES = ("tier", "funnel_stage")
 
 
+#: Filter by a list of customer ids (``$name_ids``): the customers whose name matched, found
+#: by the API's name table. The query starts from the ids (key look-ups), not from every
+#: customer; with an anchor filter it is a plain predicate.
+CUSTOMER_IDS_FILTER = "name_ids"
+
+#: Every (unmerged) customer's id, lower-cased name and Latin name, as the ``name`` filter
+#: compares them, in three collected columns.
+CUSTOMER_NAMES = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL "
+    "RETURN collect(c.id) AS ids, collect(toLower(coalesce(c.name, ''))) AS names, "
+    "collect(coalesce(c.name_latin, '')) AS latin"
+)
+
+
 def _customer_match(filters: Collection[str]) -> tuple[str, list[str]]:
     """``MATCH`` clause and ``WHERE`` predicates for a set of filter names."""
-    unknown = set(filters) - CUSTOMER_ANCHORS.keys() - CUSTOMER_FILTERS.keys()
+    unknown = (
+        set(filters) - CUSTOMER_ANCHORS.keys() - CUSTOMER_FILTERS.keys() - {CUSTOMER_IDS_FILTER}
+    )
     if unknown:
         raise ValueError(f"unknown customer filters {sorted(unknown)}")
     anchors = [f for f in CUSTOMER_ANCHORS if f in filters]
     where = ["c.merged_into IS NULL"]
+    if CUSTOMER_IDS_FILTER in filters and not anchors:
+        match = f"UNWIND ${CUSTOMER_IDS_FILTER} AS nid MATCH (c:{Node.CUSTOMER} {{id: nid}})"
+        where += [CUSTOMER_FILTERS[f] for f in CUSTOMER_FILTERS if f in filters]
+        return match, where
+    if CUSTOMER_IDS_FILTER in filters:
+        where.append(f"c.id IN ${CUSTOMER_IDS_FILTER}")
     if anchors:
         # Start from the most selective kind of node (identities, then tags, circles, ...).
         label, rel, _ = CUSTOMER_ANCHORS[anchors[0]]

@@ -15,7 +15,7 @@ import anyio
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
-from quanzi.api.deps import SettingsDep, StoreDep, ViewerDep
+from quanzi.api.deps import NamesDep, SettingsDep, StoreDep, ViewerDep
 from quanzi.api.errors import MOVED_RESPONSE, PROBLEM_RESPONSES
 from quanzi.api.limits import busy_slots
 from quanzi.api.schemas import (
@@ -42,6 +42,7 @@ async def search_customers(
     store: StoreDep,
     settings: SettingsDep,
     principal: ViewerDep,
+    names: NamesDep,
     query: Annotated[CustomerQuery, Query()],
 ) -> CustomerPage:
     """Search and filter customers, one page at a time.
@@ -60,6 +61,7 @@ async def search_customers(
         limit=query.limit,
         cursor=query.cursor,
         include_total=query.include_total,
+        names=names,
     )
 
 

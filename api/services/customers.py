@@ -28,6 +28,7 @@ from quanzi.api.services.access import (
     mask_properties,
 )
 from quanzi.api.services.cursor import decode_cursor, encode_cursor
+from quanzi.api.services.name_table import NameTable
 from quanzi.errors import InputError, NotFoundError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
@@ -417,12 +418,21 @@ def search_customers(
     cursor: str | None = None,
     include_total: bool = False,
     extra: Mapping[str, Any] | None = None,
+    names: NameTable | None = None,
 ) -> CustomerPage:
     """One page of customers matching ``filters`` in order ``sort`` (ties by id).
 
     Paging is by keyset: ``next_cursor`` names the last row, so pages stay consistent while
-    customers are added, and deep pages cost no more than the first.
+    customers are added, and deep pages cost no more than the first. With ``names``, a name
+    filter without an anchoring one (phone, e-mail, tag, circle, employee, group, interest)
+    is answered from that table of names and the search starts from the matching ids.
     """
+    if names is not None and isinstance(filters, CustomerFilter) and filters.name is not None:
+        anchored = set(filter_params(filters, principal, settings)) & q.CUSTOMER_ANCHORS.keys()
+        found = None if anchored else names.matching(store, filters.name.strip().lower())
+        if found is not None:
+            filters = filters.model_copy(update={"name": None})
+            extra = {**(extra or {}), q.CUSTOMER_IDS_FILTER: found}
     counting = (
         _COUNTS.submit(count_customers, store, settings, principal, filters, extra=extra)
         if include_total

@@ -12,10 +12,17 @@ from typing import Any
 
 import pytest
 
+from quanzi.api.schemas import CustomerFilter
+from quanzi.api.services.access import Principal
+from quanzi.api.services.customers import search_customers
+from quanzi.api.services.name_table import NameTable
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node
+from quanzi.settings import Settings
 from tests.api.conftest import Api
+
+ADMIN = Principal("test", "admin", "test")
 
 pytestmark = pytest.mark.store
 
@@ -208,3 +215,62 @@ def test_equality_filters_in_the_node_pattern_select_the_same_page(
     url = "/customers?tier=general&funnel_stage=intention&sort=last_active_at&limit=3"
     seen = [cid for page in api.pages(url) for cid in page]
     assert seen == expected
+
+
+NAME_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("1", "name", {}),
+    ("name 1", "-influence", {}),
+    ("2", "-churn_risk", {"tier": "loyal"}),
+    ("7", "last_active_at", {"channel": "wechat", "churn_risk_min": 0.2}),
+    (" ", "id", {}),
+    ("no such name", "name", {}),
+    ("名", "name", {}),
+    ("MingZi c0", "name", {}),
+]
+
+
+@pytest.mark.parametrize(("needle", "sort", "extra"), NAME_CASES)
+def test_name_search_from_the_name_table_gives_the_scan_answer(
+    store: GraphStore, store_settings: Settings, needle: str, sort: str, extra: dict[str, Any]
+) -> None:
+    rows = _customers(150)
+    for row in rows[::7]:
+        row["name"] = f"名字 {row['name']}"
+        row["name_latin"] = f"mingzi {row['id']}"
+    store.upsert_nodes(Node.CUSTOMER, rows)
+    filters = CustomerFilter.model_validate({"name": needle.upper(), **extra})
+    table = NameTable()
+
+    def pages(names: NameTable | None) -> list[tuple[list[str], int | None]]:
+        out, cursor = [], None
+        while True:
+            page = search_customers(
+                store,
+                store_settings,
+                ADMIN,
+                filters,
+                sort=sort,
+                limit=7,
+                cursor=cursor,
+                include_total=True,
+                names=names,
+            )
+            out.append(([c.id for c in page.items], page.total))
+            cursor = page.next_cursor
+            if cursor is None:
+                return out
+
+    assert pages(table) == pages(None)
+    if needle.strip() and needle != "no such name":
+        assert sum(len(ids) for ids, _ in pages(table)) > 0, "the case finds customers"
+
+
+def test_the_name_table_is_read_again_after_a_counted_change(store: GraphStore) -> None:
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "a", "name": "Alpha"}])
+    table = NameTable()
+    assert table.matching(store, "alpha") == ["a"]
+    store.upsert_nodes(Node.CUSTOMER, [{"id": "b", "name": "Alphabet"}])
+    assert table.matching(store, "alpha") == ["a"], "kept until a change is counted"
+    store.note_graph_change("ingest")
+    assert sorted(table.matching(store, "alpha") or []) == ["a", "b"]
+    assert NameTable(max_ids=1).matching(store, "alpha") is None, "too many: the store scans"
