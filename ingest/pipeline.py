@@ -124,8 +124,8 @@ def ingest_files(
     tables.sort(key=lambda t: _KIND_ORDER[t.kind])
     report = IngestReport()
     with writer_lock(settings.data_dir, on_wait=_waiting(progress)), gc_paused():
-        _load_tables(store, tables, settings, report, progress)
-        store.note_graph_change("ingest")
+        if not _load_tables(store, tables, settings, report, progress):
+            store.note_graph_change("ingest")
     return report
 
 
@@ -143,7 +143,9 @@ def _load_tables(
     settings: Settings,
     report: IngestReport,
     progress: IngestProgress | None,
-) -> None:
+) -> bool:
+    """Load the tables; whether the change was counted already (by an events file, whose
+    mark is then the last write: see :func:`_load_events`)."""
     _ensure_ingest_indexes(store)
     contacts: list[tuple[int, dict[str, Any], str]] = []
     for table in tables:
@@ -163,9 +165,11 @@ def _load_tables(
         if progress is not None:
             progress("read contacts", len(contacts), len(contacts))
         ingest_records(store, contacts, settings, report=report, progress=progress)
+    counted = False
     for table in tables:
         if table.kind == "events":
-            _load_events(store, table, settings, report, progress)
+            counted = _load_events(store, table, settings, report, progress) or counted
+    return counted
 
 
 def ingest_contacts(
@@ -381,12 +385,13 @@ def _load_events(
     settings: Settings,
     report: IngestReport,
     progress: IngestProgress | None,
-) -> None:
+) -> bool:
+    """Load one events file unless it was loaded before; whether it was loaded now."""
     fingerprint = _fingerprint(table.path)
     if store.get_node(Node.INGEST_BATCH, fingerprint) is not None:
         report.skipped_files.append(str(table.path))
         report.counts["event_files_already_loaded"] += 1
-        return
+        return False
     agg = EventAggregate(max_chars=settings.ingest_max_field_chars)
     origin = str(table.path)
     rows_of: dict[str, int] = {}
@@ -426,6 +431,10 @@ def _load_events(
             )
         counts = _write_events(store, agg, customer_of, settings, fingerprint)
         report.counts.update(counts)
+        # Counted before the mark that ends the load, not after it: the data is all written
+        # here, and the load's last write stays its mark (a load killed in between is run
+        # again and counts again).
+        store.note_graph_change("ingest")
         store.upsert_nodes(
             Node.INGEST_BATCH,
             [
@@ -439,6 +448,7 @@ def _load_events(
         )
     if progress is not None:
         progress("load events", report.counts["events_read"], report.counts["events_read"])
+    return True
 
 
 def _write_events(
