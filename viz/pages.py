@@ -488,6 +488,7 @@ async def home(request: Request) -> Response:
         )
         circles: list[dict[str, Any]] = largest.get("items", [])
         sizes = [int(c.get("members") or c.get("size") or 0) for c in every]
+        together = sum(_together(c) for c in every)
         tenths = [int(b["customers"]) for b in spread.get("bins", [])] or [0] * 10
         at_risk = sum(tenths[round(_AT_RISK * 10) :])
         risk_bins = [sum(tenths[round(lo * 10) : round(hi * 10)]) for lo, hi in _RISK_BINS]
@@ -532,10 +533,9 @@ async def home(request: Request) -> Response:
             ),
             (
                 "Circles",
-                f"{sum(s >= 2 for s in sizes):,}",
-                # A customer with no ties at all is a circle of one: not a circle to a marketer.
-                f"{sum(s < 2 for s in sizes):,} customers with no ties not counted"
-                if any(s < 2 for s in sizes)
+                f"{together:,}",
+                f"{len(every) - together:,} customers with no ties not counted"
+                if together < len(every)
                 else "",
             ),
             ("At-risk customers", f"{at_risk:,}", f"churn risk ≥ {_AT_RISK:.0%}"),

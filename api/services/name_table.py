@@ -31,6 +31,10 @@ MAX_AGE_S = 600.0
 MAX_IDS = 20_000
 
 
+#: (change count, monotonic time read, ids, lower-cased names, Latin names)
+_Table = tuple[tuple[int, int], float, list[str], list[str], list[str]]
+
+
 class NameTable:
     """Every unmerged customer's id and names, kept with the store's change count."""
 
@@ -39,21 +43,23 @@ class NameTable:
         self.max_ids = max_ids
         self._lock = threading.Lock()
         self._reading = threading.Lock()
-        self._table: tuple[tuple[int, int], float, list[str], list[str], list[str]] | None = None
+        self._table: _Table | None = None
 
-    def _current(self, store: GraphStore) -> tuple[list[str], list[str], list[str]]:
-        changes = store.graph_changes()
+    def _kept(self, changes: tuple[int, int]) -> _Table | None:
+        """The table held, if it was read at the count ``changes`` and is young enough."""
         with self._lock:
             table = self._table
         if table is None or table[0] != changes or time.monotonic() - table[1] >= self.max_age_s:
+            return None
+        return table
+
+    def _current(self, store: GraphStore) -> tuple[list[str], list[str], list[str]]:
+        changes = store.graph_changes()
+        table = self._kept(changes)
+        if table is None:
             with self._reading:  # one read at a time; others wait for it
-                with self._lock:
-                    table = self._table
-                if (
-                    table is None
-                    or table[0] != changes
-                    or time.monotonic() - table[1] >= self.max_age_s
-                ):
+                table = self._kept(changes)
+                if table is None:
                     started = time.monotonic()
                     rows = store.read_bulk(q.CUSTOMER_NAMES, "reading customers' names")
                     row = rows[0] if rows else {}
@@ -73,9 +79,6 @@ class NameTable:
         it lower-cased, as the ``name`` filter does), or ``None`` when more than ``max_ids``
         do (the search then reads every customer)."""
         ids, names, latin = self._current(store)
-        found = [
-            ids[i]
-            for i, (a, b) in enumerate(zip(names, latin, strict=True))
-            if needle in a or needle in b
-        ]
+        rows = zip(ids, names, latin, strict=True)
+        found = [cid for cid, a, b in rows if needle in a or needle in b]
         return found if len(found) <= self.max_ids else None
