@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 
+import cluster_libreville
 import igraph as ig
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quanzi.algorithms import circles
+from quanzi.algorithms._matrix import adjacency
 from quanzi.algorithms.circles import (
     LayerWeights,
     Partition,
@@ -146,6 +149,45 @@ def test_planted_blocks_are_recovered() -> None:
     part = detect_circles(g)
     assert part.n_circles == 4
     assert all(len(set(part.membership[b * 25 : (b + 1) * 25].tolist())) == 1 for b in range(4))
+
+
+@pytest.mark.parametrize("engine", ["libreville", "igraph"])
+def test_both_engines_recover_planted_blocks(engine: circles.Engine) -> None:
+    g = planted(5, 20, seed=4)
+    for n_iterations in (1, 2, -1):
+        part = detect_circles(g, engine=engine, n_iterations=n_iterations)
+        assert part.n_circles == 5
+        blocks = part.membership.reshape(5, 20)
+        assert all(len(set(row.tolist())) == 1 for row in blocks)
+
+
+def test_libreville_gives_the_same_circles_at_any_thread_count() -> None:
+    # What the default engine is chosen for: every core, and still one answer per seed.
+    g = random_graph(400, 0.02, seed=5)
+    matrix = adjacency(g, "weight", directed=False)
+    one = cluster_libreville.leiden(matrix, seed=3, n_iterations=2, threads=1)
+    two = cluster_libreville.leiden(matrix, seed=3, n_iterations=2, threads=2)
+    assert np.array_equal(one, two)
+    found = detect_circles(g, seed=3).membership
+    assert np.array_equal(found, circles._renumber(one))
+
+
+def test_self_loops_count_as_in_the_reported_modularity() -> None:
+    # igraph's modularity (the figure reported) counts a loop twice in its vertex's degree;
+    # the engine must optimise that same quantity, or a loop-heavy graph's circles and
+    # figure disagree.
+    g = random_graph(120, 0.05, seed=6)
+    g.add_edges([(i, i) for i in range(0, 120, 2)])
+    g.es[g.ecount() - 60 :]["weight"] = 6.0
+    part = detect_circles(g, seed=2)
+    matrix = adjacency(g, "weight", directed=False)
+    labels, info = cluster_libreville.leiden(
+        matrix + sp.diags_array(matrix.diagonal()), seed=2, n_iterations=2, return_info=True
+    )
+    assert np.array_equal(part.membership, circles._renumber(labels))
+    assert info["modularity"] == pytest.approx(part.modularity)
+    once = cluster_libreville.leiden(matrix, seed=2, n_iterations=2)
+    assert not np.array_equal(labels, once)  # the loops do weigh on this graph
 
 
 def test_hierarchy_splits_a_large_circle_into_its_blocks() -> None:
