@@ -12,9 +12,7 @@ store's change count moves (an ingest, a merge, a split, an erasure, a notebook'
 
 from __future__ import annotations
 
-import threading
-import time
-
+from quanzi.api.services.report_cache import ReportCache
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 
@@ -31,48 +29,26 @@ MAX_AGE_S = 600.0
 MAX_IDS = 20_000
 
 
-#: (change count, monotonic time read, ids, lower-cased names, Latin names)
-_Table = tuple[tuple[int, int], float, list[str], list[str], list[str]]
-
-
 class NameTable:
-    """Every unmerged customer's id and names, kept with the store's change count."""
+    """Every unmerged customer's id and names, kept with the store's change count (in a
+    :class:`~quanzi.api.services.report_cache.ReportCache` of one entry: one read at a time,
+    other searches wait for it)."""
 
     def __init__(self, *, max_age_s: float = MAX_AGE_S, max_ids: int = MAX_IDS) -> None:
-        self.max_age_s = max_age_s
         self.max_ids = max_ids
-        self._lock = threading.Lock()
-        self._reading = threading.Lock()
-        self._table: _Table | None = None
-
-    def _kept(self, changes: tuple[int, int]) -> _Table | None:
-        """The table held, if it was read at the count ``changes`` and is young enough."""
-        with self._lock:
-            table = self._table
-        if table is None or table[0] != changes or time.monotonic() - table[1] >= self.max_age_s:
-            return None
-        return table
+        self._kept = ReportCache(max_age_s=max_age_s, size=1)
 
     def _current(self, store: GraphStore) -> tuple[list[str], list[str], list[str]]:
-        changes = store.graph_changes()
-        table = self._kept(changes)
-        if table is None:
-            with self._reading:  # one read at a time; others wait for it
-                table = self._kept(changes)
-                if table is None:
-                    started = time.monotonic()
-                    rows = store.read_bulk(q.CUSTOMER_NAMES, "reading customers' names")
-                    row = rows[0] if rows else {}
-                    table = (
-                        changes,
-                        started,
-                        [str(x) for x in row.get("ids") or []],
-                        [str(x) for x in row.get("names") or []],
-                        [str(x) for x in row.get("latin") or []],
-                    )
-                    with self._lock:
-                        self._table = table
-        return table[2], table[3], table[4]
+        def read() -> tuple[list[str], list[str], list[str]]:
+            rows = store.read_bulk(q.CUSTOMER_NAMES, "reading customers' names")
+            row = rows[0] if rows else {}
+            return (
+                [str(x) for x in row.get("ids") or []],
+                [str(x) for x in row.get("names") or []],
+                [str(x) for x in row.get("latin") or []],
+            )
+
+        return self._kept.get(store, "names", read)
 
     def matching(self, store: GraphStore, needle: str) -> list[str] | None:
         """Ids of the customers whose lower-cased name or Latin name holds ``needle`` (give

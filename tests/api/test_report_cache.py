@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from quanzi.api.services.report_cache import ReportCache
@@ -51,3 +55,26 @@ def test_reports_are_kept_per_key_at_most_max_age(store: GraphStore) -> None:
     fresh.get(store, "a", lambda: compute("a"))
     fresh.get(store, "a", lambda: compute("a"))
     assert calls[-2:] == ["a", "a"]
+
+
+def test_concurrent_requests_for_one_missing_report_compute_it_once(store: GraphStore) -> None:
+    kept = ReportCache()
+    calls: list[str] = []
+    started = threading.Event()
+
+    def slow(name: str) -> str:
+        calls.append(name)
+        started.set()
+        time.sleep(0.3)
+        return name.upper()
+
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(kept.get, store, "tiers", lambda: slow("tiers"))
+        started.wait(5)
+        # a second key computes beside it; the same key waits for the first answer
+        other = pool.submit(kept.get, store, "funnel", lambda: slow("funnel"))
+        same = [pool.submit(kept.get, store, "tiers", lambda: slow("tiers")) for _ in range(6)]
+        answers = [f.result() for f in [first, *same]]
+    assert answers == ["TIERS"] * 7
+    assert other.result() == "FUNNEL"
+    assert sorted(calls) == ["funnel", "tiers"]
