@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     settings = settings or load_settings()
     install_log_masking(settings.default_phone_region)
     folder = api_folder(settings.data_dir)
-    audit = AuditLog(folder / "audit.jsonl")
+    audit = AuditLog(folder / "audit.jsonl", max_bytes=settings.api_audit_file_bytes)
     graph_cache = GraphCache(freeze=True)
 
     @asynccontextmanager

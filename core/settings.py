@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         "address), as `limits` strings such as `20/second;600/minute`, or `unlimited`. "
         "Merged over DEFAULT_RATE_LIMITS.",
     )
+    api_audit_file_bytes: int = Field(
+        64 * 2**20,
+        ge=4096,
+        description="Size at which the audit trail (`<data_dir>/api/audit.jsonl`) is closed and "
+        "renamed `audit.jsonl.<UTC time>`, a new one started; searches read the newest file "
+        "first. Closed files are kept: archive or delete them as your retention rules say.",
+    )
     api_rate_limit_storage: str = Field(
         "memory://",
         description="Where request counts are kept (`limits` storage URI). `memory://` counts "

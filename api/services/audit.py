@@ -5,20 +5,37 @@ appended with ``O_APPEND`` so several worker processes can share it): time, key 
 method, route, path parameters, the query with personal identifiers redacted, status, and
 for writes a short summary of what changed. Keys and personal identifiers (phones, e-mails,
 names searched for) are never written; customers appear by their pseudonymous id.
+
+A busy service writes millions of entries a day, so the file is closed once it passes
+``max_bytes`` (``QUANZI_API_AUDIT_FILE_BYTES``): renamed ``audit.jsonl.<UTC time>`` and a new
+one started, under a lock file that the workers share. Closed files are kept (retention is
+the operator's decision). Searches read the files newest first, each from its end in blocks,
+and stop at ``limit`` or ``since``: a search for recent entries reads only the end of the
+newest file, whatever the history holds.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REDACTED_PARAMETERS", "AuditEntry", "AuditLog"]
+__all__ = ["MAX_BYTES", "REDACTED_PARAMETERS", "AuditEntry", "AuditLog"]
+
+log = logging.getLogger(__name__)
+
+#: Default size at which the file is closed and a new one started.
+MAX_BYTES = 64 * 2**20
+
+#: Bytes read at a time when a search reads a file from its end.
+_BLOCK = 2**20
 
 #: Query parameters whose values are personal identifiers and are never logged.
 REDACTED_PARAMETERS = frozenset({"phone", "email", "name", "q", "a", "b"})
@@ -41,10 +58,11 @@ class AuditEntry:
 
 
 class AuditLog:
-    """Append-only audit trail in a JSON-lines file."""
+    """Append-only audit trail in JSON-lines files: ``path``, and the closed ones beside it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
     def record(
@@ -80,12 +98,61 @@ class AuditLog:
         # every value is not needed (it was half the cost of an entry, on every request).
         line = (json.dumps(vars(entry), ensure_ascii=False, default=str) + "\n").encode()
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    # a line cut short by a crash: start on a line of its own, so that
+                    # only the cut entry is unreadable, not this one too
+                    line = b"\n" + line
                 os.write(fd, line)
+                full = size + len(line) >= self.max_bytes
             finally:
                 os.close(fd)
+            if full:
+                self._close_file()
         return entry
+
+    def _close_file(self) -> None:
+        """Rename the full file ``<name>.<UTC time>``; the next entry starts a new one.
+
+        Every worker may find the file full at once: under the shared lock file only the
+        first renames it (the others then see a small new file). An entry another worker
+        writes into the old file while it is renamed lands in the closed file, not lost.
+        """
+        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if self.path.stat().st_size < self.max_bytes:
+                    return
+            except FileNotFoundError:
+                return
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.{stamp}"))
+        finally:
+            os.close(lock)  # releases the lock
+
+    def files(self) -> list[Path]:
+        """The trail's files, newest first: the open one, then the closed ones."""
+        closed = sorted(
+            (p for p in self.path.parent.glob(self.path.name + ".*") if p.suffix != ".lock"),
+            key=lambda p: p.name,
+            reverse=True,
+        )
+        return [self.path, *closed]
+
+    def _entries(self) -> Iterator[AuditEntry]:
+        """Every entry, newest first."""
+        for path in self.files():
+            for line in _lines_from_end(path):
+                if not line.strip():
+                    continue
+                try:
+                    yield AuditEntry(**json.loads(line))
+                except (ValueError, TypeError):
+                    # a line cut short by a crash mid-write; the rest of the trail stands
+                    log.warning("skipping an unreadable audit line in %s", path.name)
 
     def search(
         self,
@@ -101,16 +168,8 @@ class AuditLog:
         ``customer_id`` matches entries whose path parameters or detail name the customer.
         ``before`` is exclusive (pass the ``at`` of the last entry seen to page on).
         """
-        try:
-            # Split on newlines only: entries may hold other line separators (U+2028 ...).
-            lines = self.path.read_text(encoding="utf-8").split("\n")
-        except FileNotFoundError:
-            return []
         out: list[AuditEntry] = []
-        for line in reversed(lines):
-            if not line.strip():
-                continue
-            entry = AuditEntry(**json.loads(line))
+        for entry in self._entries():
             if before is not None and entry.at >= before:
                 continue
             if since is not None and entry.at < since:
@@ -123,6 +182,28 @@ class AuditLog:
             if len(out) >= limit:
                 break
         return out
+
+
+def _lines_from_end(path: Path) -> Iterator[str]:
+    """The lines of a file, last first, read in blocks from its end (a missing file has
+    none). Split on newlines only: entries may hold other line separators (U+2028 ...)."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return
+    with f:
+        position = f.seek(0, os.SEEK_END)
+        rest = b""
+        while position > 0:
+            size = min(_BLOCK, position)
+            position -= size
+            f.seek(position)
+            pieces = (f.read(size) + rest).split(b"\n")
+            rest = pieces[0]  # may continue in the block before
+            for piece in reversed(pieces[1:]):
+                yield piece.decode("utf-8")
+        if rest:
+            yield rest.decode("utf-8")
 
 
 def _names(entry: AuditEntry, customer_id: str) -> bool:

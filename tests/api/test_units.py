@@ -120,6 +120,48 @@ def test_audit_log_search(tmp_path: Path) -> None:
     assert log.search(before=newest[-1].at) == []
 
 
+def test_audit_trail_moves_to_a_new_file_when_full_and_searches_them_all(
+    tmp_path: Path,
+) -> None:
+    # Two logs on one folder: two worker processes sharing the trail.
+    first = AuditLog(tmp_path / "audit.jsonl", max_bytes=4096)
+    second = AuditLog(tmp_path / "audit.jsonl", max_bytes=4096)
+    for i in range(300):
+        (first if i % 2 else second).record(
+            key_id=f"k{i}",
+            role="admin",
+            method="GET",
+            route="/customers/{customer_id}",
+            status=200,
+            path_params={"customer_id": f"c{i % 7}"},
+        )
+    files = first.files()
+    assert len(files) > 10, "the trail was closed and restarted many times"
+    assert all(p.stat().st_size < 4096 + 400 for p in files)
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in files)
+    everything = first.search(limit=1000)
+    assert [e.key_id for e in everything] == [f"k{i}" for i in reversed(range(300))]
+    # conditions and paging work across files
+    assert [e.key_id for e in second.search(limit=3)] == ["k299", "k298", "k297"]
+    page = first.search(before=everything[149].at, limit=1000)
+    assert [e.key_id for e in page] == [e.key_id for e in everything[150:]]
+    assert [e.key_id for e in first.search(since=everything[9].at, limit=1000)] == [
+        e.key_id for e in everything[:10]
+    ]
+    oldest = first.search(customer_id="c0", limit=1000)
+    assert [e.key_id for e in oldest][-1] == "k0", "found in the first, closed file"
+
+
+def test_audit_search_skips_a_line_cut_short(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.record(key_id="k1", role="admin", method="GET", route="/tags", status=200)
+    with (tmp_path / "audit.jsonl").open("a", encoding="utf-8") as f:
+        f.write('{"at": "2026-01-01T00:00:00Z", "key_id": "k')  # a crash mid-write
+    log.record(key_id="k2", role="admin", method="GET", route="/tags", status=200)
+    # the cut entry is lost; the entries before and after it are not
+    assert [e.key_id for e in log.search()] == ["k2", "k1"]
+
+
 def test_jobs_run_and_interrupted_ones_are_marked(tmp_path: Path) -> None:
     manager = JobManager(tmp_path)
     job = manager.submit("test", lambda _: ({"done": True}, 0), owner="k", params={"n": 1})
