@@ -27,6 +27,7 @@ __all__ = [
     "DETACH_IDENTITY",
     "IDENTITY_LINKS",
     "MARK_MERGED",
+    "MERGED_CUSTOMER_IDS",
     "ORDER_TOTALS",
     "PING",
     "SCHEMA_VERSION_READ",
@@ -356,6 +357,11 @@ CUSTOMER_PROPERTIES = (
     "RETURN collect({id: c.id, props: properties(c)}) AS rows"
 )
 #: ``rows``: ``[id, merged_into]`` of each known id of ``$ids``, collected into one row.
+#: ``rows``: the ids of every merged-away customer (``merged_into`` is indexed, nulls skipped).
+MERGED_CUSTOMER_IDS = (
+    f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NOT NULL RETURN collect(c.id) AS rows"
+)
+
 CUSTOMER_MERGED_INTO = (
     f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
     "RETURN collect([c.id, c.merged_into]) AS rows"

@@ -52,12 +52,17 @@ def get_weights(store: StoreDep, _: ViewerDep) -> LookalikeWeightsPublic:
 
 @router.put("/weights", response_model=LookalikeWeightsPublic)
 def put_weights(
-    request: Request, body: LookalikeWeightsUpdate, store: StoreDep, principal: AdminDep
+    request: Request,
+    body: LookalikeWeightsUpdate,
+    store: StoreDep,
+    cache: GraphCacheDep,
+    principal: AdminDep,
 ) -> LookalikeWeightsPublic:
     """Save the part weights for every later search, in every process using the store (the
-    same setting as `quanzi.connect().save_lookalike_weights`). A part left out takes its
-    default; 0 leaves a part out."""
+    same setting as `quanzi.connect().save_lookalike_weights`): at once in the worker that
+    answers, within 5 s in the others. A part left out takes its default; 0 leaves a part
+    out."""
     note(
         request.state, "lookalike_weights_saved", fields=sorted(body.model_dump(exclude_none=True))
     )
-    return update_weights(store, body, actor=principal.actor)
+    return update_weights(store, body, actor=principal.actor, cache=cache)

@@ -19,12 +19,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from quanzi.algorithms.lookalike import LookalikeIndex
 from quanzi.errors import QuanziError
+from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node, Rel
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import igraph as ig
@@ -64,12 +67,15 @@ class CachedGraph:
         ``"circle" | "group" | "interest"`` -> customer id -> values.
     read_at : float
         ``time.monotonic()`` when it was read.
+    merged : frozenset of str
+        Vertices that were merged-away customers when it was read (they stand for another).
     """
 
     graph: ig.Graph
     index: dict[str, int]
     attributes: dict[str, dict[str, list[str]]]
     read_at: float
+    merged: frozenset[str] = frozenset()
     _lookalike: LookalikeIndex | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -129,6 +135,27 @@ class GraphCache:
         # held now, or at a later look), and when they were last looked at.
         self._known_changes: tuple[int, int] | None = None
         self._checked_at = time.monotonic()
+        self._kept: dict[str, tuple[float, Any]] = {}
+
+    def kept(self, key: str, read: Callable[[], T]) -> T:
+        """``read()``'s answer, read again once it is ``check_s`` seconds old: a setting the
+        searches use (the lookalike weights), which then costs one store round trip per
+        worker every few seconds instead of one per search. A setting saved elsewhere shows
+        within ``check_s``, as a graph change does; :meth:`forget` it where it is saved."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._kept.get(key)
+        if found is not None and now - found[0] < self.check_s:
+            return cast(T, found[1])
+        value = read()
+        with self._lock:
+            self._kept[key] = (now, value)
+        return value
+
+    def forget(self, key: str) -> None:
+        """Drop what :meth:`kept` holds for ``key`` (it was just saved)."""
+        with self._lock:
+            self._kept.pop(key, None)
 
     def close(self) -> None:
         """The app is stopping and closes its store: a background read still running fails
@@ -316,4 +343,7 @@ def _read(store: GraphStore) -> CachedGraph:
         for customer, value in store.read_pairs(rel, Node.CUSTOMER, label):
             values.setdefault(customer, []).append(value)
         attributes[name] = values
-    return CachedGraph(graph, projection.index(), attributes, started)
+    merged = frozenset(
+        str(x) for x in store.read_collected(q.MERGED_CUSTOMER_IDS, "reading merged customers")
+    )
+    return CachedGraph(graph, projection.index(), attributes, started, merged)

@@ -239,3 +239,25 @@ def test_circles_with_recorded_figures_instead_of_live_ones(graph: Api, store: G
     assert recorded["churn_risk_mean"] == 0.25
     assert recorded["tier_mix"] == {"general": 3, "loyal": 4}
     assert recorded["leader_names"] == live["leader_names"] == {"c1": "张伟"}
+
+
+def test_seeds_of_the_cached_graph_are_not_read_again(
+    shared: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quanzi.api.services import lookalikes
+
+    looked_up: list[list[str]] = []
+    survivors = lookalikes.survivors
+
+    def counting(store: object, ids: list[str]) -> dict[str, str]:
+        looked_up.append(list(ids))
+        return survivors(store, ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lookalikes, "survivors", counting)
+    known = shared.post("/lookalikes", role="sales", json={"seeds": ["c1", "c2"], "k": 3})
+    assert known.status_code == 200, known.text
+    assert known.json()["seeds"] == ["c1", "c2"]
+    assert looked_up == [], "both are unmerged customers of the snapshot"
+    merged = shared.post("/lookalikes", role="sales", json={"seeds": ["c0"], "k": 3})
+    assert merged.json()["seeds"] == ["c1"]
+    assert looked_up == [["c0"]], "a merged-away seed is resolved by the store"

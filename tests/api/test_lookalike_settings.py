@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from quanzi.algorithms.lookalike import LookalikeWeights
@@ -119,3 +121,25 @@ def test_bad_weights_are_422_and_change_nothing(
         assert "at least one part" in response.json()["detail"]
     assert lookalike_weights(store) == LookalikeWeights()
     assert store.get_node(Node.SETTING, LOOKALIKE_WEIGHTS_SETTING) is None
+
+
+def test_weights_saved_by_another_process_show_within_the_check_interval(
+    graph: Api, store: GraphStore
+) -> None:
+    cache = graph.client.app.state.graph_cache  # type: ignore[attr-defined]
+    assert {"proximity", "adamic_adar"} <= _parts(graph)  # the defaults, now kept
+    # another process (a notebook) saves weights: this worker still uses what it holds ...
+    only_walks = LookalikeWeights(
+        proximity=1.0, adamic_adar=0.0, embedding=0.0, attributes=0.0, profile=0.0
+    )
+    save_lookalike_weights(store, only_walks, actor="notebook")
+    assert "adamic_adar" in _parts(graph)
+    # ... until what it holds is check_s old
+    cache.check_s = 0.05
+    time.sleep(0.1)
+    assert _parts(graph) == {"proximity"}
+    # a save through this worker takes effect at its next search
+    cache.check_s = 60.0
+    response = graph.put("/lookalikes/weights", json={"adamic_adar": 1.0, "proximity": 0.0})
+    assert response.status_code == 200, response.text
+    assert "proximity" not in _parts(graph)
