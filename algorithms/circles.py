@@ -25,6 +25,7 @@ runs modularity there too); several layers optimised together as a multiplex run
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -487,7 +488,9 @@ def _modularity(g: ig.Graph, membership: IntArray, weight: str | None) -> float:
     :func:`edge_weights` (igraph reads it directly: no copy through numpy)."""
     if g.ecount() == 0:
         return 0.0
-    return float(g.modularity(membership.tolist(), weights=weight))
+    quality = float(g.modularity(membership.tolist(), weights=weight))
+    # every tie of weight 0: igraph divides by the total weight (NaN is not valid JSON)
+    return 0.0 if math.isnan(quality) else quality
 
 
 def _iterations(g: ig.Graph, n_iterations: int | None) -> int:

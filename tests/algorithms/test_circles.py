@@ -102,6 +102,17 @@ def test_edgeless_graph_gives_singletons() -> None:
     assert part.modularity == 0.0
 
 
+@pytest.mark.parametrize("engine", ["libreville", "igraph"])
+def test_ties_all_of_weight_zero_give_singletons_and_modularity_zero(
+    engine: circles.Engine,
+) -> None:
+    g = ig.Graph([(0, 1), (1, 2), (0, 2), (2, 3)], n=5)
+    g.es["weight"] = 0.0
+    part = detect_circles(g, engine=engine)
+    assert part.n_circles == 5
+    assert part.modularity == 0.0
+
+
 def test_directed_graph_is_refused() -> None:
     with pytest.raises(InputError, match="undirected"):
         detect_circles(ig.Graph([(0, 1)], directed=True), weight=None)
