@@ -20,6 +20,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ MAX_BYTES = 64 * 2**20
 
 #: Bytes read at a time when a search reads a file from its end.
 _BLOCK = 2**20
+
+#: The suffix of a closed file (its UTC time); anything else beside the trail (its lock
+#: file, a closed file an operator compressed or renamed) is not read.
+_CLOSED = re.compile(r"\d{8}T\d{12}Z")
 
 #: Query parameters whose values are personal identifiers and are never logged.
 REDACTED_PARAMETERS = frozenset({"phone", "email", "name", "q", "a", "b"})
@@ -136,7 +141,11 @@ class AuditLog:
     def files(self) -> list[Path]:
         """The trail's files, newest first: the open one, then the closed ones."""
         closed = sorted(
-            (p for p in self.path.parent.glob(self.path.name + ".*") if p.suffix != ".lock"),
+            (
+                p
+                for p in self.path.parent.glob(self.path.name + ".*")
+                if _CLOSED.fullmatch(p.name[len(self.path.name) + 1 :])
+            ),
             key=lambda p: p.name,
             reverse=True,
         )
@@ -201,9 +210,9 @@ def _lines_from_end(path: Path) -> Iterator[str]:
             pieces = (f.read(size) + rest).split(b"\n")
             rest = pieces[0]  # may continue in the block before
             for piece in reversed(pieces[1:]):
-                yield piece.decode("utf-8")
+                yield piece.decode("utf-8", errors="replace")
         if rest:
-            yield rest.decode("utf-8")
+            yield rest.decode("utf-8", errors="replace")
 
 
 def _names(entry: AuditEntry, customer_id: str) -> bool:

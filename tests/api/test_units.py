@@ -150,6 +150,12 @@ def test_audit_trail_moves_to_a_new_file_when_full_and_searches_them_all(
     ]
     oldest = first.search(customer_id="c0", limit=1000)
     assert [e.key_id for e in oldest][-1] == "k0", "found in the first, closed file"
+    # an operator compresses a closed file: it is no longer read, and nothing breaks
+    archived = files[-1]
+    archived.rename(archived.with_name(archived.name + ".gz"))
+    archived.with_name(archived.name + ".gz").write_bytes(b"\x1f\x8b\x08\xff\xfe")
+    assert len(first.search(limit=1000)) < 300
+    assert first.search(limit=1)[0].key_id == "k299"
 
 
 def test_audit_search_skips_a_line_cut_short(tmp_path: Path) -> None:
