@@ -172,7 +172,11 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     settings = settings or load_settings()
     install_log_masking(settings.default_phone_region)
     folder = api_folder(settings.data_dir)
-    audit = AuditLog(folder / "audit.jsonl", max_bytes=settings.api_audit_file_bytes)
+    audit = AuditLog(
+        folder / "audit.jsonl",
+        max_bytes=settings.api_audit_file_bytes,
+        keep_files=settings.api_audit_keep_files,
+    )
     graph_cache = GraphCache(freeze=True)
 
     @asynccontextmanager

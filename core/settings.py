@@ -146,6 +146,12 @@ class Settings(BaseSettings):
         "renamed `audit.jsonl.<UTC time>`, a new one started; searches read the newest file "
         "first. Closed files are kept: archive or delete them as your retention rules say.",
     )
+    api_audit_keep_files: int = Field(
+        0,
+        ge=0,
+        description="Closed audit files to keep (`audit.jsonl.<UTC time>`); when one more is "
+        "closed the oldest beyond this many are deleted. 0 keeps every one.",
+    )
     api_rate_limit_storage: str = Field(
         "memory://",
         description="Where request counts are kept (`limits` storage URI). `memory://` counts "

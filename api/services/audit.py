@@ -8,8 +8,9 @@ names searched for) are never written; customers appear by their pseudonymous id
 
 A busy service writes millions of entries a day, so the file is closed once it passes
 ``max_bytes`` (``QUANZI_API_AUDIT_FILE_BYTES``): renamed ``audit.jsonl.<UTC time>`` and a new
-one started, under a lock file that the workers share. Closed files are kept (retention is
-the operator's decision). Searches read the files newest first, each from its end in blocks,
+one started, under a lock file that the workers share. Closed files are kept, or the newest
+``keep_files`` of them (``QUANZI_API_AUDIT_KEEP_FILES``; retention is the operator's
+decision). Searches read the files newest first, each from its end in blocks,
 and stop at ``limit`` or ``since``: a search for recent entries reads only the end of the
 newest file, whatever the history holds.
 """
@@ -65,9 +66,10 @@ class AuditEntry:
 class AuditLog:
     """Append-only audit trail in JSON-lines files: ``path``, and the closed ones beside it."""
 
-    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES, keep_files: int = 0) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        self.keep_files = keep_files
         self._lock = threading.Lock()
 
     def record(
@@ -135,6 +137,9 @@ class AuditLog:
                 return
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             os.replace(self.path, self.path.with_name(f"{self.path.name}.{stamp}"))
+            if self.keep_files:
+                for old in self.files()[1 + self.keep_files :]:
+                    old.unlink(missing_ok=True)
         finally:
             os.close(lock)  # releases the lock
 

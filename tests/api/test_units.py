@@ -158,6 +158,20 @@ def test_audit_trail_moves_to_a_new_file_when_full_and_searches_them_all(
     assert first.search(limit=1)[0].key_id == "k299"
 
 
+def test_audit_trail_keeps_the_newest_closed_files_when_told(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl", max_bytes=4096, keep_files=3)
+    for i in range(300):
+        log.record(key_id=f"k{i}", role="admin", method="GET", route="/tags", status=200)
+    files = log.files()
+    assert len(files) == 4, "the open file and the three newest closed ones"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".lock") == sorted(
+        p.name for p in files
+    )
+    kept = log.search(limit=1000)
+    assert kept[0].key_id == "k299"
+    assert [e.key_id for e in kept] == [f"k{i}" for i in range(299, 299 - len(kept), -1)]
+
+
 def test_audit_search_skips_a_line_cut_short(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.jsonl")
     log.record(key_id="k1", role="admin", method="GET", route="/tags", status=200)
