@@ -468,7 +468,7 @@ def customer_ids(
 def explanation(props: Mapping[str, Any], name: str) -> list[Any]:
     """The explanation stored beside score ``name`` (``<name>_reasons`` or
     ``<name>_explanation``: a list, or JSON text of one), as a list."""
-    raw = props.get(f"{name}_reasons", props.get(f"{name}explanation"))
+    raw = props.get(f"{name}_reasons", props.get(f"{name}_explanation"))
     if raw is None:
         return []
     if isinstance(raw, str):
@@ -494,7 +494,11 @@ def _profile(props: Mapping[str, Any], summary: CustomerSummary, shown: bool) ->
     if not shown:
         extra["birth_date"] = mask_field("birth_date", extra["birth_date"])
     known = set(_SUMMARY_FIELDS) | set(_PROFILE_FIELDS) | _HIDDEN
-    other = {k: v for k, v in props.items() if k not in known and not k.endswith("_reasons")}
+    other = {
+        k: v
+        for k, v in props.items()
+        if k not in known and not k.endswith(("_reasons", "_explanation"))
+    }
     if not shown:
         other = mask_properties(other)
     return CustomerProfile.model_validate(summary.model_dump() | extra | {"other": other})

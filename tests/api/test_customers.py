@@ -170,6 +170,20 @@ def test_360_view(shared: Api) -> None:
     assert {"order", "funnel_stage", "tier", "employee_added", "referral", "tagged"} <= kinds
 
 
+def test_a_score_explanation_written_by_a_notebook_shows_in_the_360(
+    graph: Api, store: GraphStore
+) -> None:
+    # what the 360 documents: `<score>_reasons`, else `<score>_explanation` (a list or JSON)
+    store.set_node_properties(
+        Node.CUSTOMER,
+        [{"id": "c2", "pagerank": 0.4, "pagerank_explanation": '["ties to 3 hubs"]'}],
+    )
+    body = graph.get("/customers/c2/360").json()
+    scores = {s["name"]: s for s in body["scores"]}
+    assert scores["pagerank"]["explanation"] == ["ties to 3 hubs"]
+    assert "pagerank_explanation" not in body["customer"]["other"]
+
+
 def test_360_is_masked_for_viewers(shared: Api) -> None:
     body = shared.get("/customers/c1/360", role="viewer").json()
     assert body["customer"]["birth_date"] == "1988-**-**"
