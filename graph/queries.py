@@ -70,13 +70,11 @@ PING = "RETURN 1 AS ok"
 DELETE_EVERYTHING = "MATCH (n) DETACH DELETE n"
 
 
-#: Customers (not merged away) with a churn risk, by tenth of risk: rows ``{tenth, n}``
-#: (``tenth`` 10 is a risk of exactly 1.0). One pass, where a count per range reads every
-#: customer once per range.
 #: Id of the ``Setting`` node that counts the changes of the graph the services cache (see
 #: ``GraphStore.note_graph_change``).
 GRAPH_CHANGES_ID = "graph_changes"
 
+#: Add one change (and, with ``$erasure`` 1, one erasure) to that node's counts.
 NOTE_GRAPH_CHANGE = (
     f"MERGE (s:{Node.SETTING} {{id: $id}}) "
     "SET s.changes = coalesce(s.changes, 0) + 1, "
@@ -84,10 +82,14 @@ NOTE_GRAPH_CHANGE = (
     "s.changed_at = $at, s.last_change = $kind"
 )
 
+#: That node's counts: ``changes``, ``erasures`` (no row before the first change).
 READ_GRAPH_CHANGES = (
     f"MATCH (s:{Node.SETTING} {{id: $id}}) RETURN s.changes AS changes, s.erasures AS erasures"
 )
 
+#: Customers (not merged away) with a churn risk, by tenth of risk: rows ``{tenth, n}``
+#: (``tenth`` 10 is a risk of exactly 1.0). One pass, where a count per range reads every
+#: customer once per range.
 API_CHURN_TENTHS = (
     f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NULL AND c.churn_risk IS NOT NULL "
     "RETURN toInteger(floor(c.churn_risk * 10)) AS tenth, count(c) AS n"
@@ -356,12 +358,12 @@ CUSTOMER_PROPERTIES = (
     f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
     "RETURN collect({id: c.id, props: properties(c)}) AS rows"
 )
-#: ``rows``: ``[id, merged_into]`` of each known id of ``$ids``, collected into one row.
 #: ``rows``: the ids of every merged-away customer (``merged_into`` is indexed, nulls skipped).
 MERGED_CUSTOMER_IDS = (
     f"MATCH (c:{Node.CUSTOMER}) WHERE c.merged_into IS NOT NULL RETURN collect(c.id) AS rows"
 )
 
+#: ``rows``: ``[id, merged_into]`` of each known id of ``$ids``, collected into one row.
 CUSTOMER_MERGED_INTO = (
     f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
     "RETURN collect([c.id, c.merged_into]) AS rows"
