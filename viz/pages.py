@@ -487,7 +487,7 @@ async def home(request: Request) -> Response:
             api.get("/churn/distribution"),
         )
         circles: list[dict[str, Any]] = largest.get("items", [])
-        sizes = [int(c.get("members") or c.get("size") or 0) for c in every]
+        sizes = [_members(c) for c in every]
         together = sum(_together(c) for c in every)
         tenths = [int(b["customers"]) for b in spread.get("bins", [])] or [0] * 10
         at_risk = sum(tenths[round(_AT_RISK * 10) :])
@@ -608,9 +608,14 @@ async def circles_page(
     return await _page(request, build)
 
 
+def _members(circle: Mapping[str, Any]) -> int:
+    """A circle's members now, else the size the analysis recorded."""
+    return int(circle.get("members") or circle.get("size") or 0)
+
+
 def _together(circle: Mapping[str, Any]) -> bool:
     """A circle of two or more: a customer with no ties at all is a circle of one."""
-    return int(circle.get("members") or circle.get("size") or 0) >= 2
+    return _members(circle) >= 2
 
 
 def _circle_links(graph: CachedGraph | None, circle_ids: Sequence[str]) -> list[dict[str, Any]]:
