@@ -13,7 +13,8 @@ key whose role is below the endpoint's is a 403. ``ViewerDep``, ``SalesDep`` and
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -53,62 +54,26 @@ api_key_header = APIKeyHeader(
 )
 
 
-async def get_store(request: Request) -> GraphStore:
-    """The store opened by the app's lifespan."""
-    store: GraphStore = request.app.state.store
-    return store
+def _app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency that hands out ``app.state.<name>``, one of the objects ``create_app``
+    sets up (the store, the settings, the keys, the caches); the alias below names its
+    type."""
+
+    async def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    get.__name__ = f"get_{name}"
+    return get
 
 
-async def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def get_keys(request: Request) -> KeyRing:
-    """The app's API keys."""
-    keys: KeyRing = request.app.state.keys
-    return keys
-
-
-async def get_audit(request: Request) -> AuditLog:
-    """The app's audit trail."""
-    audit: AuditLog = request.app.state.audit
-    return audit
-
-
-async def get_jobs(request: Request) -> JobManager:
-    """The app's background jobs."""
-    jobs: JobManager = request.app.state.jobs
-    return jobs
-
-
-async def get_graph_cache(request: Request) -> GraphCache:
-    """The app's cached in-memory graph."""
-    cache: GraphCache = request.app.state.graph_cache
-    return cache
-
-
-async def get_names(request: Request) -> NameTable:
-    """The app's table of customers' names (for name searches)."""
-    names: NameTable = request.app.state.names
-    return names
-
-
-async def get_reports(request: Request) -> ReportCache:
-    """The app's kept population reports."""
-    reports: ReportCache = request.app.state.reports
-    return reports
-
-
-StoreDep = Annotated[GraphStore, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-KeysDep = Annotated[KeyRing, Depends(get_keys)]
-AuditDep = Annotated[AuditLog, Depends(get_audit)]
-JobsDep = Annotated[JobManager, Depends(get_jobs)]
-GraphCacheDep = Annotated[GraphCache, Depends(get_graph_cache)]
-ReportsDep = Annotated[ReportCache, Depends(get_reports)]
-NamesDep = Annotated[NameTable, Depends(get_names)]
+StoreDep = Annotated[GraphStore, Depends(_app_state("store"))]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
+KeysDep = Annotated[KeyRing, Depends(_app_state("keys"))]
+AuditDep = Annotated[AuditLog, Depends(_app_state("audit"))]
+JobsDep = Annotated[JobManager, Depends(_app_state("jobs"))]
+GraphCacheDep = Annotated[GraphCache, Depends(_app_state("graph_cache"))]
+ReportsDep = Annotated[ReportCache, Depends(_app_state("reports"))]
+NamesDep = Annotated[NameTable, Depends(_app_state("names"))]
 
 
 def authenticate(request: Request, api_key: str | None) -> Principal:
