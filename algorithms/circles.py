@@ -59,6 +59,7 @@ __all__ = [
     "detect_circle_hierarchy",
     "detect_circles",
     "match_circles",
+    "partition_from_membership",
     "top_attributes",
 ]
 
@@ -657,25 +658,51 @@ def detect_circles(
             "circles need an undirected graph; fold it with g.as_undirected('collapse')"
         )
     edge_weights(g, weight)  # checked once here; igraph then reads the attribute itself
-    membership = _renumber(
-        _leiden_membership(
-            g,
-            weight=weight,
-            objective=objective,
-            resolution=resolution,
-            seed=seed,
-            layers=layers,
-            n_iterations=n_iterations,
-            engine=engine,
-        )
+    found = _leiden_membership(
+        g,
+        weight=weight,
+        objective=objective,
+        resolution=resolution,
+        seed=seed,
+        layers=layers,
+        n_iterations=n_iterations,
+        engine=engine,
     )
-    k = int(membership.max()) + 1 if membership.size else 0
+    return partition_from_membership(g, found, weight=weight)
+
+
+def partition_from_membership(
+    g: ig.Graph, membership: npt.ArrayLike, *, weight: str | None = "weight"
+) -> Partition:
+    """A top-level :class:`Partition` of ``g`` from circle labels found elsewhere.
+
+    For circles computed outside this module, e.g. by Neo4j GDS on the server
+    (:mod:`quanzi.graph.gds`): labels of any kind, one per vertex in ``g``'s order, are
+    renumbered from the largest circle as :func:`detect_circles` numbers them, and the
+    modularity is measured on ``g``.
+
+    Examples
+    --------
+    >>> import igraph as ig
+    >>> g = ig.Graph([(0, 1), (1, 2), (0, 2), (3, 4)])
+    >>> g.vs["id"] = list("abcde")
+    >>> partition_from_membership(g, [7, 7, 7, 2, 2], weight=None).circles()
+    {'0': ['a', 'b', 'c'], '1': ['d', 'e']}
+    """
+    labels = np.asarray(membership)
+    if labels.shape != (g.vcount(),):
+        raise InputError(
+            f"membership has {labels.size} labels for a graph of {g.vcount()} vertices: "
+            "give one label per vertex, in the graph's vertex order"
+        )
+    renumbered = _renumber(np.unique(labels, return_inverse=True)[1].reshape(-1))
+    k = int(renumbered.max()) + 1 if renumbered.size else 0
     return Partition(
         ids=vertex_ids(g),
-        membership=membership,
+        membership=renumbered,
         keys=tuple(str(i) for i in range(k)),
         parent=np.full(k, -1, dtype=np.int64),
-        modularity=_modularity(g, membership, weight),
+        modularity=_modularity(g, renumbered, weight),
     )
 
 
@@ -734,6 +761,7 @@ def detect_circle_hierarchy(
     significance: float = 0.1,
     max_levels: int = 3,
     engine: Engine = "libreville",
+    top: Partition | None = None,
 ) -> list[Partition]:
     """Find circles, then circles inside circles where there is real structure inside.
 
@@ -760,6 +788,9 @@ def detect_circle_hierarchy(
         finds anything, a negative value always splits.
     max_levels : int, default 3
         At most this many levels, the top one included.
+    top : Partition, optional
+        The top level, already found (e.g. by Neo4j GDS on the server, through
+        :func:`partition_from_membership`); only the levels below it are searched here.
 
     Returns
     -------
@@ -788,7 +819,9 @@ def detect_circle_hierarchy(
         "n_iterations": n_iterations,
         "engine": engine,
     }
-    levels = [detect_circles(g, weight=weight, **options)]  # type: ignore[arg-type]
+    if top is not None and top.ids != vertex_ids(g):
+        raise InputError("the top level given is not a partition of this graph's vertices")
+    levels = [top if top is not None else detect_circles(g, weight=weight, **options)]  # type: ignore[arg-type]
     while len(levels) < max_levels:
         upper = levels[-1]
         sizes = upper.sizes()

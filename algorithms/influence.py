@@ -18,7 +18,7 @@ estimate from a sample of sources that stops once its ranking settles.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -42,6 +42,7 @@ __all__ = [
     "Influencer",
     "ReferralReach",
     "brokerage",
+    "brokerage_sample_size",
     "core_depth",
     "influence",
     "pagerank",
@@ -257,6 +258,17 @@ def _brokerage_sources(n: int, m: int, n_samples: int | None, work_budget: int) 
         return max(1, min(n, n_samples))
     affordable = work_budget // max(m, 1)
     return int(min(n, max(MIN_BROKERAGE_SOURCES, affordable)))
+
+
+def brokerage_sample_size(n: int, m: int) -> int:
+    """How many sources :func:`brokerage` samples by default on ``n`` vertices and ``m``
+    edges (all of them up to its work budget), for engines that take a sample size (Neo4j
+    GDS's betweenness, :mod:`quanzi.graph.gds`).
+
+    >>> brokerage_sample_size(1_000, 5_000), brokerage_sample_size(100_000, 1_500_000)
+    (1000, 33)
+    """
+    return _brokerage_sources(n, m, None, BROKERAGE_WORK_BUDGET)
 
 
 def _batch_size(n: int) -> int:
@@ -595,6 +607,7 @@ def influence(
     damping: float = 0.85,
     n_samples: int | None = None,
     seed: int = 0,
+    computed: Mapping[str, npt.ArrayLike] | None = None,
 ) -> InfluenceScores:
     """Score every customer's influence from PageRank, brokerage, core depth and reach.
 
@@ -619,6 +632,10 @@ def influence(
         Brokerage sources (see :func:`brokerage`).
     seed : int, default 0
         Seed for the brokerage sample.
+    computed : mapping of str to array, optional
+        Parts already computed elsewhere (``"pagerank"``, ``"brokerage"``, ``"core"``: one
+        value per vertex in ``g``'s order), e.g. by Neo4j GDS on the server
+        (:mod:`quanzi.graph.gds`); they are used as given and not computed here.
 
     Returns
     -------
@@ -636,12 +653,26 @@ def influence(
     chosen = weights or InfluenceWeights()
     n = g.vcount()
     raw: dict[str, FloatArray] = {}
+    for name, values in (computed or {}).items():
+        if name not in {"pagerank", "brokerage", "core"}:
+            raise InputError(f"computed part {name!r}: give pagerank, brokerage or core")
+        part = np.asarray(values, dtype=np.float64)
+        if part.shape != (n,):
+            raise InputError(
+                f"computed part {name!r} has {part.size} values for {n} vertices: give one "
+                "per vertex, in the graph's vertex order"
+            )
+        if float(getattr(chosen, name)) > 0:
+            raw[name] = part
     # Converting igraph's edge list is a large share of the time on big graphs: one matrix
     # serves PageRank and, by its pattern, brokerage.
-    ties = adjacency(g, weight) if chosen.pagerank > 0 or chosen.brokerage > 0 else None
-    if chosen.pagerank > 0:
+    wanted = {
+        name for name in ("pagerank", "brokerage") if getattr(chosen, name) > 0 and name not in raw
+    }
+    ties = adjacency(g, weight) if wanted else None
+    if "pagerank" in wanted:
         raw["pagerank"] = pagerank(ties, damping=damping)
-    if chosen.brokerage > 0:
+    if "brokerage" in wanted:
         raw["brokerage"] = _brokerage(
             g,
             weight=None,
@@ -652,7 +683,7 @@ def influence(
             reliability=BROKERAGE_RELIABILITY,
             ties=None if g.is_directed() else ties,
         )
-    if chosen.core > 0:
+    if chosen.core > 0 and "core" not in raw:
         raw["core"] = core_depth(g).astype(np.float64)
     if chosen.reach > 0 and referrals is not None:
         reach = referral_reach(referrals)

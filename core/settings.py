@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     neo4j_user: str = "neo4j"
     neo4j_password: SecretStr = SecretStr("")
     neo4j_database: str = "neo4j"
+    gds: Literal["auto", "off"] = Field(
+        "auto",
+        description="`auto`: when the store is a Neo4j with the Graph Data Science plugin "
+        "(and the `graphdatascience` client is installed: `pip install quanzi[gds]`), "
+        "`quanzi analyze` computes the top-level circles, PageRank, brokerage and core "
+        "depth on the server; `off`: always in process.",
+    )
 
     bundled_database: str = "quanzi"
     bundled_bolt_port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")

@@ -67,6 +67,10 @@ __all__ = [
 
 PING = "RETURN 1 AS ok"
 
+#: The Graph Data Science plugin's version; an error where the plugin is absent (a Neo4j
+#: without it: "Unknown function 'gds.version'"; the bundled ArcadeDB has no such function).
+GDS_VERSION = "RETURN gds.version() AS version"
+
 DELETE_EVERYTHING = "MATCH (n) DETACH DELETE n"
 
 

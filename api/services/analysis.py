@@ -53,8 +53,9 @@ from quanzi.algorithms.circles import (
     describe_circles,
     detect_circle_hierarchy,
     match_circles,
+    partition_from_membership,
 )
-from quanzi.algorithms.influence import influence
+from quanzi.algorithms.influence import brokerage_sample_size, influence
 from quanzi.algorithms.lifecycle import (
     FUNNEL,
     TIERS,
@@ -65,7 +66,8 @@ from quanzi.algorithms.lifecycle import (
     transition_matrix,
 )
 from quanzi.api.services.timeline import StoredFacts, lifecycle_facts, read_facts
-from quanzi.errors import InputError
+from quanzi.errors import InputError, StoreError
+from quanzi.graph.gds import ServerResults, server_algorithms
 from quanzi.graph.store import GraphStore
 from quanzi.ingest.lock import writer_lock
 from quanzi.model import Node, Rel
@@ -93,6 +95,8 @@ class AnalysisSummary:
     churn_scored: int = 0
     churned: int = 0
     churn_note: str = ""
+    #: Where the top-level circles, PageRank, brokerage and core depth were computed.
+    engine: str = "in process"
     tiers: dict[str, int] = field(default_factory=dict)
     funnel: dict[str, int] = field(default_factory=dict)
     rfm_segments: dict[str, int] = field(default_factory=dict)
@@ -115,6 +119,7 @@ class AnalysisSummary:
             f"Analysed {self.customers:,} customers and {self.ties:,} ties.",
             f"Circles - {levels} (modularity {self.modularity:.3f}); "
             f"{self.kept_circle_ids:,} kept their id, {self.retired_circles:,} retired.",
+            f"Graph algorithms - {self.engine}.",
             churn,
             f"Tiers - {counts(self.tiers)}. Funnel - {counts(self.funnel)}.",
             f"RFM segments - {counts(self.rfm_segments)}.",
@@ -386,12 +391,19 @@ def _run_analysis(
     lap("read")
 
     report("analyse: circles", 0, 2)
-    levels = detect_circle_hierarchy(g, seed=seed, max_levels=2, max_circle_size=MAX_CIRCLE_SIZE)
+    server = _server_results(store, settings, g, seed, summary)
+    levels = detect_circle_hierarchy(
+        g,
+        seed=seed,
+        max_levels=2,
+        max_circle_size=MAX_CIRCLE_SIZE,
+        top=partition_from_membership(g, server.membership) if server else None,
+    )
     report("analyse: circles", 1, 2)
     referrals = ig.Graph.TupleList(referred, directed=True) if referred else None
     if referrals is not None:
         referrals.vs["id"] = referrals.vs["name"]
-    scores = influence(g, referrals=referrals)
+    scores = influence(g, referrals=referrals, seed=seed, computed=server.parts if server else None)
     report("analyse: circles", 2, 2)
     lap("circles")
 
@@ -617,6 +629,22 @@ def _run_analysis(
     store.note_graph_change("analysis")
     lap("write")
     return summary
+
+
+def _server_results(
+    store: GraphStore, settings: Settings, g: ig.Graph, seed: int, summary: AnalysisSummary
+) -> ServerResults | None:
+    """Circles and influence parts from Neo4j GDS when the store has it (see
+    :mod:`quanzi.graph.gds`); None, and the reason in ``summary.engine``, when the analysis
+    computes them in process instead."""
+    runner, summary.engine = server_algorithms(store, settings)
+    if runner is None:
+        return None
+    try:
+        return runner.run(g, seed=seed, sampling_size=brokerage_sample_size(g.vcount(), g.ecount()))
+    except StoreError as e:
+        summary.engine = f"in process ({e})"
+        return None
 
 
 def _stale_churn(store: GraphStore, rows: dict[str, dict[str, Any]]) -> list[str]:

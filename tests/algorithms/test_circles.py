@@ -23,6 +23,7 @@ from quanzi.algorithms.circles import (
     detect_circle_hierarchy,
     detect_circles,
     match_circles,
+    partition_from_membership,
     top_attributes,
 )
 from quanzi.errors import InputError
@@ -211,6 +212,34 @@ def test_hierarchy_splits_a_large_circle_into_its_blocks() -> None:
     for upper, lower in itertools.pairwise(levels):
         # every sub-circle lies inside its parent
         assert np.array_equal(lower.parent[lower.membership], upper.membership)
+
+
+def test_a_top_level_found_elsewhere_is_split_as_one_found_here() -> None:
+    # As the analysis does with circles from Neo4j GDS: the top level given, labelled the
+    # server's way (arbitrary community ids), gives the same levels as finding it here.
+    g = planted(4, 20, seed=2)
+    g.add_edges([(i, 20 + i) for i in range(20)] + [(40 + i, 60 + i) for i in range(20)])
+    g.es["weight"] = 1.0
+    found = detect_circle_hierarchy(g, max_circle_size=30)
+    server_labels = 1000 + 7 * (found[0].n_circles - found[0].membership)  # reversed order
+    top = partition_from_membership(g, server_labels)
+    assert np.array_equal(top.membership, found[0].membership)
+    assert top.modularity == pytest.approx(found[0].modularity)
+    given = detect_circle_hierarchy(g, max_circle_size=30, top=top)
+    assert [lv.keys for lv in given] == [lv.keys for lv in found]
+    assert all(
+        np.array_equal(a.membership, b.membership) for a, b in zip(given, found, strict=True)
+    )
+
+
+def test_a_top_level_must_label_every_vertex_of_the_graph() -> None:
+    g = planted(2, 5, seed=0)
+    with pytest.raises(InputError, match="one label per vertex"):
+        partition_from_membership(g, [0] * 9)
+    other = planted(2, 5, seed=0)
+    other.vs["id"] = [f"x{i}" for i in range(10)]
+    with pytest.raises(InputError, match="not a partition of this graph"):
+        detect_circle_hierarchy(g, top=partition_from_membership(other, [0] * 10))
 
 
 # ------------------------------------------------------------------ the tie graph

@@ -218,3 +218,26 @@ def test_top_influencers_ignores_unknown_ids(star: ig.Graph) -> None:
 def test_bad_weights_are_refused() -> None:
     with pytest.raises(InputError):
         InfluenceWeights(pagerank=0, brokerage=0, core=0, reach=0)
+
+
+def test_parts_computed_elsewhere_are_used_as_given() -> None:
+    # As the analysis does with PageRank, brokerage and core depth from Neo4j GDS.
+    g = weighted_random(60, 200, seed=3)
+    here = influence(g)
+    same = influence(g, computed={k: here.raw[k] for k in ("pagerank", "brokerage", "core")})
+    assert np.array_equal(same.score, here.score)
+    # A PageRank the server puts on one customer alone makes that customer lead it.
+    server = np.zeros(60)
+    server[17] = 1.0
+    scores = influence(g, computed={"pagerank": server})
+    assert scores.raw["pagerank"][17] == 1.0
+    assert scores.percentile["pagerank"][17] == scores.percentile["pagerank"].max()
+    assert np.array_equal(scores.raw["brokerage"], here.raw["brokerage"])
+
+
+def test_parts_computed_elsewhere_are_checked() -> None:
+    g = weighted_random(10, 20, seed=0)
+    with pytest.raises(InputError, match="pagerank, brokerage or core"):
+        influence(g, computed={"closeness": np.zeros(10)})
+    with pytest.raises(InputError, match="3 values for 10 vertices"):
+        influence(g, computed={"core": np.zeros(3)})
