@@ -85,6 +85,11 @@ class Cell:
     store_cpu_ms: float | None = None
     #: Over HTTP: CPU time per request of this process, the clients (httpx).
     client_cpu_ms: float | None = None
+    #: The lowest and highest p50 of one client: each client keeps one connection, which
+    #: one worker process serves, so an uneven split of the connections between the
+    #: workers shows as two groups of clients (session 13: p99 103-130 ms with 8 clients
+    #: split 4/4 over two workers, 135-158 ms split 6/2).
+    client_p50_range: tuple[float, float] | None = None
 
 
 def machine() -> str:
@@ -296,6 +301,7 @@ def measure(
     """
     latencies: list[float] = []
     server: list[float] = []
+    client_p50: list[float] = []
     errors = 0
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
@@ -317,6 +323,8 @@ def measure(
             latencies.extend(mine)
             server.extend(mine_server)
             errors += bad
+            if mine:
+                client_p50.append(statistics.median(mine))
 
     cpu_before = [m.read() if m else 0.0 for m in meters]
     started = time.perf_counter()
@@ -341,6 +349,7 @@ def measure(
         _percentile(server, 0.5),
         _percentile(server, 0.99),
         *cpu,
+        (round(min(client_p50), 1), round(max(client_p50), 1)) if client_p50 else None,
     )
 
 
@@ -449,7 +458,9 @@ def _measure_server(
                 f"{http_cell.throughput:7.1f}/s (errors {http_cell.errors}; in service p50 "
                 f"{http_cell.server_p50_ms} p99 {http_cell.server_p99_ms}; CPU/request service "
                 f"{http_cell.cpu_ms} store {http_cell.store_cpu_ms} clients "
-                f"{http_cell.client_cpu_ms} ms) | direct p50 {peer.p50_ms:7.1f} ms "
+                f"{http_cell.client_cpu_ms} ms; one client's p50 "
+                f"{'-'.join(map(str, http_cell.client_p50_range or ()))} ms) "
+                f"| direct p50 {peer.p50_ms:7.1f} ms "
                 f"p99 {peer.p99_ms:7.1f} ms {peer.throughput:7.1f}/s (CPU/request "
                 f"{peer.cpu_ms} store {peer.store_cpu_ms} ms) | HTTP/direct p50 x{ratio:.2f} "
                 f"| load {os.getloadavg()[0]:.1f}",
