@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from quanzi import __version__
+from quanzi.api.balance import ConnectionBalancer
 from quanzi.api.deps import RoleCheck
 from quanzi.api.errors import install_error_handlers
 from quanzi.api.limits import RateLimiter, RequestLimitsMiddleware
@@ -275,6 +276,8 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     metrics = Metrics(gauges)
     app.state.metrics = metrics
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, audit=audit)
+    if settings.api_balance_connections:
+        app.add_middleware(ConnectionBalancer, folder=folder)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

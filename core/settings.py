@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     #: 8 hex digits of its SHA-256), e.g. ``{"env-1a2b3c4d": "E001"}``: a sales key bound to an
     #: employee sees that employee's customers unmasked.
     api_key_employees: dict[str, str] = Field(default_factory=dict)
+    api_balance_connections: bool = Field(
+        True,
+        description="Server processes holding more kept-alive connections than their share "
+        "ask one client at a time to reconnect (api/balance.py).",
+    )
     api_max_body_bytes: int = Field(
         16 * 2**20,
         ge=1024,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import http.client
 import signal
 import socket
 import subprocess
@@ -76,6 +77,28 @@ def test_quanzi_serve_runs_several_worker_processes(
             p for p in psutil.Process(server.pid).children() if "spawn" in " ".join(p.cmdline())
         ]
         assert len(workers) == 2, [p.cmdline() for p in psutil.Process(server.pid).children()]
+        # Eight kept-alive clients on two workers: a worker serving more than its share
+        # tells one client at a time to reconnect (api/balance.py); each worker publishes
+        # how many connections it serves.
+        folder = store_settings.data_dir / "api"
+        files = [folder / f"connections-{p.pid}" for p in workers]
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
+        seen: list[list[int]] = []
+        reconnects = 0
+        until = time.monotonic() + 4
+        while time.monotonic() < until:
+            for client in clients:
+                client.request("GET", "/health")
+                answer = client.getresponse()
+                assert answer.read()
+                reconnects += answer.getheader("connection") == "close"
+            with contextlib.suppress(OSError, ValueError):
+                seen.append([int(f.read_text()) for f in files])
+        first = next(c for c in seen if sum(c) == 8)
+        spread = [max(c) - min(c) for c in seen if sum(c) == 8]
+        if spread[0] >= 2:
+            assert reconnects >= 1, seen
+        assert spread[-1] <= spread[0], (first, seen[-1])
     finally:
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=60)[0]
