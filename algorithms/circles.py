@@ -1039,6 +1039,7 @@ def describe_circles(
     kinds: Mapping[str, str] = DEFAULT_CIRCLE_KINDS,
     n_leaders: int = 3,
     n_values: int = 5,
+    only: Collection[str] | None = None,
 ) -> list[CircleDescription]:
     """Describe every circle of a partition: size, kind, leaders, top attributes, means.
 
@@ -1062,6 +1063,9 @@ def describe_circles(
         Layer -> kind word (see :data:`DEFAULT_CIRCLE_KINDS`).
     n_leaders, n_values : int
         How many leaders and attribute values per circle.
+    only : collection of str, optional
+        Describe only the circles with these keys (e.g. the sub-circles of a level whose
+        other circles are the same as the level above).
 
     Returns
     -------
@@ -1095,6 +1099,8 @@ def describe_circles(
     sizes = partition.sizes()
     descriptions = []
     for c, key in enumerate(partition.keys):
+        if only is not None and key not in only:
+            continue
         kind, shares = circle_kind(
             {name: float(total[c]) for name, total in layer_totals.items()}, kinds=kinds
         )

@@ -502,6 +502,8 @@ def _run_analysis(
             influence=influence_of,
             attributes=attributes,
             n_leaders=3,
+            # level 1 writes only the sub-circles of those that split
+            only={key for key in partition.keys if "." in key} if level == 1 else None,
         )
         # Circles written at this level: level 1 holds only the sub-circles of those that split.
         summary.circles[level] = (

@@ -434,6 +434,17 @@ def test_description_fields() -> None:
     assert sum(d.layer_shares.values()) == pytest.approx(1.0)
 
 
+def test_describing_some_circles_describes_them_as_among_all() -> None:
+    g = planted(4, 20, seed=2)
+    g.add_edges([(i, 20 + i) for i in range(20)] + [(40 + i, 60 + i) for i in range(20)])
+    g.es["weight"] = 1.0
+    lower = detect_circle_hierarchy(g, max_circle_size=30)[-1]
+    influence = {v: i / 80 for i, v in enumerate(g.vs["id"])}
+    every = describe_circles(g, lower, influence=influence)
+    some = describe_circles(g, lower, influence=influence, only=set(lower.keys[1::2]))
+    assert some == every[1::2]
+
+
 def test_unconnected_circle_kind() -> None:
     assert circle_kind({"tie": 0.0})[0] == "unconnected"
     assert top_attributes(["x"], {}) == []
