@@ -12,11 +12,12 @@ on two workers (docs/api-latency.md, "Session 13"):
 
 Each worker counts the connections it served in the last :data:`WINDOW_S` seconds and
 writes that count to a small file beside the others' (``<data_dir>/api/connections-<pid>``).
-At most every :data:`INTERVAL_S` seconds it compares its count with the workers' mean. A
-worker with at least one connection more than the mean answers the request in hand with
-``Connection: close``. That client opens a new connection for its next request, as HTTP/1.1
-clients do by themselves, and any worker may accept it. Only the busier workers shed
-connections, so the split drifts to even within seconds, and an even split sheds nothing.
+Every :data:`INTERVAL_S` seconds at most it compares its count with the workers' mean. A
+worker holding n whole connections more than the mean answers the next n requests, from n
+different connections, with ``Connection: close``. Each of those clients opens a new
+connection for its next request, as HTTP/1.1 clients do by themselves, and any worker may
+accept it. Only the busier workers shed connections, so the split drifts to even within
+seconds, and an even split sheds nothing.
 
 (Telling every connection to reconnect after a fixed number of requests, whatever the
 load, was measured first and made the tail worse. That is not what this does.)
@@ -53,6 +54,7 @@ class ConnectionBalancer:
         self._mine = folder / f"{_PREFIX}{worker or os.getpid()}"
         self._seen: dict[tuple[str, int], float] = {}
         self._next_look = 0.0
+        self._to_shed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
@@ -62,9 +64,12 @@ class ConnectionBalancer:
         peer = (str(client[0]), int(client[1]))
         now = time.monotonic()
         self._seen[peer] = now
-        if now < self._next_look or not self._over_share(now):
+        if now >= self._next_look:
+            self._to_shed = self._excess(now)
+        if self._to_shed <= 0:
             await self.app(scope, receive, send)
             return
+        self._to_shed -= 1
         del self._seen[peer]
 
         async def send_closing(message: Message) -> None:
@@ -75,8 +80,9 @@ class ConnectionBalancer:
 
         await self.app(scope, receive, send_closing)
 
-    def _over_share(self, now: float) -> bool:
-        """Publish this worker's count; whether it is at least one above the mean."""
+    def _excess(self, now: float) -> int:
+        """Publish this worker's count; how many whole connections it holds above the
+        workers' mean (the connections to shed before the next look)."""
         self._next_look = now + INTERVAL_S
         self._seen = {p: t for p, t in self._seen.items() if now - t <= WINDOW_S}
         mine = len(self._seen)
@@ -92,4 +98,4 @@ class ConnectionBalancer:
                 with contextlib.suppress(OSError, ValueError):
                     if wall - path.stat().st_mtime <= STALE_S:
                         counts.append(int(path.read_text()))
-        return len(counts) > 1 and mine >= sum(counts) / len(counts) + 1
+        return int(mine - sum(counts) / len(counts)) if len(counts) > 1 else 0

@@ -35,36 +35,46 @@ def _request(worker: ConnectionBalancer, port: int) -> bool:
     return headers.get(b"connection") == b"close"
 
 
-def test_only_a_worker_above_its_share_sheds_one_connection_at_a_time(
+def test_only_a_worker_above_its_share_sheds_its_excess(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """7 connections on one worker, 1 on the other. A worker looks (publishes its count and
+    reads the others') at its first request of an interval; the clock stands still in
+    between, so the looks come only where the test advances it."""
     clock = [1000.0]
     monkeypatch.setattr(balance.time, "monotonic", lambda: clock[0])
     busy = ConnectionBalancer(_ok, folder=tmp_path, worker="a")
     idle = ConnectionBalancer(_ok, folder=tmp_path, worker="b")
-    # 6 connections on one worker, 2 on the other: the counts are published at the first
-    # look of each, and only then compared.
-    assert not any(_request(idle, p) for p in (7, 8))
-    closed = [_request(busy, p) for p in range(1, 7)]
-    assert closed == [False] * 6  # a's first look saw only its first connection
+    assert not _request(idle, 8)
+    assert not any(_request(busy, p) for p in range(1, 8))  # a's look saw only port 1
     clock[0] += balance.INTERVAL_S
-    assert not _request(idle, 7)  # b publishes 2: below the mean
-    assert (tmp_path / "connections-b").read_text() == "2"
-    assert _request(busy, 1)  # a holds 6 against a mean of 4: this one is told to reconnect
-    assert not any(_request(busy, p) for p in range(2, 7))  # one per interval at most
+    assert not _request(idle, 8)  # b publishes 1
+    assert (tmp_path / "connections-b").read_text() == "1"
+    # a holds 7 against a mean of 4: its next 3 requests, from 3 connections, are told to
+    # reconnect, and no more before its next look.
+    assert [_request(busy, p) for p in range(1, 8)] == [True] * 3 + [False] * 4
+    assert (tmp_path / "connections-a").read_text() == "7"
+    # Two of those clients reconnect to b (ports 9, 10), one to a again (port 11).
+    assert not any(_request(idle, p) for p in (9, 10))
+    assert not _request(busy, 11)
     clock[0] += balance.INTERVAL_S
-    # The client reconnected to b (port 9). Each worker publishes what it had seen at its
-    # look, its first request of an interval: b 2, a 5, still above the mean.
-    assert not any(_request(idle, p) for p in (7, 8, 9))
-    assert _request(busy, 2)
+    assert not _request(idle, 8)  # b publishes 3, below the mean
+    # a holds 5 (4, 5, 6, 7, 11) against a mean of 4: one more is told to reconnect.
+    assert [_request(busy, p) for p in (4, 5, 6, 7, 11)] == [True] + [False] * 4
+    assert not _request(idle, 12)  # it went to b
     clock[0] += balance.INTERVAL_S
-    assert not any(_request(idle, p) for p in (7, 8, 9, 10))
-    # b now publishes 4 and a holds 4: nobody sheds.
-    assert not any(_request(busy, p) for p in (3, 4, 5, 6))
+    assert not _request(idle, 8)  # b publishes 4
+    # 4 and 4: nobody sheds.
+    assert not any(_request(busy, p) for p in (5, 6, 7, 11))
+    assert not any(_request(idle, p) for p in (9, 10, 12))
     clock[0] += balance.INTERVAL_S
     assert not any(
-        _request(w, p) for w, ports in ((busy, (3, 4, 5, 6)), (idle, (7, 8, 9, 10))) for p in ports
+        _request(w, p)
+        for w, ports in ((busy, (5, 6, 7, 11)), (idle, (8, 9, 10, 12)))
+        for p in ports
     )
+    assert (tmp_path / "connections-a").read_text() == "4"
+    assert (tmp_path / "connections-b").read_text() == "4"
 
 
 def test_a_worker_alone_or_beside_a_stopped_one_never_sheds(
