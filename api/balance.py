@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["INTERVAL_S", "WINDOW_S", "ConnectionBalancer"]
 
-#: A worker looks at the counts, and may shed one connection, at most this often.
+#: A worker looks at the counts, and decides how many connections to shed, at most this often.
 INTERVAL_S = 0.5
 #: A connection counts while it sent a request within this many seconds.
 WINDOW_S = 2.0

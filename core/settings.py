@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     api_balance_connections: bool = Field(
         True,
         description="Server processes holding more kept-alive connections than their share "
-        "ask one client at a time to reconnect (api/balance.py).",
+        "ask that many clients to reconnect (api/balance.py).",
     )
     api_max_body_bytes: int = Field(
         16 * 2**20,

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from quanzi.algorithms._matrix import edge_array, edge_weights
 from quanzi.errors import StoreError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
@@ -103,15 +104,15 @@ class ServerAlgorithms:
         StoreError
             When the client or a GDS procedure fails; nothing is written to the store.
         """
-        n, m = g.vcount(), g.ecount()
-        edges = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+        n = g.vcount()
+        edges = edge_array(g)
         nodes = pd.DataFrame({"nodeId": np.arange(n, dtype=np.int64)})
         ties = pd.DataFrame(
             {
                 "sourceNodeId": edges[:, 0],
                 "targetNodeId": edges[:, 1],
                 "relationshipType": TIE,
-                "weight": np.asarray(g.es[weight] if m else [], dtype=np.float64),
+                "weight": edge_weights(g, weight),
             }
         )
         name = f"quanzi-analysis-{uuid.uuid4().hex}"
