@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from quanzi.algorithms._block_model import community_probability, partitions
 from quanzi.algorithms._matrix import adjacency, vertex_ids
 from quanzi.errors import InputError
 
@@ -73,6 +74,8 @@ EXPANSION_ROUNDS = 3
 #: Each round, this many times ``k`` best-scoring customers join the seeds (measured on
 #: LFR graphs: 2k beat k by 2-8 points of precision@50 and 3k was no better).
 EXPANSION_POOL = 2
+#: With ``block_model=True``: how many of the ranking's best start in the seeds' community.
+BLOCK_MODEL_START = 50
 
 
 def fastrp_embeddings(
@@ -619,6 +622,7 @@ class LookalikeIndex:
             name: _AttributeTable.build(self._index, values)
             for name, values in (attributes or {}).items()
         }
+        self._partitions: list[IntArray] | None = None
 
     @property
     def embeddings(self) -> FloatArray:
@@ -626,11 +630,19 @@ class LookalikeIndex:
         copy of the single-precision vectors the queries use (the index keeps only those)."""
         return self._embedding_rows().astype(np.float64)
 
-    def prepare(self) -> Self:
+    def prepare(self, *, block_model: bool = False) -> Self:
         """Compute now what the first query would otherwise compute (the FastRP embeddings,
-        seconds at 100k customers); returns the index."""
+        seconds at 100k customers; with ``block_model``, also the partitions a
+        ``block_model=True`` query reads); returns the index."""
         self._embedding_rows()
+        if block_model:
+            self._block_partitions()
         return self
+
+    def _block_partitions(self) -> list[IntArray]:
+        if self._partitions is None:
+            self._partitions = partitions(self._pattern)
+        return self._partitions
 
     def _embedding_rows(self) -> npt.NDArray[np.float32]:
         # Single precision halves the memory a query streams through (its one pass over many
@@ -657,6 +669,7 @@ class LookalikeIndex:
         max_reasons: int = 4,
         expansion_rounds: int = EXPANSION_ROUNDS,
         expansion_weight: float = 1.0,
+        block_model: bool = False,
     ) -> list[Lookalike]:
         """Rank candidates by likeness to the seeds; see :func:`lookalikes`."""
         chosen = weights or LookalikeWeights()
@@ -693,7 +706,10 @@ class LookalikeIndex:
                 total_weight,
             )
             fixed[seed_idx] = 0.0
-            pool_size = EXPANSION_POOL * k
+            # With the block model the ranking it starts from is that of a k = 50 query
+            # whatever k is asked, so its answer does not change with k (a page of 50 is
+            # the first 50 of a page of 300).
+            pool_size = EXPANSION_POOL * (BLOCK_MODEL_START if block_model else k)
             # Off the walks' reach a customer's score is its fixed share, so a round's best
             # are among the best by that share and those the walks reached.
             fixed_best = _top(fixed, everyone & (fixed > 0), self._name_order, pool_size)
@@ -731,7 +747,14 @@ class LookalikeIndex:
         score = np.zeros(n, dtype=np.float64)
         best_values = _add_parts(score, raw, supports, mask, chosen, total_weight)
         score[~mask] = 0.0
-        best = _top(score, mask & (score > 0), self._name_order, k)
+        community: FloatArray | None = None
+        if block_model:
+            community = self._community(score, raw, supports, seed_idx, everyone, chosen, mask)
+            eligible = np.flatnonzero(mask & (score > 0))
+            order = np.lexsort((self._name_order[eligible], -score[eligible], -community[eligible]))
+            best = eligible[order[:k]]
+        else:
+            best = _top(score, mask & (score > 0), self._name_order, k)
 
         is_seed = ~everyone
         similarity = {
@@ -750,18 +773,50 @@ class LookalikeIndex:
                     for name, values in similarity.items()
                 },
             )
+            parts = {
+                name: _relative(float(values[i]), best_values[name]) for name, values in raw.items()
+            }
+            value = float(score[i])
+            if community is not None:
+                value = parts["community"] = float(community[i])
+                text = f"in the seeds' community with probability {value:.2f} (block model)"
+                reasons.insert(0, Reason("community", text, (), value))
             results.append(
                 Lookalike(
-                    id=self.ids[i],
-                    score=float(score[i]),
-                    parts={
-                        name: _relative(float(values[i]), best_values[name])
-                        for name, values in raw.items()
-                    },
-                    reasons=tuple(reasons[:max_reasons]),
+                    id=self.ids[i], score=value, parts=parts, reasons=tuple(reasons[:max_reasons])
                 )
             )
         return results
+
+    def _community(
+        self,
+        score: FloatArray,
+        raw: Mapping[str, FloatArray],
+        supports: Mapping[str, IntArray | None],
+        seed_idx: IntArray,
+        everyone: BoolArray,
+        chosen: LookalikeWeights,
+        mask: BoolArray,
+    ) -> FloatArray:
+        """Probability of being in the seeds' community, averaged over the partitions; the
+        block model starts from the best :data:`BLOCK_MODEL_START` of the ranking over
+        everyone (candidates or not), each at its score relative to the best."""
+        overall = score
+        if not np.array_equal(mask, everyone):
+            overall = np.zeros(len(score), dtype=np.float64)
+            total_weight = sum(float(getattr(chosen, name)) for name in raw)
+            _add_parts(overall, raw, supports, everyone, chosen, total_weight)
+            overall[~everyone] = 0.0
+        start = np.zeros(len(score), dtype=np.float64)
+        top = _top(overall, everyone & (overall > 0), self._name_order, BLOCK_MODEL_START)
+        if len(top):
+            start[top] = overall[top] / overall[top].max()
+        labels = self._block_partitions()
+        return np.asarray(
+            sum(community_probability(self._pattern, part, seed_idx, start) for part in labels)
+            / len(labels),
+            dtype=np.float64,
+        )
 
     @staticmethod
     def _centroid_cosine(
@@ -960,6 +1015,7 @@ def lookalikes(
     max_reasons: int = 4,
     expansion_rounds: int = EXPANSION_ROUNDS,
     expansion_weight: float = 1.0,
+    block_model: bool = False,
 ) -> list[Lookalike]:
     """Rank candidate customers by how much they look like the seeds, with reasons.
 
@@ -1007,6 +1063,14 @@ def lookalikes(
         Reasons always cite the real seeds only.
     expansion_weight : float, default 1.0
         Weight of the best expanded customer relative to a seed.
+    block_model : bool, default False
+        Thorough mode: re-rank by each candidate's probability of being in the seeds'
+        community under a degree-corrected block model of the whole graph (mean field over
+        three Leiden partitions, started from the best 50 of the ranking above; ties of that
+        probability break by the score above). Best on sparse, noisy circles (precision@50
+        0.78 -> 0.89 on a held-out LFR graph in docs/algorithms.md), but it reads the whole
+        graph: tenths of a second per query at 10k customers, seconds at 100k. ``score`` is
+        then that probability, also given as the part ``"community"`` and the first reason.
 
     Returns
     -------
@@ -1043,6 +1107,7 @@ def lookalikes(
         max_reasons=max_reasons,
         expansion_rounds=expansion_rounds,
         expansion_weight=expansion_weight,
+        block_model=block_model,
     )
 
 

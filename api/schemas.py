@@ -665,6 +665,14 @@ class LookalikeRequest(BaseModel):
     )
     k: int = Field(default=50, ge=1, le=500)
     max_reasons: int = Field(default=4, ge=1, le=10)
+    thorough: bool = Field(
+        default=False,
+        description="Re-rank by each prospect's probability of being in the seeds' community "
+        "under a block model of the whole graph (the score is then that probability, also the "
+        "part `community` and the first reason). Finds more of a sparse, noisy circle "
+        "(precision@50 0.78 -> 0.91 on a held-out test graph) but reads the whole graph: "
+        "tenths of a second at 10k customers, seconds at 100k, against tens of milliseconds.",
+    )
 
     @model_validator(mode="after")
     def _one_kind_of_seeds(self) -> LookalikeRequest:

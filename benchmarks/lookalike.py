@@ -168,6 +168,7 @@ def rankers(graph: Graph, index: LookalikeIndex, variants: Sequence[str]) -> dic
         "quanzi, no seed expansion": lambda s, k: [
             c.id for c in index.query(s, k=k, expansion_rounds=0)
         ],
+        "quanzi, block model": lambda s, k: [c.id for c in index.query(s, k=k, block_model=True)],
         "Jaccard baseline": lambda s, k: [cid for cid, _ in jaccard_baseline(g, s, k=k)],
         "degree baseline": lambda s, k: [cid for cid, _ in degree_baseline(g, s, k=k)],
     }
@@ -176,7 +177,7 @@ def rankers(graph: Graph, index: LookalikeIndex, variants: Sequence[str]) -> dic
 def quality(graph: Graph, args: argparse.Namespace) -> None:
     start = time.perf_counter()
     index = LookalikeIndex(graph.g, attributes=graph.attributes or None, seed=0)
-    index.prepare()
+    index.prepare(block_model=True)
     print(f"\n=== {graph.name}: index built in {time.perf_counter() - start:.1f} s")
     methods = rankers(graph, index, args.variant)
     before = previous_index(args.previous, graph)

@@ -229,6 +229,7 @@ def find_lookalikes(
         k=request.k,
         weights=cache.kept(LOOKALIKE_WEIGHTS_SETTING, lambda: lookalike_weights(store)),
         max_reasons=request.max_reasons,
+        block_model=request.thorough,
     )
     ids = [r.id for r in ranked]
     rows = summary_rows(store, ids, "reading lookalike prospects")

@@ -162,6 +162,20 @@ def test_lookalikes_by_ids(shared: Api) -> None:
     assert {r["kind"] for r in best["reasons"]} & {"knows_seeds", "mutual_contacts"}
 
 
+def test_thorough_lookalikes_rank_by_the_block_model(shared: Api) -> None:
+    body = {"seeds": ["c1", "c2"], "k": 3, "thorough": True}
+    response = shared.post("/lookalikes", role="sales", json=body)
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert items
+    assert {i["customer"]["id"] for i in items}.isdisjoint({"c1", "c2"})
+    for item in items:
+        assert item["parts"]["community"] == item["score"]
+        assert item["reasons"][0]["kind"] == "community"
+    scores = [i["score"] for i in items]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_lookalike_prospects_carry_contact_points_masked_unless_served(shared: Api) -> None:
     # c3 was served by the sales key's employee E1, no longer (active false): masked.
     def first(role: str) -> dict[str, object]:
