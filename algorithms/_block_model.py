@@ -29,7 +29,7 @@ PARTITIONS = 3
 ITERATIONS = 20
 #: Circles kept as their own block (those with the most ties around the seeds and the
 #: start set); the others form one block together.
-MAX_BLOCKS = 32
+MAX_BLOCKS = 16
 
 _TINY = 1e-6
 

@@ -279,6 +279,9 @@ def latency(graph: Graph, args: argparse.Namespace) -> None:
             np.asarray([position[x] for x in s]), 50
         ),
     }
+    if args.block_model:
+        index.prepare(block_model=True)
+        peers["quanzi, block model"] = lambda s: index.query(s, k=50, block_model=True)
     before = previous_index(args.previous, graph)
     if before is not None:
         peers["previous version"] = lambda s: before.query(s, k=50)
@@ -324,6 +327,11 @@ def main() -> None:
     parser.add_argument("--ppr-iterations", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0, help="seed of the query draw")
     parser.add_argument("--previous", help="an earlier lookalike.py to compare (see above)")
+    parser.add_argument(
+        "--block-model",
+        action="store_true",
+        help="latency: also time block_model=True queries (seconds each at 100k)",
+    )
     parser.add_argument(
         "--variant",
         nargs="*",
