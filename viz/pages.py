@@ -1159,8 +1159,9 @@ def _lookalike_body(
     candidate_stage: str | None,
     candidate_tier: str | None,
     k: int,
+    thorough: bool,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"k": k}
+    body: dict[str, Any] = {"k": k, "thorough": thorough}
     if seeds:
         body["seeds"] = list(seeds)
     else:
@@ -1193,7 +1194,7 @@ async def lookalike_form(
             who=who,
             section="lookalike",
             page_title="Lookalike",
-            form=_form_values(_split_ids(seeds or []), None, None, None, None, None, 50),
+            form=_form_values(_split_ids(seeds or []), None, None, None, None, None, 50, False),
             circles=circles,
             name_of=_circle_name,
             tiers=_TIERS,
@@ -1212,8 +1213,10 @@ def _form_values(
     candidate_stage: str | None,
     candidate_tier: str | None,
     k: int,
+    thorough: bool,
 ) -> dict[str, Any]:
     return {
+        "thorough": thorough,
         "seeds": "\n".join(seeds),
         "seed_tier": seed_tier or "",
         "seed_circle": seed_circle or "",
@@ -1238,11 +1241,14 @@ async def lookalike_run(
     candidate_stage: OptionalField = None,
     candidate_tier: OptionalField = None,
     k: Annotated[int, Form(ge=1, le=500)] = 50,
+    thorough: Annotated[bool, Form()] = False,
     export: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
     """Run a lookalike search; show the prospects, why, and the view (or export them)."""
     ids = _split_ids([seeds])
-    form = _form_values(ids, seed_tier, seed_circle, seed_tag, candidate_stage, candidate_tier, k)
+    form = _form_values(
+        ids, seed_tier, seed_circle, seed_tag, candidate_stage, candidate_tier, k, thorough
+    )
 
     async def build(api: Api, who: Principal | None) -> Response:
         if not _same_origin(request):
@@ -1275,7 +1281,7 @@ async def lookalike_run(
                 **context,
             )
         body = _lookalike_body(
-            ids, seed_tier, seed_circle, seed_tag, candidate_stage, candidate_tier, k
+            ids, seed_tier, seed_circle, seed_tag, candidate_stage, candidate_tier, k, thorough
         )
         try:
             result = await api.post("/lookalikes", body)

@@ -22,6 +22,9 @@ from quanzi.api.services.lookalikes import find_lookalikes, update_weights, weig
 router = APIRouter(prefix="/lookalikes", tags=["lookalikes"], responses=PROBLEM_RESPONSES)
 
 _SEARCHES = busy_slots()
+#: Thorough searches (seconds each at 100k customers) run one at a time per process, in a
+#: slot of their own: ordinary searches do not queue behind them.
+_THOROUGH = anyio.CapacityLimiter(1)
 
 
 @router.post("", response_model=LookalikeResult)
@@ -37,10 +40,12 @@ async def lookalikes(
 
     Each prospect comes with a score in [0, 1], its parts (network proximity, shared
     contacts, similar position, shared circles / groups / interests) and reasons in words.
-    A process runs one search per CPU at a time; more wait their turn.
+    A process runs one search per CPU at a time; more wait their turn. `thorough` searches
+    (a block model of the whole graph: seconds at 100k customers) run one at a time, apart
+    from the others.
     """
     search = partial(find_lookalikes, store, settings, principal, cache, body)
-    return await anyio.to_thread.run_sync(search, limiter=_SEARCHES)
+    return await anyio.to_thread.run_sync(search, limiter=_THOROUGH if body.thorough else _SEARCHES)
 
 
 @router.get("/weights", response_model=LookalikeWeightsPublic)

@@ -205,6 +205,20 @@ def test_lookalike_reasons_name_the_mutual_contacts(admin: httpx.Client) -> None
     assert f"e.g. {contact}" not in page
 
 
+def test_a_thorough_lookalike_from_the_page_shows_the_block_model_reason(
+    admin: httpx.Client,
+) -> None:
+    circle = _first(admin, "/circles", sort="-size")
+    members = admin.get(f"/circles/{circle['id']}/members", params={"limit": 10}).json()["items"]
+    seeds = "\n".join(m["id"] for m in members)
+    page = admin.post("/ui/lookalike", data={"seeds": seeds, "k": "5", "thorough": "true"})
+    assert page.status_code == 200
+    assert "in the seeds&#39; community with probability" in page.text
+    assert 'name="thorough" value="true" checked' in page.text
+    plain = admin.post("/ui/lookalike", data={"seeds": seeds, "k": "5"}).text
+    assert "community with probability" not in plain
+
+
 def test_viewers_see_masked_phones_and_cannot_run_lookalikes(
     site: Any, admin: httpx.Client
 ) -> None:
