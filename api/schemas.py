@@ -670,7 +670,7 @@ class LookalikeRequest(BaseModel):
         description="Re-rank by each prospect's probability of being in the seeds' community "
         "under a block model of the whole graph (the score is then that probability, also the "
         "part `community` and the first reason). Finds more of a sparse, noisy circle "
-        "(precision@50 0.78 -> 0.91 on a held-out test graph) but reads the whole graph: "
+        "(precision@50 0.78 -> 0.90 on a held-out test graph) but reads the whole graph: "
         "tenths of a second at 10k customers, seconds at 100k, against tens of milliseconds.",
     )
 

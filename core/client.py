@@ -617,8 +617,8 @@ class Client:
         weights : LookalikeWeights, optional
             Part weights; the saved setting (:meth:`lookalike_weights`) by default.
         **options
-            ``walk_lengths``, ``max_reasons`` of
-            :meth:`quanzi.algorithms.lookalike.LookalikeIndex.query`.
+            ``walk_lengths``, ``max_reasons``, ``block_model`` (the thorough mode: seconds
+            at 100k customers) of :meth:`quanzi.algorithms.lookalike.LookalikeIndex.query`.
 
         Examples
         --------
