@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import igraph as ig
+import networkx as nx
 import pytest
 
 
@@ -23,3 +24,25 @@ def star() -> ig.Graph:
     g.vs["id"] = ["hub"] + [f"l{i}" for i in range(8)]
     g.es["weight"] = 1.0
     return g
+
+
+@pytest.fixture(scope="session")
+def sparse_lfr() -> tuple[ig.Graph, list[list[str]]]:
+    """An LFR graph of 1,500 vertices, mixing 0.5, 8 ties on average (most members of a
+    circle know no given member), and its planted circles (member ids, sorted)."""
+    lfr = nx.LFR_benchmark_graph(
+        1500,
+        2.5,
+        1.5,
+        0.5,
+        average_degree=8,
+        max_degree=40,
+        min_community=60,
+        max_community=150,
+        seed=3,
+    )
+    lfr.remove_edges_from(list(nx.selfloop_edges(lfr)))
+    g = ig.Graph(n=1500, edges=list(lfr.edges()))
+    g.vs["id"] = [f"c{i}" for i in range(1500)]
+    circles = sorted({frozenset(lfr.nodes[v]["community"]) for v in lfr}, key=min)
+    return g, [[f"c{i}" for i in sorted(c)] for c in circles]

@@ -4,7 +4,6 @@ invariants, and the probability itself on small graphs with a known answer."""
 from __future__ import annotations
 
 import igraph as ig
-import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,27 +12,6 @@ from hypothesis import strategies as st
 from quanzi.algorithms._block_model import community_probability, partitions
 from quanzi.algorithms._matrix import adjacency
 from quanzi.algorithms.lookalike import LookalikeIndex, lookalikes
-
-
-@pytest.fixture(scope="module")
-def sparse_lfr() -> tuple[ig.Graph, list[list[str]]]:
-    """An LFR graph with mixing 0.5 and 8 ties on average, and its planted circles."""
-    lfr = nx.LFR_benchmark_graph(
-        1500,
-        2.5,
-        1.5,
-        0.5,
-        average_degree=8,
-        max_degree=40,
-        min_community=60,
-        max_community=150,
-        seed=3,
-    )
-    lfr.remove_edges_from(list(nx.selfloop_edges(lfr)))
-    g = ig.Graph(n=1500, edges=list(lfr.edges()))
-    g.vs["id"] = [f"c{i}" for i in range(1500)]
-    circles = sorted({frozenset(lfr.nodes[v]["community"]) for v in lfr}, key=min)
-    return g, [[f"c{i}" for i in sorted(c)] for c in circles]
 
 
 def test_block_model_finds_more_of_a_sparse_circle(
