@@ -204,14 +204,14 @@ class Reason:
     ----------
     kind : str
         ``"knows_seeds"``, ``"mutual_contacts"``, ``"shared_<attribute>"`` (e.g.
-        ``"shared_circle"``, ``"shared_interest"``), ``"similar_position"`` or
-        ``"similar_profile"``.
+        ``"shared_circle"``, ``"shared_interest"``), ``"similar_position"``,
+        ``"similar_profile"`` or, in a thorough search (``block_model=True``), ``"community"``.
     text : str
         The reason in plain words.
     evidence : tuple of str
         The ids or values behind it (seed ids, contact ids, attribute values).
     strength : float
-        How strong: a count of people, or a cosine similarity.
+        How strong: a count of people, a cosine similarity, or a probability.
 
     Examples
     --------
@@ -779,7 +779,7 @@ class LookalikeIndex:
             value = float(score[i])
             if community is not None:
                 value = parts["community"] = float(community[i])
-                text = f"in the seeds' community with probability {value:.2f} (block model)"
+                text = f"in the seeds' community with probability {value:.2f} (thorough search)"
                 reasons.insert(0, Reason("community", text, (), value))
             results.append(
                 Lookalike(
