@@ -11,7 +11,10 @@ on two workers (docs/api-latency.md, "Session 13"):
 - a 7/1 split in a slow hour: 208 ms.
 
 Each worker counts the connections it served in the last :data:`WINDOW_S` seconds and
-writes that count to a small file beside the others' (``<data_dir>/api/connections-<pid>``).
+writes that count to a small file beside the others' (``<data_dir>/api/connections-<pid>``),
+first as it starts (0) and then at its looks. A worker writes only when requests come, so a
+file older than the window belongs to a worker none of whose connections sent a request
+within it: it counts 0 while that process lives, and not at all once it has stopped.
 Every :data:`INTERVAL_S` seconds at most it compares its count with the workers' mean. A
 worker holding n whole connections more than the mean answers the next n requests, from n
 different connections, with ``Connection: close``. Each of those clients opens a new
@@ -38,7 +41,8 @@ __all__ = ["INTERVAL_S", "WINDOW_S", "ConnectionBalancer"]
 INTERVAL_S = 0.5
 #: A connection counts while it sent a request within this many seconds.
 WINDOW_S = 2.0
-#: A count file older than this belongs to a worker that stopped.
+#: A count file older than this, not named by a process id (tests name their workers),
+#: belongs to a worker that stopped.
 STALE_S = 5.0
 _PREFIX = "connections-"
 
@@ -55,6 +59,9 @@ class ConnectionBalancer:
         self._seen: dict[tuple[str, int], float] = {}
         self._next_look = 0.0
         self._to_shed = 0
+        # Announce this worker (built as it starts): a worker that no connection has reached
+        # yet still counts in the others' mean, so they can shed towards it.
+        self._publish(0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
@@ -87,15 +94,46 @@ class ConnectionBalancer:
         self._seen = {p: t for p, t in self._seen.items() if now - t <= WINDOW_S}
         mine = len(self._seen)
         counts = [mine]
-        with contextlib.suppress(OSError):
-            temporary = self._mine.with_suffix(".tmp")
-            temporary.write_text(str(mine))
-            temporary.replace(self._mine)
+        if self._publish(mine):
             wall = time.time()
             for path in self.folder.glob(f"{_PREFIX}*"):
                 if path == self._mine or path.suffix == ".tmp":
                     continue
                 with contextlib.suppress(OSError, ValueError):
-                    if wall - path.stat().st_mtime <= STALE_S:
-                        counts.append(int(path.read_text()))
+                    count = _count_of(path, wall)
+                    if count is not None:
+                        counts.append(count)
         return int(mine - sum(counts) / len(counts)) if len(counts) > 1 else 0
+
+    def _publish(self, count: int) -> bool:
+        """Write this worker's count (atomically); whether it could."""
+        try:
+            temporary = self._mine.with_suffix(".tmp")
+            temporary.write_text(str(count))
+            temporary.replace(self._mine)
+        except OSError:
+            return False
+        return True
+
+
+def _count_of(path: Path, wall: float) -> int | None:
+    """Another worker's count from its file: as written while the file is younger than
+    :data:`WINDOW_S`, else 0 while its process lives; None for a worker that stopped (a
+    file not named by a process id: once older than :data:`STALE_S`)."""
+    age = wall - path.stat().st_mtime
+    name = path.name.removeprefix(_PREFIX)
+    if not name.isdigit():
+        return int(path.read_text()) if age <= STALE_S else None
+    if not _alive(int(name)):
+        return None
+    return int(path.read_text()) if age <= WINDOW_S else 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

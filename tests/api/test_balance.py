@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,26 @@ def test_a_worker_alone_or_beside_a_stopped_one_never_sheds(
     clock[0] += balance.WINDOW_S + 1
     _request(alone, 1)
     assert (tmp_path / "connections-a").read_text() == "1"
+
+
+def test_an_idle_worker_counts_as_zero_while_it_lives_and_a_stopped_one_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Served workers are named by process id and write only when requests come: an old
+    file of a live process is a worker with no recent connection (0), one of a process that
+    has exited is ignored."""
+    clock = [10.0]
+    monkeypatch.setattr(balance.time, "monotonic", lambda: clock[0])
+    dead = subprocess.Popen(["true"])  # a process that has exited
+    dead.wait()
+    old = balance.time.time() - balance.STALE_S - 60
+    for pid, count in ((os.getppid(), "3"), (dead.pid, "5")):
+        (tmp_path / f"connections-{pid}").write_text(count)
+        os.utime(tmp_path / f"connections-{pid}", (old, old))
+    busy = ConnectionBalancer(_ok, folder=tmp_path, worker="busy")
+    assert (tmp_path / "connections-busy").read_text() == "0"  # announced as it starts
+    assert not any(_request(busy, p) for p in range(1, 9))  # its first look saw port 1 only
+    clock[0] += balance.INTERVAL_S
+    # 8 against the idle live worker's 0 (its stale 3 is not read; the exited one is not
+    # counted): a mean of 4, so it sheds 4.
+    assert [_request(busy, p) for p in range(1, 9)] == [True] * 4 + [False] * 4

@@ -94,7 +94,8 @@ def test_quanzi_serve_runs_several_worker_processes(
                 reconnects += answer.getheader("connection") == "close"
             with contextlib.suppress(OSError, ValueError):
                 seen.append([int(f.read_text()) for f in files])
-        first = next(c for c in seen if sum(c) == 8)
+        first = next((c for c in seen if sum(c) == 8), None)
+        assert first is not None, ("the two workers' counts never added up to 8", seen)
         spread = [max(c) - min(c) for c in seen if sum(c) == 8]
         if spread[0] >= 2:
             assert reconnects >= 1, seen
