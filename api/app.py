@@ -177,6 +177,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         folder / "audit.jsonl",
         max_bytes=settings.api_audit_file_bytes,
         keep_files=settings.api_audit_keep_files,
+        keep_days=settings.api_audit_keep_days,
     )
     graph_cache = GraphCache(freeze=True)
 

@@ -164,6 +164,14 @@ class Settings(BaseSettings):
         description="Closed audit files to keep (`audit.jsonl.<UTC time>`); when one more is "
         "closed the oldest beyond this many are deleted. 0 keeps every one.",
     )
+    api_audit_keep_days: float = Field(
+        0,
+        ge=0,
+        description="Days of audit trail to keep: closed files (`audit.jsonl.<UTC time>`) "
+        "closed longer ago are deleted, and the open file is closed once its first entry is "
+        "that old, so an entry goes between this many and twice this many days after it was "
+        "written (checked at each worker's first request, then hourly). 0 keeps every one.",
+    )
     api_rate_limit_storage: str = Field(
         "memory://",
         description="Where request counts are kept (`limits` storage URI). `memory://` counts "

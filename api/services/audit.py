@@ -9,23 +9,30 @@ names searched for) are never written; customers appear by their pseudonymous id
 A busy service writes millions of entries a day, so the file is closed once it passes
 ``max_bytes`` (``QUANZI_API_AUDIT_FILE_BYTES``): renamed ``audit.jsonl.<UTC time>`` and a new
 one started, under a lock file that the workers share. Closed files are kept, or the newest
-``keep_files`` of them (``QUANZI_API_AUDIT_KEEP_FILES``; retention is the operator's
-decision). Searches read the files newest first, each from its end in blocks,
-and stop at ``limit`` or ``since``: a search for recent entries reads only the end of the
-newest file, whatever the history holds.
+``keep_files`` of them (``QUANZI_API_AUDIT_KEEP_FILES``), or those closed within
+``keep_days`` (``QUANZI_API_AUDIT_KEEP_DAYS``): retention is the operator's decision. With
+``keep_days``, the open file is also closed once its first entry is that old, so a quiet
+service's entries go too: an entry is deleted between ``keep_days`` and twice that after it
+was written (checked at each worker's first entry, then at most hourly).
+
+Searches read the files newest first, each from its end in blocks, and stop at ``limit``
+or ``since``: a search for recent entries reads only the end of the newest file, whatever
+the history holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: Default size at which the file is closed and a new one started.
 MAX_BYTES = 64 * 2**20
+
+#: With ``keep_days``: how often a worker checks what has expired.
+_EXPIRY_INTERVAL_S = 3600.0
 
 #: Bytes read at a time when a search reads a file from its end.
 _BLOCK = 2**20
@@ -66,11 +76,15 @@ class AuditEntry:
 class AuditLog:
     """Append-only audit trail in JSON-lines files: ``path``, and the closed ones beside it."""
 
-    def __init__(self, path: Path, *, max_bytes: int = MAX_BYTES, keep_files: int = 0) -> None:
+    def __init__(
+        self, path: Path, *, max_bytes: int = MAX_BYTES, keep_files: int = 0, keep_days: float = 0
+    ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.keep_files = keep_files
+        self.keep_days = keep_days
         self._lock = threading.Lock()
+        self._next_expiry = 0.0
 
     def record(
         self,
@@ -118,7 +132,38 @@ class AuditLog:
                 os.close(fd)
             if full:
                 self._close_file()
+            elif self.keep_days and time.monotonic() >= self._next_expiry:
+                self.expire()
         return entry
+
+    def expire(self, now: datetime | None = None) -> list[Path]:
+        """Apply ``keep_days``: close the open file if its first entry is that old, delete
+        the closed files closed longer ago than that; return the files deleted."""
+        self._next_expiry = time.monotonic() + _EXPIRY_INTERVAL_S
+        if not self.keep_days:
+            return []
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=self.keep_days)
+        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            first = _first_time(self.path)
+            if first is not None and first < cutoff:
+                self._rename_open_file(now)
+            gone = [
+                p
+                for p in self.files()[1:]
+                if _closed_at(p.name[len(self.path.name) + 1 :]) < cutoff
+            ]
+            for old in gone:
+                old.unlink(missing_ok=True)
+            return gone
+        finally:
+            os.close(lock)  # releases the lock
+
+    def _rename_open_file(self, now: datetime | None = None) -> None:
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.{stamp}"))
 
     def _close_file(self) -> None:
         """Rename the full file ``<name>.<UTC time>``; the next entry starts a new one.
@@ -135,8 +180,7 @@ class AuditLog:
                     return
             except FileNotFoundError:
                 return
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.{stamp}"))
+            self._rename_open_file()
             if self.keep_files:
                 for old in self.files()[1 + self.keep_files :]:
                     old.unlink(missing_ok=True)
@@ -196,6 +240,24 @@ class AuditLog:
             if len(out) >= limit:
                 break
         return out
+
+
+def _closed_at(stamp: str) -> datetime:
+    """The UTC time a closed file's suffix names (``20261124T093612123456Z``)."""
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+
+
+def _first_time(path: Path) -> datetime | None:
+    """When the file's first readable entry was written; None for an empty or missing file."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    at = str(json.loads(line)["at"]).removesuffix("Z")
+                    return datetime.fromisoformat(at).replace(tzinfo=UTC)
+    except FileNotFoundError:
+        return None
+    return None
 
 
 def _lines_from_end(path: Path) -> Iterator[str]:

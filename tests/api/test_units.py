@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,32 @@ def test_audit_trail_keeps_the_newest_closed_files_when_told(tmp_path: Path) -> 
     kept = log.search(limit=1000)
     assert kept[0].key_id == "k299"
     assert [e.key_id for e in kept] == [f"k{i}" for i in range(299, 299 - len(kept), -1)]
+
+
+def test_audit_trail_deletes_what_is_older_than_the_days_kept(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl", max_bytes=4096, keep_days=30)
+    for i in range(100):
+        log.record(key_id=f"k{i}", role="admin", method="GET", route="/tags", status=200)
+    closed = log.files()[1:]
+    assert closed, "the trail was closed at least once"
+    now = datetime.now(UTC)
+    # Nothing is 30 days old yet: nothing goes, and the open file stays open.
+    assert log.expire(now) == []
+    assert log.files()[1:] == closed
+    # 31 days on: the open file's first entry is too old, so it is closed now (and kept:
+    # closed today) and every file closed before is deleted.
+    later = now + timedelta(days=31)
+    assert sorted(log.expire(later)) == sorted(closed)
+    assert not (tmp_path / "audit.jsonl").exists()
+    (kept,) = log.files()[1:]
+    assert kept.name.endswith(later.strftime("%Y%m%dT%H%M%S%fZ"))
+    assert log.search(limit=1)[0].key_id == "k99"
+    # 62 days on, it goes too; new entries start a new file.
+    assert log.expire(now + timedelta(days=62)) == [kept]
+    log.record(key_id="k100", role="admin", method="GET", route="/tags", status=200)
+    assert [e.key_id for e in log.search()] == ["k100"]
+    # Without keep_days nothing is deleted.
+    assert AuditLog(tmp_path / "audit.jsonl").expire(now + timedelta(days=999)) == []
 
 
 def test_audit_search_skips_a_line_cut_short(tmp_path: Path) -> None:
