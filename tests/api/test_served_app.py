@@ -78,14 +78,16 @@ def test_quanzi_serve_runs_several_worker_processes(
         ]
         assert len(workers) == 2, [p.cmdline() for p in psutil.Process(server.pid).children()]
         # Eight kept-alive clients on two workers: a worker serving more than its share
-        # tells one client at a time to reconnect (api/balance.py); each worker publishes
-        # how many connections it serves.
+        # tells clients to reconnect (api/balance.py); each worker publishes how many
+        # connections it serves. The two files are written at different moments, so one
+        # reading can be off by a connection in flight (5/3 while it moves): the test asks
+        # that the split settles even, not that every later reading is.
         folder = store_settings.data_dir / "api"
         files = [folder / f"connections-{p.pid}" for p in workers]
         clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
         seen: list[list[int]] = []
         reconnects = 0
-        until = time.monotonic() + 4
+        until = time.monotonic() + 6
         while time.monotonic() < until:
             for client in clients:
                 client.request("GET", "/health")
@@ -99,7 +101,7 @@ def test_quanzi_serve_runs_several_worker_processes(
         spread = [max(c) - min(c) for c in seen if sum(c) == 8]
         if spread[0] >= 2:
             assert reconnects >= 1, seen
-        assert spread[-1] <= spread[0], (first, seen[-1])
+        assert 0 in spread[len(spread) // 2 :], ("the split did not settle even", seen)
     finally:
         server.send_signal(signal.SIGINT)
         output = server.communicate(timeout=60)[0]
