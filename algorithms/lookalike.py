@@ -749,7 +749,13 @@ class LookalikeIndex:
         score[~mask] = 0.0
         community: FloatArray | None = None
         if block_model:
-            community = self._community(score, raw, supports, seed_idx, everyone, chosen, mask)
+            # The block model starts from the ranking over everyone, candidates or not.
+            overall = score
+            if not np.array_equal(mask, everyone):
+                overall = np.zeros(n, dtype=np.float64)
+                _add_parts(overall, raw, supports, everyone, chosen, total_weight)
+                overall[~everyone] = 0.0
+            community = self._community(overall, seed_idx, everyone)
             eligible = np.flatnonzero(mask & (score > 0))
             order = np.lexsort((self._name_order[eligible], -score[eligible], -community[eligible]))
             best = eligible[order[:k]]
@@ -789,25 +795,12 @@ class LookalikeIndex:
         return results
 
     def _community(
-        self,
-        score: FloatArray,
-        raw: Mapping[str, FloatArray],
-        supports: Mapping[str, IntArray | None],
-        seed_idx: IntArray,
-        everyone: BoolArray,
-        chosen: LookalikeWeights,
-        mask: BoolArray,
+        self, overall: FloatArray, seed_idx: IntArray, everyone: BoolArray
     ) -> FloatArray:
         """Probability of being in the seeds' community, averaged over the partitions; the
-        block model starts from the best :data:`BLOCK_MODEL_START` of the ranking over
-        everyone (candidates or not), each at its score relative to the best."""
-        overall = score
-        if not np.array_equal(mask, everyone):
-            overall = np.zeros(len(score), dtype=np.float64)
-            total_weight = sum(float(getattr(chosen, name)) for name in raw)
-            _add_parts(overall, raw, supports, everyone, chosen, total_weight)
-            overall[~everyone] = 0.0
-        start = np.zeros(len(score), dtype=np.float64)
+        block model starts from the best :data:`BLOCK_MODEL_START` by ``overall`` (the
+        ranking over everyone), each at its score relative to the best."""
+        start = np.zeros(len(overall), dtype=np.float64)
         top = _top(overall, everyone & (overall > 0), self._name_order, BLOCK_MODEL_START)
         if len(top):
             start[top] = overall[top] / overall[top].max()

@@ -143,9 +143,7 @@ class AuditLog:
         if not self.keep_days:
             return []
         cutoff = (now or datetime.now(UTC)) - timedelta(days=self.keep_days)
-        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self._shared_lock():
             first = _first_time(self.path)
             if first is not None and first < cutoff:
                 self._rename_open_file(now)
@@ -157,6 +155,15 @@ class AuditLog:
             for old in gone:
                 old.unlink(missing_ok=True)
             return gone
+
+    @contextlib.contextmanager
+    def _shared_lock(self) -> Iterator[None]:
+        """Hold the lock file the workers share while the trail's files are renamed or
+        deleted."""
+        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
         finally:
             os.close(lock)  # releases the lock
 
@@ -172,9 +179,7 @@ class AuditLog:
         first renames it (the others then see a small new file). An entry another worker
         writes into the old file while it is renamed lands in the closed file, not lost.
         """
-        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self._shared_lock():
             try:
                 if self.path.stat().st_size < self.max_bytes:
                     return
@@ -184,8 +189,6 @@ class AuditLog:
             if self.keep_files:
                 for old in self.files()[1 + self.keep_files :]:
                     old.unlink(missing_ok=True)
-        finally:
-            os.close(lock)  # releases the lock
 
     def files(self) -> list[Path]:
         """The trail's files, newest first: the open one, then the closed ones."""
