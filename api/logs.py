@@ -37,7 +37,8 @@ __all__ = ["PersonalDataFilter", "install_log_masking", "mask_text"]
 _EMAIL = re.compile(r"[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+")
 _QUERY_VALUE = re.compile(r"(?<=[?&])(" + "|".join(sorted(REDACTED_PARAMETERS)) + r")=[^&\s\"']*")
 #: Loggers whose records are masked (with their children): Quanzi's own, the web server's,
-#: httpx's (the pages call the API in process through httpx, which logs each URL at INFO)
+#: httpx's (the pages call the API in process through httpx, which logs each URL at INFO),
+#: its fork httpx2's (Starlette's test client runs on it when installed, as in the tests)
 #: and the Neo4j driver's (at DEBUG it logs every query with its parameters).
 MASKED_LOGGERS = (
     "quanzi",
@@ -46,6 +47,7 @@ MASKED_LOGGERS = (
     "uvicorn.error",
     "fastapi",
     "httpx",
+    "httpx2",
     "neo4j",
     "neo4j.io",
     "neo4j.pool",
