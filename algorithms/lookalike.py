@@ -71,9 +71,11 @@ _EMBEDDING_DIM = 128
 _ITERATION_WEIGHTS = (0.0, 1.0, 1.0, 1.0)
 #: Rounds of seed expansion a query runs by default (see :meth:`LookalikeIndex.query`).
 EXPANSION_ROUNDS = 3
-#: Each round, this many times ``k`` best-scoring customers join the seeds (measured on
-#: LFR graphs: 2k beat k by 2-8 points of precision@50 and 3k was no better).
-EXPANSION_POOL = 2
+#: Each round, this many best-scoring customers join the seeds, whatever ``k`` is asked, so
+#: a ranking does not depend on ``k``: the first 50 of a ``k = 300`` search are a ``k = 50``
+#: search. Measured on LFR graphs at k = 50: 100 beat 50 by 2-8 points of precision@50 and 150
+#: was no better; at k = 10 and k = 150, 100 did as well as 2k (docs/algorithms.md).
+EXPANSION_POOL = 100
 #: With ``block_model=True``: how many of the ranking's best start in the seeds' community.
 BLOCK_MODEL_START = 50
 
@@ -706,13 +708,9 @@ class LookalikeIndex:
                 total_weight,
             )
             fixed[seed_idx] = 0.0
-            # With the block model the ranking it starts from is that of a k = 50 query
-            # whatever k is asked, so its answer does not change with k (a page of 50 is
-            # the first 50 of a page of 300).
-            pool_size = EXPANSION_POOL * (BLOCK_MODEL_START if block_model else k)
             # Off the walks' reach a customer's score is its fixed share, so a round's best
             # are among the best by that share and those the walks reached.
-            fixed_best = _top(fixed, everyone & (fixed > 0), self._name_order, pool_size)
+            fixed_best = _top(fixed, everyone & (fixed > 0), self._name_order, EXPANSION_POOL)
         for round_ in range(rounds):
             score = fixed.copy()
             ties = {name: raw[name] for name in _TIE_PARTS if name in raw}
@@ -720,11 +718,11 @@ class LookalikeIndex:
             score[seed_idx] = 0.0
             reach = [supports.get(name) for name in ties]
             if any(r is None for r in reach):
-                top = _top(score, everyone & (score > 0), self._name_order, pool_size)
+                top = _top(score, everyone & (score > 0), self._name_order, EXPANSION_POOL)
             else:
                 contenders = _union(n, fixed_best, *(r for r in reach if r is not None))
                 contenders = contenders[score[contenders] > 0]
-                top = _best_of(score, contenders, self._name_order, pool_size)
+                top = _best_of(score, contenders, self._name_order, EXPANSION_POOL)
             if not len(top):
                 break
             expanded = seed_vector.copy()
@@ -1046,9 +1044,10 @@ def lookalikes(
     max_reasons : int, default 4
         At most this many reasons per candidate.
     expansion_rounds : int, default 3
-        Rounds of seed expansion: after each, the ``2 k`` best-scoring customers (anyone but
-        the seeds, candidates or not) join the seeds with weight ``expansion_weight`` times
-        their score relative to the best, and the parts are computed again (the middle
+        Rounds of seed expansion: after each, the :data:`EXPANSION_POOL` (100) best-scoring
+        customers, whatever ``k`` is (anyone but the seeds, candidates or not), join the
+        seeds with weight ``expansion_weight`` times their score relative to the best, and
+        the parts are computed again (the middle
         rounds re-walk the ties only and keep the seeds' attribute, embedding and profile
         scores; the last round recomputes every part). It helps most
         in sparse graphs, where most members of the seeds' circles know no seed but know

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quanzi.algorithms.lookalike import (
+    EXPANSION_POOL,
     LookalikeIndex,
     LookalikeWeights,
     _best_of,
@@ -155,6 +156,18 @@ def test_seed_expansion_finds_more_of_a_sparse_circle(
     assert hits[3] > 1.2 * hits[0]
 
 
+def test_a_ranking_does_not_depend_on_k(sparse_lfr: tuple[ig.Graph, list[list[str]]]) -> None:
+    # A client paging by asking for more sees its first page unchanged.
+    g, circles = sparse_lfr
+    index = LookalikeIndex(g, weight=None)
+    for circle in circles[:3]:
+        seeds = [str(m) for m in circle[:5]]
+        many = index.query(seeds, k=300)
+        assert len(many) == 300
+        for k in (1, 10, 50, 120):
+            assert index.query(seeds, k=k) == many[:k]
+
+
 def test_seed_expansion_keeps_reasons_about_real_seeds(cliques: ig.Graph) -> None:
     found = lookalikes(cliques, ["a0"], k=3, expansion_rounds=3)
     for candidate in found:
@@ -220,7 +233,7 @@ def _reference_ranking(
     from_seeds = raw
     for round_ in range(rounds):
         score = mix(raw)
-        top = np.array(ranked(score, 2 * k), dtype=np.int64)
+        top = np.array(ranked(score, EXPANSION_POOL), dtype=np.int64)
         expanded = seed_vector.copy()
         expanded[top] += score[top] / score[top].max()
         support = np.union1d(seed_idx, top)
