@@ -54,7 +54,9 @@ out = Console()
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Data directory (default: QUANZI_DATA_DIR or ~/.local/share/quanzi)."
+        "--data-dir",
+        help="Data directory (default: QUANZI_DATA_DIR, else $XDG_DATA_HOME/quanzi or "
+        "~/.local/share/quanzi).",
     ),
 ]
 
@@ -203,15 +205,15 @@ def serve(
         typer.Option(
             help="Server processes (default QUANZI_API_WORKERS; 0 or unset: one per CPU "
             f"core, at most {MAX_AUTO_WORKERS}); each holds its own lookalike graph in memory.",
-            min=1,
+            min=0,
             max=64,
         ),
     ] = None,
 ) -> None:
     """Serve the HTTP API and the web pages."""
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, **({} if workers is None else {"api_workers": workers}))
     host, port = host or settings.api_host, port or settings.api_port
-    _serve(settings, host, port, workers or settings.served_workers)
+    _serve(settings, host, port, settings.served_workers)
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
@@ -248,14 +250,19 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     )
 
 
-@app.command()
+@app.command(
+    help="Start the bundled store, generate and load demo data, analyse it and serve the API."
+    "\n\nThe demo keeps its own store (demo/ under the default data directory) unless "
+    "--data-dir or QUANZI_DATA_DIR names one, so its made-up customers never meet the "
+    "customers you load; it refuses a store that already holds customers it did not load."
+)
 def demo(
     data_dir: Annotated[
         Path | None,
         typer.Option(
             "--data-dir",
             help="Data directory (default: QUANZI_DATA_DIR, else demo/ under "
-            "~/.local/share/quanzi, apart from your own data).",
+            "$XDG_DATA_HOME/quanzi or ~/.local/share/quanzi, apart from your own data).",
         ),
     ] = None,
     customers: Annotated[int, typer.Option(help="Size of the generated data set.", min=10)] = 2000,
@@ -265,12 +272,7 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="Serve when loaded.")
     ] = True,
 ) -> None:
-    """Start the bundled store, generate and load demo data, analyse it and serve the API.
-
-    The demo keeps its own store (``demo`` under the default data directory) unless
-    ``--data-dir`` or ``QUANZI_DATA_DIR`` names one, so its made-up customers never meet the
-    customers you load; it refuses a store that already holds customers it did not load.
-    """
+    """Start the bundled store, generate and load demo data, analyse it and serve the API."""
     settings = _demo_settings(data_dir)
     from quanzi.api.services.analysis import run_analysis
     from quanzi.graph.connect import bundled_store, open_store

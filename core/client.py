@@ -199,7 +199,7 @@ class Client:
     Projections and tables are read from the store at each call. The graph behind
     :meth:`lookalikes` and :meth:`circle_view` is cached like the API's (read once, dropped
     after this client's :meth:`ingest`, :meth:`analyze` and :meth:`write_properties`, and
-    after 10 minutes); :meth:`refresh` drops it after changes made elsewhere.
+    after an hour); :meth:`refresh` drops it after changes made elsewhere.
 
     Examples
     --------
@@ -405,8 +405,8 @@ class Client:
     ) -> nx.Graph[Any]:
         """The projection as a ``networkx`` graph (store ids as nodes, ``weight`` on edges).
 
-        Parallel relations collapse into one edge (networkx keeps the last weight); use
-        :meth:`tie_graph` or :meth:`igraph` where their weights must add up.
+        Parallel relations collapse into one edge whose weight is their sum (with
+        ``directed=False``, ``a -> b`` and ``b -> a`` are one edge).
 
         Examples
         --------

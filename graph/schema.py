@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
+from quanzi.errors import ConflictError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.model import Node
@@ -35,6 +37,8 @@ INDEXES: dict[Node, tuple[str, ...]] = {
 #: indexes' cost per customer written (benchmarks/store_vertices.py, docs/architecture.md).
 DROPPED_INDEXES: tuple[tuple[Node, str], ...] = ((Node.CUSTOMER, "name"),)
 
+_VERSION_WRITE_ATTEMPTS = 5
+
 
 def ensure_schema(store: GraphStore) -> int:
     """Create every constraint and index if missing and record :data:`SCHEMA_VERSION`.
@@ -49,12 +53,22 @@ def ensure_schema(store: GraphStore) -> int:
             store.write(q.create_index(label, prop), f"creating the {label}.{prop} index")
     for label, prop in DROPPED_INDEXES:
         store.write(q.drop_index(label, prop), f"dropping the unused {label}.{prop} index")
-    store.write(
-        q.SCHEMA_VERSION_WRITE,
-        "recording the schema version",
-        version=SCHEMA_VERSION,
-        at=datetime.now(UTC).isoformat(),
-    )
+    # Several processes may set up one store at once (`quanzi serve --workers N` on a fresh
+    # store): on ArcadeDB two MERGEs of the version node can both miss it and one breaks the
+    # uniqueness rule. The node exists then, so the next MERGE finds it.
+    for attempt in range(_VERSION_WRITE_ATTEMPTS):
+        try:
+            store.write(
+                q.SCHEMA_VERSION_WRITE,
+                "recording the schema version",
+                version=SCHEMA_VERSION,
+                at=datetime.now(UTC).isoformat(),
+            )
+            break
+        except ConflictError:
+            if attempt == _VERSION_WRITE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     return SCHEMA_VERSION
 
 

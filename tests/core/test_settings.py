@@ -78,3 +78,30 @@ def test_usable_cpus_follow_the_affinity_not_the_machine(monkeypatch: pytest.Mon
     assert usable_cpus() == 1
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     assert usable_cpus() == 3
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    # docs/configuration.md is the list users read: a new setting, or a changed default,
+    # must show there.
+    from pathlib import Path
+
+    page = Path(__file__).parents[2] / "docs" / "configuration.md"
+    defaults_by_name: dict[str, str] = {}
+    for line in page.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and "QUANZI_" in cells[0]:
+            for name in cells[0].replace("`", "").split(","):
+                defaults_by_name[name.strip()] = cells[1]
+    for field, info in Settings.model_fields.items():
+        name = f"QUANZI_{field.upper()}"
+        assert name in defaults_by_name, f"{name} is missing from docs/configuration.md"
+        default = info.default
+        if isinstance(default, bool):
+            shown = str(default).lower()
+        elif isinstance(default, float):
+            shown = f"{default:g}"
+        elif isinstance(default, int | str):
+            shown = str(default)
+        else:
+            continue  # None, or made by a factory: described in words
+        assert f"`{shown}`" in defaults_by_name[name], (name, shown, defaults_by_name[name])

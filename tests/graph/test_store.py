@@ -182,6 +182,21 @@ def test_schema_creation_is_idempotent(store: GraphStore) -> None:
         store.write(q.create_nodes(Node.SCHEMA_META), "dup", rows=[{"id": "schema", "props": {}}])
 
 
+def test_schema_set_up_by_several_processes_at_once_succeeds_in_each(store: GraphStore) -> None:
+    # `quanzi serve --workers N` on a fresh store: every worker runs ensure_schema at once,
+    # and two MERGEs of the version node raced into a uniqueness error that stopped the server.
+    from concurrent.futures import ThreadPoolExecutor
+
+    for _ in range(4):
+        store.delete_everything()
+        assert schema_version(store) is None
+        with ThreadPoolExecutor(4) as pool:
+            versions = list(pool.map(lambda _: ensure_schema(store), range(4)))
+        assert versions == [SCHEMA_VERSION] * 4
+        assert schema_version(store) == SCHEMA_VERSION
+        assert store.counts()["SchemaMeta"] == 1
+
+
 def _indexed(store: GraphStore, label: Node) -> set[str]:
     indexes = store.read("SHOW INDEXES", "listing indexes")
     return {
