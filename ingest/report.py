@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quanzi.exports import csv_cell
+
 __all__ = ["IngestProgress", "IngestReport", "Reject"]
 
 #: ``progress(step, done, total)``: called as each step advances; ``total`` may be ``None``.
@@ -90,7 +92,7 @@ class IngestReport:
             writer = csv.writer(f)
             writer.writerow(["file", "row", "field", "reason"])
             for r in self.rejects:
-                writer.writerow([r.file, r.row, r.field, r.reason])
+                writer.writerow([csv_cell(v) for v in (r.file, r.row, r.field, r.reason)])
         return path
 
     def summary(self) -> str:

@@ -43,6 +43,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from quanzi.exports import csv_cell
 from quanzi.viz.assets import asset_text, templates
 from quanzi.viz.charts import bar_chart, funnel_chart, histogram
 from quanzi.viz.views import (
@@ -1412,14 +1413,14 @@ def _csv(items: Sequence[Mapping[str, Any]]) -> Response:
             [
                 item.get("rank"),
                 c.get("id"),
-                _cell(c.get("name")),
+                csv_cell(c.get("name")),
                 f"{item.get('score', 0):.4f}",
                 c.get("tier"),
                 c.get("funnel_stage"),
                 c.get("churn_risk"),
                 "; ".join(c.get("phones") or []),
                 "; ".join(c.get("emails") or []),
-                _cell(" | ".join(str(r.get("text")) for r in item.get("reasons") or [])),
+                csv_cell(" | ".join(str(r.get("text")) for r in item.get("reasons") or [])),
             ]
         )
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -1428,12 +1429,6 @@ def _csv(items: Sequence[Mapping[str, Any]]) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="lookalikes-{stamp}.csv"'},
     )
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @router.post("/lookalike/tag", response_class=HTMLResponse)

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -156,12 +157,34 @@ def mask_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     the form ``<kind>:<key>`` likewise.
     """
     out = {k: mask_field(k, v) for k, v in props.items()}
+    if "attributes" in props:
+        out["attributes"] = mask_attributes(props["attributes"])
     kind = props.get("kind")
     if isinstance(kind, str) and "key" in props:
         out["key"] = mask_field(kind, props["key"])
     if isinstance(props.get("id"), str):
         out["id"] = mask_identity_id(props["id"])
     return out
+
+
+def mask_attributes(value: Any) -> Any:
+    """A record's ``attributes`` (its unknown source columns, a JSON object or its text) with
+    every value masked: nobody said what those columns hold, so a second phone or a home
+    address may be among them. The names stay.
+
+    >>> mask_attributes('{"mobile": "+8613912345678", "vip": true}')
+    '{"mobile": "****", "vip": "****"}'
+    """
+    attributes = value
+    if isinstance(value, str):
+        try:
+            attributes = json.loads(value)
+        except ValueError:
+            return "****"
+    if not isinstance(attributes, Mapping):
+        return None if value is None else "****"
+    masked = {str(k): "****" for k in attributes}
+    return json.dumps(masked, ensure_ascii=False) if isinstance(value, str) else masked
 
 
 class Visibility:

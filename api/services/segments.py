@@ -21,6 +21,7 @@ from quanzi.api.services.access import Principal
 from quanzi.api.services.customers import count_customers, search_customers, search_rows, summarise
 from quanzi.api.services.files import JsonDocument
 from quanzi.errors import NotFoundError
+from quanzi.exports import csv_cell
 from quanzi.graph.store import GraphStore
 from quanzi.settings import Settings
 
@@ -154,7 +155,7 @@ class SegmentBook:
                     data = summary.model_dump()
                     writer.writerow(
                         [
-                            ";".join(data[c]) if isinstance(data[c], list) else data[c]
+                            csv_cell(";".join(data[c]) if isinstance(data[c], list) else data[c])
                             for c in CSV_COLUMNS
                         ]
                     )

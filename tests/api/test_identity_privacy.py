@@ -124,6 +124,21 @@ def test_ingest_contacts_in_the_body(api: Api) -> None:
     assert again["counts"]["contacts_unchanged"] == 2
 
 
+def test_unknown_columns_of_a_record_are_masked_for_masked_callers(api: Api) -> None:
+    # Unknown columns are kept in the record's `attributes`; nobody said what they hold.
+    extra = {"mobile": "+8613987654321", "home_address": "朝阳区建国路88号3栋1202室"}
+    record = dict(ANNA[0], **extra)
+    assert api.post("/identity/contacts", json={"records": [record]}).json()["ok"]
+    customer = _customer_of(api, "林安娜")
+    for role, shown in (("viewer", False), ("admin", True)):
+        body = api.get(f"/customers/{customer}/360", role=role).json()
+        properties = body["identities"]["crm"][0]["properties"]
+        attributes = json.loads(properties["attributes"])
+        assert sorted(attributes) == ["home_address", "mobile"]
+        for value in extra.values():
+            assert (value in json.dumps(body, ensure_ascii=False)) is shown, role
+
+
 def test_ingest_rejects_name_the_row_and_field(api: Api) -> None:
     bad = dict(BO, source_record_id="B-2", phone="12", email="nope")
     report = api.post("/identity/contacts", role="sales", json={"records": [bad]}).json()

@@ -7,6 +7,8 @@ import io
 
 import pytest
 
+from quanzi.graph.store import GraphStore
+from quanzi.model import Node
 from tests.api.conftest import C1_PHONE, Api
 
 pytestmark = pytest.mark.store
@@ -102,7 +104,7 @@ def test_segments_save_list_export(graph: Api) -> None:
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [r["id"] for r in rows] == ["c1", "c3"]
-    assert rows[0]["phones"] == "+86 138****8000"
+    assert rows[0]["phones"] == "'+86 138****8000"  # a spreadsheet must not compute it
     assert C1_PHONE not in exported.text
     as_admin = graph.get(f"/segments/{segment['id']}/export.csv").text
     assert C1_PHONE in as_admin
@@ -111,6 +113,18 @@ def test_segments_save_list_export(graph: Api) -> None:
     assert graph.get(f"/segments/{segment['id']}").status_code == 404
     assert graph.get("/segments/seg_000000000000").status_code == 404
     assert graph.get("/segments/not-an-id").status_code == 422
+
+
+def test_a_segment_export_does_not_hand_a_spreadsheet_a_formula(
+    graph: Api, store: GraphStore
+) -> None:
+    # A name typed into a web form lands in the export that a marketer opens in Excel.
+    formula = '=HYPERLINK("http://evil.example/x","Click")'
+    store.set_node_properties(Node.CUSTOMER, [{"id": "c3", "name": formula}])
+    segment = graph.post("/segments", role="sales", json={"name": "all", "filter": {}}).json()
+    exported = graph.get(f"/segments/{segment['id']}/export.csv", role="viewer").text
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(exported))}
+    assert rows["c3"]["name"] == "'" + formula
 
 
 def test_campaign_codes_invitations_and_reach(graph: Api) -> None:
