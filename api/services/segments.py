@@ -136,21 +136,21 @@ class SegmentBook:
         """
         filters = self.filter(segment_id)
 
+        def read(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            return search_rows(
+                store, settings, principal, filters, sort="id", limit=_EXPORT_PAGE, cursor=cursor
+            )
+
+        # The first page is read before the answer starts, so a filter this caller may not
+        # use (``mine`` without an employee) is a 422, not a 200 cut off after its headers.
+        first = read(None)
+
         def rows() -> Iterator[str]:
             buffer = io.StringIO()
             writer = csv.writer(buffer)
             writer.writerow(CSV_COLUMNS)
-            cursor: str | None = None
+            page, cursor = first
             while True:
-                page, cursor = search_rows(
-                    store,
-                    settings,
-                    principal,
-                    filters,
-                    sort="id",
-                    limit=_EXPORT_PAGE,
-                    cursor=cursor,
-                )
                 for summary in summarise(store, principal, page):
                     data = summary.model_dump()
                     writer.writerow(
@@ -164,5 +164,6 @@ class SegmentBook:
                 buffer.truncate()
                 if cursor is None:
                     return
+                page, cursor = read(cursor)
 
         return rows()

@@ -127,6 +127,16 @@ def test_a_segment_export_does_not_hand_a_spreadsheet_a_formula(
     assert rows["c3"]["name"] == "'" + formula
 
 
+def test_exporting_a_mine_segment_without_an_employee_is_a_422(graph: Api) -> None:
+    # `mine` needs a key bound to an employee: the export must say so, not answer 200 and
+    # stop after its headers.
+    mine = graph.post("/segments", role="sales", json={"name": "mine", "filter": {"mine": True}})
+    assert mine.status_code == 201, mine.text
+    exported = graph.get(f"/segments/{mine.json()['id']}/export.csv", role="viewer")
+    assert exported.status_code == 422, exported.text
+    assert "mine" in exported.text
+
+
 def test_campaign_codes_invitations_and_reach(graph: Api) -> None:
     campaigns = graph.get("/campaigns", role="viewer").json()
     assert campaigns[0]["id"] == "C1"
