@@ -98,6 +98,13 @@ def iso(value: datetime) -> str:
 
 
 # -- errors ------------------------------------------------------------------------------------
+class RequestBody(BaseModel):
+    """A request body: a field it does not know is a 422 naming it, not silently dropped (a
+    typo in a lookalike weight would otherwise reset that weight to its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class FieldProblem(BaseModel):
     """One invalid field."""
 
@@ -399,7 +406,7 @@ class ContactRecord(BaseModel):
     tags: list[str] | str | None = None
 
 
-class ContactsIngest(BaseModel):
+class ContactsIngest(RequestBody):
     """Contact records to resolve and load now (up to 5,000; upload files for more)."""
 
     model_config = ConfigDict(
@@ -430,7 +437,7 @@ class ContactsIngest(BaseModel):
     records: list[ContactRecord] = Field(min_length=1, max_length=5000)
 
 
-class EventsIngest(BaseModel):
+class EventsIngest(RequestBody):
     """Events as in ``events.jsonl`` (see docs/input-formats.md), loaded as a background job."""
 
     model_config = ConfigDict(
@@ -513,7 +520,7 @@ class LinkExplanationPublic(BaseModel):
     path: list[LinkStepPublic]
 
 
-class MergeRequest(BaseModel):
+class MergeRequest(RequestBody):
     """Merge two customers (the one seen first survives)."""
 
     model_config = ConfigDict(
@@ -535,7 +542,7 @@ class MergeResult(BaseModel):
     merged_id: str = Field(description="Now redirects to the survivor.")
 
 
-class SplitRequest(BaseModel):
+class SplitRequest(RequestBody):
     """Split one source record off its customer into a customer of its own."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"identity": "store:ST00000042"}]})
@@ -608,7 +615,7 @@ class CircleWithMembers(BaseModel):
     members: CustomerPage
 
 
-class CircleUpdate(BaseModel):
+class CircleUpdate(RequestBody):
     """Rename or annotate a circle (at least one field)."""
 
     model_config = ConfigDict(
@@ -641,7 +648,7 @@ class InfluencerList(BaseModel):
     items: list[Influencer]
 
 
-class LookalikeRequest(BaseModel):
+class LookalikeRequest(RequestBody):
     """Seeds (ids or a filter), who may be returned, and how many."""
 
     model_config = ConfigDict(
@@ -692,7 +699,7 @@ _WEIGHTS_EXAMPLE: dict[str, Any] = {
 }
 
 
-class LookalikeWeightsUpdate(BaseModel):
+class LookalikeWeightsUpdate(RequestBody):
     """New part weights for every later lookalike search; a part left out takes its default
     (proximity 0.4, adamic_adar 0.2, embedding 0.2, attributes 0.2, profile 0.1). A weight
     of 0 leaves that part out; they need not sum to 1 (a search divides by their sum)."""
@@ -854,7 +861,7 @@ class TierReport(BaseModel):
 
 
 # -- tags ----------------------------------------------------------------------------------------
-class TagCreate(BaseModel):
+class TagCreate(RequestBody):
     """A new tag."""
 
     model_config = ConfigDict(
@@ -876,7 +883,7 @@ class TagPublic(BaseModel):
     customers: int = 0
 
 
-class TagGroupCreate(BaseModel):
+class TagGroupCreate(RequestBody):
     """A group of tags; in an exclusive group a customer carries at most one of its tags."""
 
     model_config = ConfigDict(
@@ -898,7 +905,7 @@ class TagGroupPublic(BaseModel):
     customers: int = Field(default=0, description="Tag assignments in the group.")
 
 
-class TagAssignment(BaseModel):
+class TagAssignment(RequestBody):
     """Customers to tag or untag: ids, or every customer matching a filter."""
 
     model_config = ConfigDict(
@@ -931,7 +938,7 @@ class TagStats(BaseModel):
 
 
 # -- segments ------------------------------------------------------------------------------------
-class SegmentCreate(BaseModel):
+class SegmentCreate(RequestBody):
     """Save a filter as a named segment."""
 
     model_config = ConfigDict(
@@ -960,7 +967,7 @@ class SegmentPublic(BaseModel):
 
 
 # -- referral campaigns --------------------------------------------------------------------------
-class CampaignCreate(BaseModel):
+class CampaignCreate(RequestBody):
     """A new referral (fission) campaign."""
 
     model_config = ConfigDict(
@@ -1010,7 +1017,7 @@ class CampaignPublic(BaseModel):
     )
 
 
-class InviteCodeRequest(BaseModel):
+class InviteCodeRequest(RequestBody):
     """Issue (or look up) a customer's invite code."""
 
     model_config = ConfigDict(
@@ -1029,7 +1036,7 @@ class InviteCodePublic(BaseModel):
     new: bool = Field(description="Whether this call issued it.")
 
 
-class InvitationCreate(BaseModel):
+class InvitationCreate(RequestBody):
     """Record that someone joined through an invite code."""
 
     model_config = ConfigDict(
@@ -1079,7 +1086,7 @@ class ReachPublic(BaseModel):
 
 
 # -- privacy -------------------------------------------------------------------------------------
-class ErasureRequest(BaseModel):
+class ErasureRequest(RequestBody):
     """Erase a person."""
 
     model_config = ConfigDict(
@@ -1167,7 +1174,7 @@ class AuditPage(BaseModel):
 
 
 # -- API keys ------------------------------------------------------------------------------------
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(RequestBody):
     """A new API key."""
 
     model_config = ConfigDict(

@@ -108,6 +108,8 @@ def test_weights_over_http_read_saved_and_used(graph: Api) -> None:
         ({"proximity": -0.1}, "proximity"),
         ({"embedding": "much"}, "embedding"),
         ({"proximity": 0, "adamic_adar": 0, "embedding": 0, "attributes": 0, "profile": 0}, ""),
+        # A misspelt part is refused, not dropped (it would reset `proximity` to its default).
+        ({"proximty": 0.5}, "body.proximty"),
     ],
 )
 def test_bad_weights_are_422_and_change_nothing(
