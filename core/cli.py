@@ -232,22 +232,25 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
                 "or pass --port / set QUANZI_API_PORT"
             ) from None
     out.print(f"Quanzi is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local client could
+    # then pick the address its rate limit is counted on. Only named proxies are believed.
+    proxies = settings.api_trusted_proxies.strip()
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings), **options)
         return
     # Worker processes build their own app from the environment: hand them the data
     # directory this command was given (the other settings come from the same environment
     # and .env file).
     os.environ["QUANZI_DATA_DIR"] = str(settings.data_dir)
     out.print(f"{workers} worker processes")
-    uvicorn.run(
-        "quanzi.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    uvicorn.run("quanzi.api.app:create_app", factory=True, workers=workers, **options)
 
 
 @app.command(

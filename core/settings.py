@@ -172,6 +172,13 @@ class Settings(BaseSettings):
         "that old, so an entry goes between this many and twice this many days after it was "
         "written (checked at each worker's first request, then hourly). 0 keeps every one.",
     )
+    api_trusted_proxies: str = Field(
+        "",
+        max_length=2000,
+        description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers "
+        "`quanzi serve` believes (comma-separated addresses or networks, `*` for any). Empty: "
+        "none, so the address a connection comes from is the client's (rate limits, audit).",
+    )
     api_rate_limit_storage: str = Field(
         "memory://",
         description="Where request counts are kept (`limits` storage URI). `memory://` counts "

@@ -77,6 +77,17 @@ def test_quanzi_serve_runs_several_worker_processes(
             p for p in psutil.Process(server.pid).children() if "spawn" in " ".join(p.cmdline())
         ]
         assert len(workers) == 2, [p.cmdline() for p in psutil.Process(server.pid).children()]
+        # A client cannot pick the address its rate limit counts on with X-Forwarded-For
+        # (uvicorn believes it from 127.0.0.1 unless told otherwise; anonymous: 10/s).
+        statuses = [
+            httpx.get(
+                f"http://127.0.0.1:{port}/customers",
+                headers={"X-API-Key": "wrong", "X-Forwarded-For": f"10.0.0.{i}"},
+                timeout=30,
+            ).status_code
+            for i in range(30)
+        ]
+        assert set(statuses) == {401, 429}, statuses
         # Eight kept-alive clients on two workers: each worker publishes how many
         # connections it serves, and one serving more than its share tells clients to
         # reconnect (api/balance.py). Where a reconnecting client lands is the kernel's

@@ -100,7 +100,7 @@ def test_every_setting_is_documented_with_its_default() -> None:
             shown = str(default).lower()
         elif isinstance(default, float):
             shown = f"{default:g}"
-        elif isinstance(default, int | str):
+        elif isinstance(default, int | str) and default != "":
             shown = str(default)
         else:
             continue  # None, or made by a factory: described in words
