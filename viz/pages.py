@@ -265,6 +265,14 @@ def _html(
     return HTMLResponse(page, status_code=status, headers=headers)
 
 
+#: Why the sign-in page was shown again, by the code its address carries: the page prints
+#: only these texts, so a link cannot put words of its own in the alert box.
+_LOGIN_ERRORS = {
+    "key": "The API did not accept this key (unknown, revoked or expired): sign in with a "
+    "valid one.",
+}
+
+
 def _to_login(request: Request, error: str | None = None) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     query = {"next": target} | ({"error": error} if error else {})
@@ -288,7 +296,7 @@ async def _page(request: Request, build: Build) -> Response:
         return await build(api, who)
     except ApiError as p:
         if p.status == 401:
-            return _to_login(request, "The API did not accept this key: " + p.detail)
+            return _to_login(request, "key")
         if p.status == 307 and isinstance(p.body.get("survivor_id"), str):
             survivor = quote(p.body["survivor_id"], safe="")
             path = re.sub(r"/customers/[^/]+", f"/customers/{survivor}", request.url.path, count=1)
@@ -371,10 +379,13 @@ def static_file(name: str) -> Response:
 def login_page(
     request: Request,
     target: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
-    error: Annotated[str | None, Query(max_length=500)] = None,
+    error: Annotated[str | None, Query(max_length=50)] = None,
 ) -> HTMLResponse:
-    """The sign-in form."""
-    return _html(request, "login.html", page_title="Sign in", next=_local_next(target), error=error)
+    """The sign-in form (``error``: a code of :data:`_LOGIN_ERRORS`; others are ignored)."""
+    message = _LOGIN_ERRORS.get(error or "")
+    return _html(
+        request, "login.html", page_title="Sign in", next=_local_next(target), error=message
+    )
 
 
 @router.post("/login")
@@ -1069,7 +1080,11 @@ async def customer_card(request: Request, customer_id: str) -> Response:
         return JSONResponse({"detail": p.detail}, status_code=p.status if p.status >= 400 else 404)
     finally:
         await api.close()
-    return JSONResponse(_card_fields(c360), headers={"Cache-Control": "private, max-age=60"})
+    # It may hold a phone and an e-mail in full: not kept in any cache after sign-out.
+    return JSONResponse(
+        _card_fields(c360),
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def _referral_tree(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 
-from quanzi.api.deps import AdminDep, KeysDep
+from quanzi.api.deps import AdminDep, KeysDep, StoreDep
 from quanzi.api.errors import CONFLICT_RESPONSE, PROBLEM_RESPONSES
 from quanzi.api.observability import note
 from quanzi.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
@@ -33,11 +33,16 @@ def list_keys(
 
 @router.post("", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
 def create_key(
-    request: Request, body: ApiKeyCreate, keys: KeysDep, principal: AdminDep
+    request: Request, body: ApiKeyCreate, keys: KeysDep, store: StoreDep, principal: AdminDep
 ) -> ApiKeyCreated:
-    """Create a key. The key is in this response only: it is stored hashed."""
+    """Create a key. The key is in this response only: it is stored hashed. A sales key's
+    employee must be in the graph (422 otherwise)."""
     key, record = keys.create(
-        body.name, body.role, employee_id=body.employee_id, created_by=principal.key_id
+        body.name,
+        body.role,
+        employee_id=body.employee_id,
+        created_by=principal.key_id,
+        store=store,
     )
     note(request.state, "key_created", key_id=record.id, role=record.role)
     return ApiKeyCreated(**_public(record).model_dump(), key=key)

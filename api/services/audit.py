@@ -36,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from quanzi.api.services.access import mask_identity_id
+
 __all__ = ["MAX_BYTES", "REDACTED_PARAMETERS", "AuditEntry", "AuditLog"]
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,11 @@ class AuditLog:
         action: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
-        """Append one entry (personal query parameters redacted) and return it."""
+        """Append one entry (personal query parameters redacted, phones and e-mails in path
+        parameters masked: ``/customers/phone:+86...`` looks a customer up by phone) and
+        return it."""
+        from quanzi.api.logs import mask_text  # it imports this module
+
         entry = AuditEntry(
             at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             key_id=key_id,
@@ -107,7 +113,9 @@ class AuditLog:
             method=method,
             route=route,
             status=status,
-            path_params={k: str(v) for k, v in (path_params or {}).items()},
+            path_params={
+                k: mask_text(mask_identity_id(str(v))) for k, v in (path_params or {}).items()
+            },
             query={
                 k: ("<redacted>" if k in REDACTED_PARAMETERS else v)
                 for k, v in (query or {}).items()

@@ -30,7 +30,9 @@ from pydantic import SecretStr
 
 from quanzi.api.services.access import Principal
 from quanzi.api.services.files import JsonDocument
-from quanzi.errors import ConfigError, ConflictError, NotFoundError
+from quanzi.errors import ConfigError, ConflictError, InputError, NotFoundError
+from quanzi.graph.store import GraphStore
+from quanzi.model import Node
 from quanzi.settings import Role
 
 __all__ = ["ApiKeyRecord", "KeyRing", "hash_key"]
@@ -140,9 +142,29 @@ class KeyRing:
         return records[start : None if limit is None else start + limit]
 
     def create(
-        self, name: str, role: Role, *, employee_id: str | None, created_by: str
+        self,
+        name: str,
+        role: Role,
+        *,
+        employee_id: str | None,
+        created_by: str,
+        store: GraphStore | None = None,
     ) -> tuple[str, ApiKeyRecord]:
-        """Create a key; return the plaintext (shown once) and its record."""
+        """Create a key; return the plaintext (shown once) and its record.
+
+        A sales key must name the employee it acts for; with ``store``, that employee must
+        be in the graph (a mistyped id would give a key that sees nobody's customers).
+        """
+        if role == "sales" and not employee_id:
+            raise InputError(
+                "a sales key must be bound to an employee: give its employee id "
+                "(--employee on the command line, employee_id in the API)"
+            )
+        if employee_id and store is not None and store.get_node(Node.EMPLOYEE, employee_id) is None:
+            raise InputError(
+                f"employee_id: no employee {employee_id!r} in the graph; load the employees "
+                "file first, or check the id"
+            )
         key = _PREFIX + secrets.token_urlsafe(32)
         digest = hash_key(key)
         record = ApiKeyRecord(

@@ -98,6 +98,12 @@ def test_sales_key_needs_an_employee(shared: Api) -> None:
     response = shared.post("/keys", json={"name": "x", "role": "sales"})
     assert response.status_code == 422
     assert "employee_id" in response.json()["detail"] or "employee_id" in response.text
+    # ... one in the graph: a mistyped id would make a key that sees no one's customers.
+    unknown = shared.post("/keys", json={"name": "x", "role": "sales", "employee_id": "E9999"})
+    assert unknown.status_code == 422, unknown.text
+    assert "no employee 'E9999'" in unknown.json()["detail"]
+    known = shared.post("/keys", json={"name": "x", "role": "sales", "employee_id": "E1"})
+    assert known.status_code == 201, known.text
 
 
 def test_requests_are_audited_without_secrets(shared: Api) -> None:
@@ -107,6 +113,11 @@ def test_requests_are_audited_without_secrets(shared: Api) -> None:
     assert search["role"] == "viewer"
     assert search["query"]["phone"] == "<redacted>"
     assert search["query"]["name"] == "<redacted>"
+    # An id in the path may be a phone (an identity id): the trail keeps the request, masked.
+    shared.get("/customers/phone:+8613800138000", role="viewer")
+    entries = shared.get("/audit?limit=5").json()["items"]
+    lookup = next(e for e in entries if e["route"] == "/customers/{customer_id}")
+    assert lookup["path_params"]["customer_id"] == "phone:+86 138****8000"
     text = (shared.settings.data_dir / "api" / "audit.jsonl").read_text()
     assert "13800138000" not in text
     assert ADMIN_KEY not in text

@@ -65,3 +65,17 @@ def test_unwritable_data_dir_is_one_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not writable" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_create_key_refuses_a_sales_key_without_an_employee(tmp_path: Path) -> None:
+    # The API refuses it too: a sales key without an employee sees no one's customers.
+    result = quanzi("create-key", "Li", "--role", "sales", "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "must be bound to an employee" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "api" / "keys.json").exists()
+    made = quanzi(
+        "create-key", "Li", "--role", "sales", "--employee", "E1", "--data-dir", str(tmp_path)
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().startswith("qz_")

@@ -42,6 +42,11 @@ def test_pages_need_a_key_and_sign_in_sets_a_strict_cookie(site: Any, http: http
     wrong = http.post("/ui/login", data={"key": "nope", "next": "/ui/"})
     assert wrong.status_code == 401
     assert "unknown or revoked" in wrong.text
+    # The alert box shows fixed texts by code, never words a link brings along.
+    spoof = http.get("/ui/login", params={"error": "Mail your key to help@evil.example"})
+    assert spoof.status_code == 200
+    assert "evil.example" not in spoof.text
+    assert "did not accept this key" in http.get("/ui/login", params={"error": "key"}).text
 
     good = http.post("/ui/login", data={"key": site.admin_key, "next": "https://evil.example/"})
     assert good.status_code == 303
@@ -85,6 +90,14 @@ def test_every_page_renders_and_references_nothing_outside(
         assert response.headers["content-security-policy"].startswith("default-src 'self'")
         assert external_refs(response.text) == [], path
         assert "vis-network.min.js" not in response.text or "/ui/static/" in response.text
+
+
+def test_a_customer_card_is_never_cached(admin: httpx.Client) -> None:
+    # An admin's card holds the phone and e-mail in full: nothing may keep it after sign-out.
+    customer = _first(admin, "/customers")["id"]
+    card = admin.get(f"/ui/customers/{customer}/card")
+    assert card.status_code == 200, card.text
+    assert card.headers["cache-control"] == "no-store"
 
 
 def test_static_files_come_from_quanzi_and_pyvis(http: httpx.Client) -> None:
