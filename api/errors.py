@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from quanzi.api.services.health import STORE_DOWN_DETAIL
 from quanzi.errors import (
     ConfigError,
     ConflictError,
@@ -197,7 +198,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 named = _FIELD_MESSAGE.match(str(exc)) if status == 422 else None
                 if named is not None:
                     extra["errors"] = [{"field": named[1], "message": named[2]}]
-                return problem(status, title, str(exc), headers=headers, **extra)
+                detail = str(exc)
+                if isinstance(exc, StoreUnavailableError):
+                    log.warning("%s %s: %s", request.method, request.url.path, exc)
+                    detail = STORE_DOWN_DETAIL
+                return problem(status, title, detail, headers=headers, **extra)
         raise exc  # pragma: no cover - every QuanziError matches the last row
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:

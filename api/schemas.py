@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from quanzi.ingest.readers import EVENT_TYPES
 from quanzi.settings import Role
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "CustomerSummary",
     "ErasureReport",
     "ErasureRequest",
+    "EventRecord",
     "EventsIngest",
     "FunnelReport",
     "FunnelStep",
@@ -437,6 +439,23 @@ class ContactsIngest(RequestBody):
     records: list[ContactRecord] = Field(min_length=1, max_length=5000)
 
 
+class EventRecord(BaseModel):
+    """One event: its ``type`` and ``time`` are checked before the job is queued; the other
+    fields (by type, docs/input-formats.md) when it runs, a bad row becoming a reject."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["interaction"])
+    time: str | int | float = Field(examples=["2024-05-02T09:00:00Z"])
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in EVENT_TYPES:
+            raise ValueError(f"{value!r} is not an event type; use one of {sorted(EVENT_TYPES)}")
+        return value
+
+
 class EventsIngest(RequestBody):
     """Events as in ``events.jsonl`` (see docs/input-formats.md), loaded as a background job."""
 
@@ -457,7 +476,7 @@ class EventsIngest(RequestBody):
         }
     )
 
-    events: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
+    events: list[EventRecord] = Field(min_length=1, max_length=100_000)
 
 
 class RejectPublic(BaseModel):

@@ -55,7 +55,8 @@ def ingest_events(
     Events name people by contact record (`"<source>:<source_record_id>"`), so load the
     contacts first. Follow the job at `/jobs/{id}`.
     """
-    job = service.start_events_job(jobs, store, settings, body.events, owner=principal.key_id)
+    events = [e.model_dump() for e in body.events]
+    job = service.start_events_job(jobs, store, settings, events, owner=principal.key_id)
     return job_public(job)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -10,7 +11,16 @@ from quanzi.errors import StoreError
 from quanzi.graph.schema import schema_version
 from quanzi.graph.store import GraphStore
 
-__all__ = ["COUNTS_MAX_AGE_S", "CountsCache", "Health", "check_health"]
+__all__ = ["COUNTS_MAX_AGE_S", "STORE_DOWN_DETAIL", "CountsCache", "Health", "check_health"]
+
+log = logging.getLogger(__name__)
+
+#: What callers are told when the store cannot be reached; the driver's own text (the store's
+#: host and port) goes to the service's log.
+STORE_DOWN_DETAIL = (
+    "The graph store cannot be reached: start it (`quanzi store start` for the bundled store) "
+    "and try again; the service's log has the details"
+)
 
 #: Seconds for which ``/health`` reuses its node and relation counts.
 COUNTS_MAX_AGE_S = 5.0
@@ -65,5 +75,8 @@ def check_health(
         else:
             numbers, version = counts.read(store)
     except StoreError as e:
-        return Health("degraded", "down", store_kind, detail=str(e))
+        # /health answers anyone: the driver's text (the store's host and port) goes to the
+        # log only.
+        log.warning("health check: %s", e)
+        return Health("degraded", "down", store_kind, detail=STORE_DOWN_DETAIL)
     return Health("ok", "up", store_kind, round(latency * 1000, 2), version, numbers)

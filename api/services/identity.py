@@ -27,7 +27,7 @@ from quanzi.api.schemas import (
 from quanzi.api.services.access import Principal, Visibility, mask_identity_id
 from quanzi.api.services.graph_cache import GraphCache
 from quanzi.api.services.jobs import Job, JobContext, JobManager, JobWork
-from quanzi.errors import InputError
+from quanzi.errors import InputError, QuanziError
 from quanzi.graph.store import GraphStore
 from quanzi.ingest import IngestReport, ingest_contacts, ingest_files
 from quanzi.ingest.lock import writer_lock
@@ -93,6 +93,10 @@ def _ingest_job(store: GraphStore, settings: Settings, staged: Path) -> JobWork:
     def work(context: JobContext) -> tuple[dict[str, Any], int]:
         try:
             report = ingest_files(store, [staged], settings, progress=context.progress)
+        except QuanziError as e:
+            # The job's error is shown to API callers: name the file, not the server's folder.
+            e.args = tuple(str(a).replace(f"{staged}/", "") for a in e.args)
+            raise
         finally:
             # Uploaded files hold personal data: keep them no longer than the job.
             shutil.rmtree(staged, ignore_errors=True)

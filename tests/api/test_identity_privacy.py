@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from quanzi.api.services import identity as identity_service
@@ -184,6 +187,26 @@ def test_upload_files_as_a_job_with_rejects_report(api: Api) -> None:
     assert [j["id"] for j in api.get("/jobs").json()] == [job["id"]]
 
 
+def test_a_failed_upload_job_names_the_file_not_the_server_folder(api: Api) -> None:
+    # A Parquet file whose footer reads (so the upload check passes) but whose third row
+    # group is damaged: the job fails, and its error is shown to the caller.
+    rows = [
+        {"source": "crm", "source_record_id": str(i), "phone": "13900130000"} for i in range(40)
+    ]
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), sink, row_group_size=10, compression="NONE")
+    data = bytearray(sink.getvalue())
+    at = pq.ParquetFile(io.BytesIO(bytes(data))).metadata.row_group(2).column(1).data_page_offset
+    data[at : at + 40] = b"\xff" * 40
+    files = [("files", ("contacts.parquet", bytes(data), "application/octet-stream"))]
+    response = api.client.post("/identity/uploads", headers=api.admin, files=files)
+    assert response.status_code == 202, response.text
+    job = _wait(api, response.json())
+    assert job["status"] == "failed", job
+    assert job["error"].startswith("contacts.parquet: not a readable Parquet file"), job["error"]
+    assert str(api.settings.data_dir) not in job["error"]
+
+
 def test_upload_refuses_unreadable_files(api: Api) -> None:
     bad_type = [("files", ("notes.txt", b"hello", "text/plain"))]
     response = api.client.post("/identity/uploads", headers=api.admin, files=bad_type)
@@ -208,6 +231,24 @@ def test_analysis_runs_as_a_job(graph: Api) -> None:
     assert circles
     assert sum(c["members"] for c in circles if c["level"] == 0) >= 6
     assert graph.get("/influencers?k=3").json()["items"]
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"type": "nope", "time": "2024-01-01T00:00:00Z"}, "body.events.0.type"),
+        ({"type": "interaction"}, "body.events.0.time"),
+        ({"time": "2024-01-01T00:00:00Z"}, "body.events.0.type"),
+    ],
+)
+def test_events_without_a_known_type_or_a_time_are_refused_before_a_job(
+    api: Api, event: dict[str, str], field: str
+) -> None:
+    # Else the job starts and fails on "cannot tell what this file holds from its columns".
+    refused = api.post("/identity/events", json={"events": [event]})
+    assert refused.status_code == 422, refused.text
+    assert field in [e["field"] for e in refused.json()["errors"]]
+    assert api.get("/jobs").json() == []
 
 
 def _everything(store: GraphStore) -> str:

@@ -107,6 +107,10 @@ def test_store_killed_under_api_and_library_queries_is_a_503_then_recovers(
         health = client.get("/health")
         assert health.status_code == 503
         assert health.json()["store"] == "down"
+        # Callers are not told where the store runs (/health answers anyone).
+        for answer in (problem["detail"], health.text):
+            assert "127.0.0.1" not in answer
+            assert "connect" not in answer.lower()
         with pytest.raises(StoreUnavailableError, match="quanzi store start"):
             fs.store.counts()
 
