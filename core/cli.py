@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -160,19 +161,65 @@ def ingest(
         list[Path], typer.Argument(help="Contact and event files, or a folder of them.")
     ],
     data_dir: DataDir = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the rejected rows (CSV: file, row, field, reason); default: "
+            "ingest/rejects-<UTC time>.csv under the data directory, when there are any."
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="FILE=MAPPING: read FILE (an export in another layout) through a TOML or JSON "
+            "column mapping (docs/ingest.md); repeat for several files."
+        ),
+    ] = None,
 ) -> None:
     """Load contact records and events, resolve identities, and write them to the graph."""
     settings = _settings(data_dir)
     from quanzi.graph.connect import open_store
     from quanzi.ingest import ingest_files
+    from quanzi.ingest.readers import load_mapping
 
+    mappings = {}
+    for item in mapping or ():
+        file, sep, rules = item.partition("=")
+        if not sep or not file or not rules:
+            raise QuanziError(f"--mapping takes FILE=MAPPING, not {item!r}")
+        mappings[Path(file)] = load_mapping(Path(rules))
     store = open_store(settings)
     try:
         with progress_bars() as report:
-            result = ingest_files(store, paths, settings, progress=report)
-        out.print(result.summary())
+            result = ingest_files(store, paths, settings, mappings=mappings, progress=report)
     finally:
         store.close()
+    out.print(result.summary())
+    for name in result.skipped_files:
+        out.print(f"skipped {name}")
+    if result.rejects:
+        target = rejects or settings.data_dir / "ingest" / f"rejects-{_utc_stamp()}.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        result.write_rejects(target)
+        target.chmod(0o600)  # the rows' values are personal data
+        from quanzi.api.logs import mask_text
+
+        for r in result.rejects[:_REJECTS_SHOWN]:
+            out.print(f"  {r.file}:{r.row} {r.field}: {mask_text(r.reason)}", markup=False)
+        more = len(result.rejects) - _REJECTS_SHOWN
+        out.print(
+            (f"  ... and {more:,} more; " if more > 0 else "  ")
+            + f"all {len(result.rejects):,} rejected rows are in {target}",
+            markup=False,
+        )
+
+
+#: Rejected rows the CLI prints (all of them go to the rejects file).
+_REJECTS_SHOWN = 5
+
+
+def _utc_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 @app.command()

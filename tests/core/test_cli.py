@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from quanzi.graph.store import GraphStore
+from quanzi.settings import Settings
 
 COMMANDS = [[], ["store"], ["store", "start"], ["store", "stop"], ["store", "status"],
             ["generate"], ["ingest"], ["analyze"], ["serve"], ["demo"], ["create-key"]]  # fmt: skip
@@ -79,3 +83,39 @@ def test_create_key_refuses_a_sales_key_without_an_employee(tmp_path: Path) -> N
     )
     assert made.returncode == 0, made.stderr
     assert made.stdout.strip().startswith("qz_")
+
+
+@pytest.mark.store
+def test_ingest_shows_and_keeps_the_rejected_rows_and_reads_a_mapped_export(
+    store: GraphStore, store_settings: Settings, tmp_path: Path
+) -> None:
+    # A shop's own export (other column names, no source column) read through a mapping;
+    # seven rows, six with a phone that is no phone.
+    export = tmp_path / "export.csv"
+    lines = ["会员号,姓名,手机", "M1,王芳,139 0013 9000"]
+    lines += [f"M{i},李{i},12{i}" for i in range(2, 8)]
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rules = tmp_path / "map.toml"
+    rules.write_text(
+        'kind = "contacts"\nsource = "shop"\n[columns]\n'
+        '"手机" = "phone"\n"姓名" = "full_name"\n"会员号" = "source_record_id"\n',
+        encoding="utf-8",
+    )
+    env = {"QUANZI_DATA_DIR": str(store_settings.data_dir), "NO_COLOR": "1", "COLUMNS": "200"}
+    kept = tmp_path / "rejects.csv"
+    result = quanzi(
+        "ingest", str(export), "--mapping", f"{export}={rules}", "--rejects", str(kept), env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rejected rows: 6" in result.stdout
+    assert "export.csv:3 phone:" in result.stdout  # the first rows are shown
+    assert f"... and 1 more; all 6 rejected rows are in {kept}" in result.stdout
+    with kept.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["row"] for r in rows] == [str(i) for i in range(3, 9)]
+    assert {r["field"] for r in rows} == {"phone"}
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert store.counts()["Customer"] == 1
+    bad = quanzi("ingest", str(export), "--mapping", str(rules), env=env)
+    assert bad.returncode == 1
+    assert "--mapping takes FILE=MAPPING" in bad.stderr
