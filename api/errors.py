@@ -207,6 +207,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            # FastAPI reports it at ("body", <character offset>): not a field.
+            where = broken["loc"][1] if len(broken["loc"]) > 1 else "?"
+            reason = (broken.get("ctx") or {}).get("error", "")
+            message = f"the body is not valid JSON (at character {where}: {reason})"
+            return problem(
+                422, "Invalid input", message, errors=[{"field": "body", "message": message}]
+            )
         errors = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]

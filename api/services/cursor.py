@@ -39,7 +39,9 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
         raise InputError(
             "cursor: not a cursor from this API; pass the next_cursor of the previous page"
         ) from None
-    if made_for != sort or not isinstance(last_id, str):
+    if not isinstance(last_id, str):
+        raise InputError("cursor: damaged; start again without a cursor")
+    if made_for != sort:
         raise InputError(
             f"cursor: it was made for sort={made_for!r}, not {sort!r}; "
             "keep the same sort while paging, or start again without a cursor"

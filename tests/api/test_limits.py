@@ -80,6 +80,20 @@ def test_json_body_over_the_limit_is_413_and_writes_nothing(
         assert _customers(store) == before
 
 
+def test_a_body_that_is_not_json_is_a_422_saying_so(
+    store: GraphStore, store_settings: Settings, tmp_path: Path
+) -> None:
+    with _app(store, store_settings, tmp_path) as client:
+        broken = client.post(
+            "/identity/contacts",
+            headers={**ADMIN, "content-type": "application/json"},
+            content=b'{"records": [,]}',
+        )
+    assert broken.status_code == 422
+    assert broken.json()["detail"].startswith("the body is not valid JSON (at character 13")
+    assert broken.json()["errors"][0]["field"] == "body"
+
+
 def _csv(rows: int) -> bytes:
     lines = ["source,source_record_id,full_name,email"]
     lines += [f"crm,U-{i},Person {i},person.{i}@example.com" for i in range(rows)]
