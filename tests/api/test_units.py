@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -69,6 +71,10 @@ def test_cursor_round_trip_and_refusals() -> None:
     for bad in ("", "!!!", "eyJ4IjoxfQ"):
         with pytest.raises(InputError, match="cursor"):
             decode_cursor(bad, "name")
+    # A forged cursor whose id is no text is damaged, whatever sort it names.
+    forged = base64.urlsafe_b64encode(json.dumps({"k": "a", "i": 5, "s": "name"}).encode())
+    with pytest.raises(InputError, match="damaged"):
+        decode_cursor(forged.decode(), "name")
 
 
 def test_key_ring(tmp_path: Path) -> None:
