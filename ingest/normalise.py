@@ -171,7 +171,13 @@ def has_cjk(text: str) -> bool:
 def normalise_phone(raw: str, region: str = "CN") -> str | None:
     """A phone number in E.164, read in ``region`` when it has no country code.
 
-    Raises ``ValueError`` when the text is not a possible phone number.
+    Raises ``ValueError`` when the text is not a possible phone number, or is a placeholder
+    rather than a number: text with letters in it (``1334444000X``, ``1-800-FLOWERS``), fewer
+    than 7 digits after the country code (``12345``), one digit repeated (``000000000``). A
+    placeholder kept would become a channel key shared by everyone who has it, and join
+    people with the same name (the "same phone and name" rule). Validity against the
+    numbering plan (``phonenumbers.is_valid_number``) is *not* required: its metadata lags
+    behind newly allocated ranges (it refused a few Hong Kong mobiles of the generator's).
 
     >>> normalise_phone("(138) 0013 8000"), normalise_phone("+1 415-555-2671")
     ('+8613800138000', '+14155552671')
@@ -179,25 +185,68 @@ def normalise_phone(raw: str, region: str = "CN") -> str | None:
     text = normalise_text(raw)
     if text is None:
         return None
+    if letter := _LETTER.search(text):
+        raise ValueError(
+            f"{text!r} holds the letter {letter[0]!r}; a phone number is written in digits "
+            "(with +, spaces, dashes or parentheses): correct it, or leave the field empty"
+        )
     if region == "CN" or text.startswith(("+86", "0086", "86")):
         # The common case, a mainland mobile number in any of its written forms, without the
-        # cost of a full parse.
+        # cost of a full parse (1[3-9] and 9 more digits: never one digit repeated).
         match = _CN_MOBILE.match(_NOT_DIGIT_OR_PLUS.sub("", text))
         if match:
             return "+86" + match[1]
     try:
-        number = phonenumbers.parse(text, region)
+        number = phonenumbers.parse(text, region, keep_raw_input=True)
     except phonenumbers.NumberParseException as e:
         raise ValueError(f"{text!r} is not a phone number ({e})") from None
     if not phonenumbers.is_possible_number(number):
         # A Chinese mobile written with the bare country code and no "+" (8613800138000).
         if text.startswith("86") and region != "CN":
             return normalise_phone("+" + text, region)
+        raise ValueError(_not_possible(text, number, region))
+    national = phonenumbers.national_significant_number(number)
+    if len(set(national)) == 1:
         raise ValueError(
-            f"{text!r} is not a possible phone number in region {region}; "
-            "write it with its country code (+86 ...)"
+            f"{text!r} is one digit repeated, a placeholder, not a phone number; "
+            "leave the field empty when the number is not known"
+        )
+    if len(national.lstrip("0")) < 7:
+        raise ValueError(
+            f"{text!r} has {len(national.lstrip('0'))} digits after the country code, "
+            "a phone number has at least 7; write the whole number, or leave the field empty"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_WHY_NOT_POSSIBLE = {
+    phonenumbers.ValidationResult.TOO_SHORT: "too short",
+    phonenumbers.ValidationResult.TOO_LONG: "too long",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "of a length no number there has",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "of an unknown country code",
+}
+
+
+def _not_possible(text: str, number: phonenumbers.PhoneNumber, region: str) -> str:
+    """Why ``number`` (parsed from ``text``) is not a possible number, and what to do."""
+    why = _WHY_NOT_POSSIBLE.get(phonenumbers.is_possible_number_with_reason(number), "")
+    why = f" ({why})" if why else ""
+    if number.country_code_source in (
+        phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_PLUS_SIGN,
+        phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_IDD,
+    ):
+        # It has a country code already: saying "write it with its country code" would not help.
+        code = number.country_code or 0
+        where = phonenumbers.region_code_for_country_code(code)
+        return (
+            f"{text!r} is not a possible phone number for country code +{code} ({where}){why}; "
+            "check its digits"
+        )
+    return (
+        f"{text!r} is not a possible phone number in region {region}{why}; check its digits, "
+        "or write it with its country code (+86 ...) if it is from another country"
+    )
 
 
 @lru_cache(maxsize=_CACHE)

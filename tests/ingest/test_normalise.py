@@ -46,6 +46,42 @@ def test_unreadable_phone_raises_with_reason(raw: str) -> None:
         normalise_phone(raw, "CN")
 
 
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("000000000", "one digit repeated"),
+        ("000-000-000", "one digit repeated"),
+        ("+86 0000000000", "one digit repeated"),
+        ("11111111111", "one digit repeated"),
+        ("12345", "5 digits after the country code"),
+        ("1334444000X", "holds the letter 'X'"),
+        ("13344440000x", "holds the letter 'x'"),  # cut to a real-looking mobile before
+        ("1-800-FLOWERS", "holds the letter 'F'"),
+    ],
+)
+def test_placeholder_phones_are_refused_not_made_keys(raw: str, why: str) -> None:
+    # Each was a "possible" number: 000000000 became +8600000000, a key shared by everyone
+    # whose export wrote zeros for an unknown phone.
+    with pytest.raises(ValueError, match=why) as refused:
+        normalise_phone(raw, "CN")
+    assert "leave the field empty" in str(refused.value)
+
+
+def test_an_impossible_number_with_a_country_code_is_not_told_to_add_one() -> None:
+    with pytest.raises(ValueError, match=r"for country code \+1 \(US\) \(too short\)") as e:
+        normalise_phone("+1 999", "CN")
+    assert "write it with its country code" not in str(e.value)
+    with pytest.raises(ValueError, match=r"in region CN .*write it with its country code"):
+        normalise_phone("12", "CN")
+
+
+def test_real_numbers_of_other_countries_and_landlines_still_load() -> None:
+    assert normalise_phone("010-12345678", "CN") == "+861012345678"
+    assert normalise_phone("+852 6788 5399", "CN") == "+85267885399"  # not "valid" to the library
+    assert normalise_phone("+65 8123 4567", "CN") == "+6581234567"
+    assert normalise_phone("+1 (415) 555-2671", "CN") == "+14155552671"
+
+
 def test_empty_values_are_none() -> None:
     assert normalise_phone("  ", "CN") is None
     assert normalise_email("") is None
