@@ -28,6 +28,7 @@ __all__ = [
     "IDENTITY_LINKS",
     "MARK_MERGED",
     "MERGED_CUSTOMER_IDS",
+    "ORDER_OWNERS",
     "ORDER_TOTALS",
     "PING",
     "SCHEMA_VERSION_READ",
@@ -413,6 +414,13 @@ ADD_INTERACTIONS = (
     "e.batches = coalesce(e.batches, []) + $batch, "
     "e.last_at = CASE WHEN e.last_at IS NULL OR e.last_at < r.last_at THEN r.last_at "
     "ELSE e.last_at END, e.kinds = [k IN e.kinds WHERE NOT k IN r.kinds] + r.kinds"
+)
+
+#: ``rows``: the customer that placed each of the orders ``$ids`` (through PLACED, which merges
+#: move to the survivor), maps ``{order, customer}`` collected into one row.
+ORDER_OWNERS = (
+    f"UNWIND $ids AS oid MATCH (o:{Node.ORDER} {{id: oid}})<-[:{Rel.PLACED}]-(c:{Node.CUSTOMER}) "
+    "RETURN collect({order: o.id, customer: c.id}) AS rows"
 )
 
 #: ``rows``: order totals of the customers ``$ids``, recomputed from their PLACED orders, maps

@@ -99,8 +99,10 @@ class EventAggregate:
     served: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: (inviter, invitee) -> {"campaign_id", "invite_code", "at"}
     referrals: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
-    #: order id -> {"person", "amount", "product", "placed_at"}
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: order id -> every event that names it, in file order: (row, {"person", "amount",
+    #: "product", "placed_at"}). Which of them stand is decided once the people are customers:
+    #: an order id belongs to one customer (pipeline._order_rows).
+    orders: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     #: (person, tag) -> {"by", "at"}
     tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: (person, interest) -> {"weight", "at"}
@@ -114,13 +116,16 @@ class EventAggregate:
     employees: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
     campaigns: set[str] = field(default_factory=set)
+    _row: int = field(default=0, init=False, repr=False)
 
     def people(self) -> set[str]:
         """Every person reference seen."""
         return set(self.last_active)
 
-    def add(self, event: Mapping[str, Any]) -> None:
-        """Validate one event and fold it into the aggregates."""
+    def add(self, event: Mapping[str, Any], row: int = 0) -> None:
+        """Validate one event and fold it into the aggregates; ``row`` is its place in the file
+        (kept with orders, which can be refused only when written)."""
+        self._row = row
         kind = _text(event, "type")
         if kind not in EVENT_TYPES:
             raise EventError(
@@ -203,7 +208,7 @@ class EventAggregate:
         row: dict[str, Any] = {"person": v["customer"], "amount": amount, "placed_at": at}
         if event.get("product") is not None:
             row["product"] = _text(event, "product", self.max_chars)
-        self.orders[v["order_id"]] = row
+        self.orders.setdefault(v["order_id"], []).append((self._row, row))
 
     def _tag_applied(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
         row = {"at": at}

@@ -402,7 +402,7 @@ def _load_events(
                 report.reject(origin, row_no, "*", f"the row {event['__error__']}")
                 continue
             try:
-                agg.add(event)
+                agg.add(event, row_no)
             except EventError as e:
                 report.reject(origin, row_no, e.field, str(e))
                 continue
@@ -429,7 +429,9 @@ def _load_events(
                 "customer",
                 f"{ref!r} is no loaded contact record; load its contact file first",
             )
-        counts = _write_events(store, agg, customer_of, settings, fingerprint)
+        counts = _write_events(
+            store, agg, customer_of, settings, fingerprint, reject=_rejecter(report, origin)
+        )
         report.counts.update(counts)
         # Counted before the mark that ends the load, not after it: the data is all written
         # here, and the load's last write stays its mark (a load killed in between is run
@@ -451,13 +453,24 @@ def _load_events(
     return True
 
 
+def _rejecter(report: IngestReport, origin: str) -> Callable[[int, str, str], None]:
+    def reject(row: int, field_name: str, reason: str) -> None:
+        report.reject(origin, row, field_name, reason)
+
+    return reject
+
+
 def _write_events(
     store: GraphStore,
     agg: EventAggregate,
     customer_of: Mapping[str, str],
     settings: Settings,
     batch: str,
+    *,
+    reject: Callable[[int, str, str], None] | None = None,
 ) -> Counter[str]:
+    """Write the aggregated events; ``reject(row, field, reason)`` reports an event refused
+    here, once its people are customers (an order id another customer placed)."""
     counts: Counter[str] = Counter()
     c = customer_of.get
 
@@ -521,11 +534,7 @@ def _write_events(
         ({"start": a, "end": b, **p} for (a, b), p in sorted(in_campaign.items())),
     )
 
-    orders = [
-        {"id": oid, "customer_id": c(o["person"]), **{k: v for k, v in o.items() if k != "person"}}
-        for oid, o in sorted(agg.orders.items())
-        if c(o["person"])
-    ]
+    orders = _order_rows(store, agg, c, reject or (lambda row, field_name, reason: None))
     counts["Order"] += store.upsert_nodes(Node.ORDER, orders)
     counts["PLACED"] += store.upsert_relations(
         Rel.PLACED,
@@ -558,6 +567,56 @@ def _write_events(
     )
     counts["customers_updated"] += _update_customer_activity(store, agg, customer_of)
     return counts
+
+
+def _order_rows(
+    store: GraphStore,
+    agg: EventAggregate,
+    c: Callable[[str], str | None],
+    reject: Callable[[int, str, str], None],
+) -> list[dict[str, Any]]:
+    """The ``Order`` rows to write: one per order id, owned by one customer.
+
+    An order belongs to the customer that placed it first (in the graph, through ``PLACED``,
+    else the first event of this file naming it); a later event of the same customer updates
+    it (the last one wins), an event of another customer is rejected. Written as it was, the
+    order kept its old ``PLACED`` and got a new one: placed by two customers, counted in both
+    their ``order_count`` and ``total_spent``.
+    """
+    ids = sorted(agg.orders)
+    owner: dict[str, str] = {}
+    for start in range(0, len(ids), 5000):
+        for r in store.read_collected(
+            q.ORDER_OWNERS,
+            "reading who placed the orders",
+            retry=True,
+            ids=ids[start : start + 5000],
+        ):
+            owner[r["order"]] = r["customer"]
+    rows: list[dict[str, Any]] = []
+    for oid in ids:
+        claimed = f"in the graph by customer {owner[oid]}" if oid in owner else ""
+        kept: dict[str, Any] | None = None
+        for row_no, order in agg.orders[oid]:
+            cid = c(order["person"])
+            if cid is None:  # not a loaded record: rejected as such by the caller
+                continue
+            if oid not in owner:
+                owner[oid] = cid
+                claimed = f"in row {row_no} by {order['person']} (customer {cid})"
+            if cid != owner[oid]:
+                reject(
+                    row_no,
+                    "order_id",
+                    f"order {oid!r} is already placed by another customer ({claimed}); "
+                    "use a new order id",
+                )
+                continue
+            kept = {"id": oid, "customer_id": cid, **order}
+            del kept["person"]
+        if kept is not None:
+            rows.append(kept)
+    return rows
 
 
 def _stateful(

@@ -11,7 +11,7 @@ from quanzi.ingest import ingest_files
 from quanzi.model import Node
 from quanzi.settings import Settings
 
-from .conftest import WriteContacts
+from .conftest import WriteContacts, WriteEvents
 
 pytestmark = pytest.mark.store
 
@@ -48,3 +48,78 @@ def test_two_people_with_a_placeholder_phone_are_not_merged(
     assert _customer_of(store, "z:Z1") != _customer_of(store, "z:Z2")
     phones = store.read("MATCH (i:Identity {kind: 'phone'}) RETURN i.id AS id", "test")
     assert phones == []
+
+
+ZHANG = {"source": "crm", "source_record_id": "1", "full_name": "张伟", "phone": "13800138000"}
+ZHANG_WX = {
+    "source": "wechat",
+    "source_record_id": "2",
+    "full_name": "張偉",
+    "phone": "13800138000",
+}
+LI = {"source": "shop", "source_record_id": "3", "full_name": "李娜", "phone": "13900139000"}
+
+
+def _order(customer: str, order_id: str, amount: float, day: int = 1) -> dict[str, object]:
+    return {
+        "type": "order",
+        "time": f"2024-01-0{day}T10:00:00Z",
+        "customer": customer,
+        "order_id": order_id,
+        "amount": amount,
+        "product": "tea",
+    }
+
+
+def _placed(store: GraphStore) -> dict[str, list[str]]:
+    rows = store.read(
+        "MATCH (c:Customer)-[:PLACED]->(o:Order) RETURN o.id AS o, c.id AS c ORDER BY c", "test"
+    )
+    placed: dict[str, list[str]] = {}
+    for r in rows:
+        placed.setdefault(r["o"], []).append(r["c"])
+    return placed
+
+
+def test_an_order_id_reused_by_another_customer_is_rejected(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    contacts = write_contacts("c.csv", [ZHANG, ZHANG_WX, LI])
+    first = write_events("e1.jsonl", [_order("crm:1", "O1", 100.0)])
+    report = ingest_files(store, [contacts, first], ingest_settings)
+    assert not report.rejects
+    zhang, li = _customer_of(store, "crm:1"), _customer_of(store, "shop:3")
+    assert zhang == _customer_of(store, "wechat:2") != li
+
+    # A later file: O1 again for 李娜 (before: O1 moved to her, but 张伟 kept his PLACED, so
+    # both counted it); O1 again for 张伟 through his other record (an update: accepted);
+    # O2 twice in the file, first for 李娜, then for 张伟.
+    later = write_events(
+        "e2.jsonl",
+        [
+            _order("shop:3", "O1", 5.0, 2),
+            _order("wechat:2", "O1", 120.0, 3),
+            _order("shop:3", "O2", 30.0, 4),
+            _order("crm:1", "O2", 7.0, 5),
+        ],
+    )
+    report = ingest_files(store, [later], ingest_settings)
+    got = {(r.row, r.field): r.reason for r in report.rejects}
+    assert set(got) == {(1, "order_id"), (4, "order_id")}, got
+    assert "'O1' is already placed by another customer" in got[(1, "order_id")]
+    assert zhang in got[(1, "order_id")]
+    assert "in row 3 by shop:3" in got[(4, "order_id")]
+    assert all(why.endswith("use a new order id") for why in got.values())
+
+    assert _placed(store) == {"O1": [zhang], "O2": [li]}
+    o1 = store.get_node(Node.ORDER, "O1")
+    assert o1 is not None
+    assert (o1["customer_id"], o1["amount"]) == (zhang, 120.0)
+    z, lc = store.get_node(Node.CUSTOMER, zhang), store.get_node(Node.CUSTOMER, li)
+    assert z is not None
+    assert lc is not None
+    assert (z["order_count"], z["total_spent"]) == (1, 120.0)
+    assert (lc["order_count"], lc["total_spent"]) == (1, 30.0)
