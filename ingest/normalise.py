@@ -140,21 +140,40 @@ _SURNAME_PINYIN = {
 
 
 def normalise_text(raw: str | None) -> str | None:
-    """NFKC, trimmed, inner whitespace collapsed; ``None`` when nothing is left.
+    """NFKC, trimmed, inner whitespace collapsed, control characters removed; ``None`` when
+    nothing is left.
+
+    Control characters (Unicode category Cc) have no place in a one-line field: tab, newline
+    and the other whitespace ones become a space like any whitespace, the rest are removed, and
+    a terminal escape sequence (``ESC [31m``) is removed whole, so that a name does not recolour
+    the terminal or log it is printed to.
 
     >>> normalise_text("  ＡＢＣ   Street ")
     'ABC Street'
+    >>> normalise_text("韩\x00八"), normalise_text("朱\x01\x1b[31m十")
+    ('韩八', '朱十')
     """
     if raw is None:
         return None
     text = str(raw)
-    if text.isascii():
-        if text.isprintable() and "  " not in text:  # no tab, newline, double space: as is
-            return text.strip() or None
-    else:
+    ascii_only = text.isascii()
+    printable = text.isprintable()  # cheap: _CONTROL runs only for text that needs it
+    if ascii_only and printable and "  " not in text:  # no tab, newline, double space: as is
+        return text.strip() or None
+    if not printable:  # before NFKC, which could compose what a removed character held apart
+        text = _CONTROL.sub("", text)
+    if not ascii_only:
         text = unicodedata.normalize("NFKC", text)
     text = _SPACES.sub(" ", text).strip()
     return text or None
+
+
+#: Terminal escape sequences (CSI ``ESC [ ... m``, OSC ``ESC ] ... BEL``), a lone ESC, and the
+#: control characters that are not whitespace (whitespace ones are made spaces by ``_SPACES``).
+_CONTROL = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))?"
+    r"|[\x00-\x08\x0e-\x1a\x7f-\x84\x86-\x9f]"
+)
 
 
 @lru_cache(maxsize=_CACHE)

@@ -123,3 +123,51 @@ def test_an_order_id_reused_by_another_customer_is_rejected(
     assert lc is not None
     assert (z["order_count"], z["total_spent"]) == (1, 120.0)
     assert (lc["order_count"], lc["total_spent"]) == (1, 30.0)
+
+
+def test_control_characters_are_not_stored(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    rows = [
+        {
+            "source": "a",
+            "source_record_id": "NUL1",
+            "full_name": "韩\x00八",
+            "phone": "13800138019",
+        },
+        {
+            "source": "a",
+            "source_record_id": "CTL1",
+            "full_name": "朱\x01\x1b[31m十",
+            "phone": "13800138021",
+            "city": "上海\x1b[0m",
+        },
+    ]
+    contacts = write_contacts("c.csv", rows)
+    events = write_events(
+        "e.jsonl",
+        [
+            {
+                "type": "tag_applied",
+                "time": "2024-01-01T00:00:00Z",
+                "customer": "a:NUL1",
+                "tag": "vip\u0000",
+            }
+        ],
+    )
+    report = ingest_files(store, [contacts, events], ingest_settings)
+    assert not report.rejects
+    names = store.read(
+        "MATCH (c:Customer)-[:HAS_IDENTITY]->(i:Identity {kind: 'record'}) "
+        "RETURN c.name AS customer, i.name AS record, i.city AS city ORDER BY i.id",
+        "test",
+    )
+    assert [(r["customer"], r["record"], r["city"]) for r in names] == [
+        ("朱十", "朱十", "上海"),
+        ("韩八", "韩八", None),
+    ]
+    tags = store.read("MATCH (:Customer)-[:TAGGED]->(t:Tag) RETURN t.id AS id", "test")
+    assert [t["id"] for t in tags] == ["vip"]

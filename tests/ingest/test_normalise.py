@@ -15,6 +15,7 @@ from quanzi.ingest.normalise import (
     normalise_gender,
     normalise_name,
     normalise_phone,
+    normalise_text,
 )
 
 
@@ -80,6 +81,21 @@ def test_real_numbers_of_other_countries_and_landlines_still_load() -> None:
     assert normalise_phone("+852 6788 5399", "CN") == "+85267885399"  # not "valid" to the library
     assert normalise_phone("+65 8123 4567", "CN") == "+6581234567"
     assert normalise_phone("+1 (415) 555-2671", "CN") == "+14155552671"
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("韩\x00八", "韩八"),
+        ("朱\x01\x1b[31m十", "朱十"),  # a terminal escape goes whole, not leaving "[31m"
+        ("\x1b]0;title\x07Bob", "Bob"),
+        ("Li\x7fNa\x9b", "LiNa"),
+        ("a\tb\r\nc\x85d", "a b c d"),  # whitespace control characters are spaces
+        ("\x00\x1b", None),
+    ],
+)
+def test_control_characters_are_removed_from_text(raw: str, clean: str | None) -> None:
+    assert normalise_text(raw) == clean
 
 
 def test_empty_values_are_none() -> None:
