@@ -401,7 +401,8 @@ def normalise_date(raw: str) -> str | None:
     return found.isoformat()
 
 
-#: ``2024-05-01T08:30:00Z`` (years 1000-9999: strftime does not pad smaller ones).
+#: ``2024-05-01T08:30:00Z`` (years 1000-9999; earlier ones, written with leading zeros, take the
+#: slow path).
 _UTC_SECONDS = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 
 
@@ -437,7 +438,9 @@ def normalise_datetime(raw: str) -> str | None:
         moment = moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable UTC time
         raise ValueError(f"{text!r} is out of the range of dates Quanzi stores") from None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime("%Y..."): strftime writes the year 999 as "999", and times are
+    # compared as text ("999-05-01T..." sorted after every "2024-..." time).
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 _GENDERS = {

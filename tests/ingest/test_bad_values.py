@@ -171,3 +171,26 @@ def test_control_characters_are_not_stored(
     ]
     tags = store.read("MATCH (:Customer)-[:TAGGED]->(t:Tag) RETURN t.id AS id", "test")
     assert [t["id"] for t in tags] == ["vip"]
+
+
+def test_an_event_before_the_year_1000_does_not_become_the_latest_activity(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    contacts = write_contacts("c.csv", [ZHANG, LI])
+    stage = {"type": "funnel_stage", "customer": "crm:1"}
+    events = write_events(
+        "e.jsonl",
+        [
+            stage | {"time": "2024-03-01T00:00:00Z", "stage": "won"},
+            stage | {"time": "0999-05-01T00:00:00Z", "stage": "lead"},
+        ],
+    )
+    ingest_files(store, [contacts, events], ingest_settings)
+    customer = store.get_node(Node.CUSTOMER, _customer_of(store, "crm:1"))
+    assert customer is not None
+    assert customer["last_active_at"] == "2024-03-01T00:00:00Z"
+    assert customer["funnel_stage"] == "won"
+    assert customer["funnel_history"] == ["0999-05-01T00:00:00Z lead", "2024-03-01T00:00:00Z won"]

@@ -98,6 +98,12 @@ def test_control_characters_are_removed_from_text(raw: str, clean: str | None) -
     assert normalise_text(raw) == clean
 
 
+def test_times_before_the_year_1000_keep_four_digit_years() -> None:
+    # strftime wrote "999-05-01T00:00:00Z", which sorts after "2024-..." as text.
+    assert normalise_datetime("0999-05-01T00:00:00Z") == "0999-05-01T00:00:00Z"
+    assert normalise_datetime("0001-01-01") == "0001-01-01T00:00:00Z"
+
+
 def test_empty_values_are_none() -> None:
     assert normalise_phone("  ", "CN") is None
     assert normalise_email("") is None
