@@ -374,7 +374,8 @@ def normalise_date(raw: str) -> str | None:
     """A calendar date as ``YYYY-MM-DD``.
 
     Reads ISO dates (with or without a time), ``YYYYMMDD``, ``YYYY/M/D``, ``D/M/YYYY`` and
-    ``YYYY年M月D日``; raises ``ValueError`` for anything else or a year before 1900.
+    ``YYYY年M月D日``; raises ``ValueError`` for anything else or a year before 1900 or after
+    2200 (saying which of the two).
 
     >>> normalise_date("19560409"), normalise_date("2001年2月3日")
     ('1956-04-09', '2001-02-03')
@@ -396,8 +397,13 @@ def normalise_date(raw: str) -> str | None:
                 break
             except ValueError:
                 continue
-    if found is None or found.year < 1900 or found.year > 2200:
+    if found is None:
         raise ValueError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+    if found.year < 1900 or found.year > 2200:
+        raise ValueError(
+            f"{text!r} is out of the range of dates Quanzi reads (years 1900 to 2200); "
+            "correct the year, or leave the field empty when it is not known"
+        )
     return found.isoformat()
 
 

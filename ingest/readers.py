@@ -232,8 +232,28 @@ def _recognise(path: Path, columns: set[str]) -> FileKind:
     raise InputError(
         f"{path}: cannot tell what this file holds from its columns {sorted(columns)[:12]}; "
         "contacts need source_record_id, events need type and time (see docs/ingest.md), "
-        "or name the kind and the columns in a mapping file"
+        "or name the kind and the columns in a mapping file" + _separator_hint(path, columns)
     )
+
+
+def _separator_hint(path: Path, columns: set[str]) -> str:
+    """What to do when a CSV's one column name holds another separator: the file is probably
+    separated by it (``;`` from a spreadsheet set to a European locale)."""
+    if len(columns) != 1 or path.suffix.lower() not in (".csv", ".tsv"):
+        return ""
+    (header,) = columns
+    expected = "tabs" if path.suffix.lower() == ".tsv" else "commas"
+    for sep, name, fix in _OTHER_SEPARATORS:
+        if sep in header:
+            return f". The file seems to be separated by {name}, not {expected}: {fix}"
+    return ""
+
+
+_OTHER_SEPARATORS = (
+    (";", "';'", "save it with commas (or with tabs, as .tsv)"),
+    ("\t", "tabs", "name it .tsv, or save it with commas"),
+    ("|", "'|'", "save it with commas (or with tabs, as .tsv)"),
+)
 
 
 def _not_text(text: str) -> bool:
