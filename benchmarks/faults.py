@@ -223,6 +223,7 @@ def run(fs: FaultStore, data: Path, work: Path, args: argparse.Namespace) -> Non
             f"{outcome}; {'all kept' if kept else 'LOST'}; "
             f"{'same graph after rerun' if same_after else 'DIFFERENT'}"
             + ("" if restarted else "; the store did not restart")
+            + (f"; the rerun failed: {_last_line(rerun.stderr)}" if rerun.returncode else "")
         )
 
         # 3. two ingests at once
@@ -235,13 +236,17 @@ def run(fs: FaultStore, data: Path, work: Path, args: argparse.Namespace) -> Non
             finished += [i for i in done if i not in finished]
             time.sleep(0.05)
         codes = [p.returncode for p in procs]
+        errors = [_last_line(p.communicate()[1]) for p in procs if p.returncode]
         together = dump_graph(fs.store)
         fs.store.delete_everything()
         for i in finished:
             run_cli(fs.settings, ["ingest", str(halves[i])], work, timeout=3600)
         ok = codes == [0, 0] and same(together, dump_graph(fs.store))
         matched["two ingests at once"] += ok
-        print(f"seed {seed}: two ingests at once (exit {codes}): {'serial' if ok else 'DIFFERENT'}")
+        print(
+            f"seed {seed}: two ingests at once (exit {codes}): {'serial' if ok else 'DIFFERENT'}"
+            + "".join(f"; error: {e}" for e in errors)
+        )
 
     print()
     print(f"kills of the CLI landed: {dict(landed)}")
@@ -256,6 +261,11 @@ def run(fs: FaultStore, data: Path, work: Path, args: argparse.Namespace) -> Non
         f"killed {args.kills}x and resumed / uninterrupted wall time: "
         f"{statistics.median(resumed_ratio):.2f}x (median)"
     )
+
+
+def _last_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1][:300] if lines else "(no output)"
 
 
 if __name__ == "__main__":
