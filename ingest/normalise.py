@@ -140,8 +140,8 @@ _SURNAME_PINYIN = {
 
 
 def normalise_text(raw: str | None) -> str | None:
-    """NFKC, trimmed, inner whitespace collapsed, control characters removed; ``None`` when
-    nothing is left.
+    r"""NFKC, trimmed, inner whitespace collapsed, control and invisible format characters
+    removed; ``None`` when nothing is left.
 
     Control characters (Unicode category Cc) have no place in a one-line field: tab, newline
     and the other whitespace ones become a space like any whitespace, the rest are removed, and
@@ -152,6 +152,8 @@ def normalise_text(raw: str | None) -> str | None:
     'ABC Street'
     >>> normalise_text("韩\x00八"), normalise_text("朱\x01\x1b[31m十")
     ('韩八', '朱十')
+    >>> normalise_text("张\u200b伟") == "张伟", normalise_text("\u202eabc")
+    (True, 'abc')
     """
     if raw is None:
         return None
@@ -168,11 +170,15 @@ def normalise_text(raw: str | None) -> str | None:
     return text or None
 
 
-#: Terminal escape sequences (CSI ``ESC [ ... m``, OSC ``ESC ] ... BEL``), a lone ESC, and the
-#: control characters that are not whitespace (whitespace ones are made spaces by ``_SPACES``).
+#: Terminal escape sequences (CSI ``ESC [ ... m``, OSC ``ESC ] ... BEL``), a lone ESC, the
+#: control characters that are not whitespace (whitespace ones are made spaces by ``_SPACES``),
+#: and invisible format characters: the soft hyphen, zero-width spaces and joiners, direction
+#: marks and overrides, the byte-order mark (``张\u200b伟`` is ``张伟``, and a right-to-left
+#: override cannot reverse how a name reads).
 _CONTROL = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))?"
-    r"|[\x00-\x08\x0e-\x1a\x7f-\x84\x86-\x9f]"
+    r"|[\x00-\x08\x0e-\x1a\x7f-\x84\x86-\x9f\xad\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    r"\u2066-\u2069\ufeff]"
 )
 
 
