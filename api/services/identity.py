@@ -53,7 +53,9 @@ MAX_REJECTS_SHOWN = 1000
 #: File types an upload may have.
 UPLOAD_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+#: What an uploaded file's name keeps: letters and digits of any script (``客户.csv``), ``.``,
+#: ``_`` and ``-``; anything else becomes ``_``.
+_SAFE_NAME = re.compile(r"[^\w.-]+")
 
 
 def report_public(report: IngestReport, *, hide: str | None = None) -> IngestReportPublic:
@@ -137,8 +139,13 @@ def start_upload_job(
             name = _SAFE_NAME.sub("_", Path(filename or "upload").name).lstrip(".") or "upload"
             if not name.lower().endswith(UPLOAD_SUFFIXES):
                 raise InputError(f"files: {filename!r} is not a {', '.join(UPLOAD_SUFFIXES)} file")
-            if name in names:
-                raise InputError(f"files: {filename!r} is uploaded twice")
+            if name in names:  # two names that clean up alike ("a b.csv", "a_b.csv")
+                stem, suffix = Path(name).stem, Path(name).suffix
+                name = next(
+                    f"{stem}-{n}{suffix}"
+                    for n in range(2, 10_000)
+                    if f"{stem}-{n}{suffix}" not in names
+                )
             target = staged / name
             with target.open("wb") as out:
                 shutil.copyfileobj(stream, out, 1 << 20)

@@ -207,6 +207,23 @@ def test_a_failed_upload_job_names_the_file_not_the_server_folder(api: Api) -> N
     assert str(api.settings.data_dir) not in job["error"]
 
 
+def test_uploads_keep_names_in_any_script(api: Api) -> None:
+    # Both names became "_.csv" and the second was refused as "uploaded twice".
+    header = "source,source_record_id,full_name,phone\n"
+    files = [
+        ("files", ("客户.csv", (header + "crm,U-1,孙丽,139 0013 9000\n").encode(), "text/csv")),
+        ("files", ("联系人.csv", (header + "crm,U-2,钱坤,12\n").encode(), "text/csv")),
+        ("files", ("a b.csv", (header + "crm,U-3,赵六,139 0013 9001\n").encode(), "text/csv")),
+        ("files", ("a_b.csv", (header + "crm,U-4,孙七,139 0013 9002\n").encode(), "text/csv")),
+    ]
+    response = api.client.post("/identity/uploads", headers=api.admin, files=files)
+    assert response.status_code == 202, response.text
+    job = _wait(api, response.json())
+    assert job["status"] == "succeeded", job
+    assert job["result"]["counts"]["contacts_read"] == 4
+    assert "联系人.csv,2,phone" in api.get(job["rejects_url"]).text
+
+
 def test_upload_refuses_unreadable_files(api: Api) -> None:
     bad_type = [("files", ("notes.txt", b"hello", "text/plain"))]
     response = api.client.post("/identity/uploads", headers=api.admin, files=bad_type)
