@@ -25,7 +25,10 @@ from typing import Any
 from quanzi.ingest.normalise import normalise_datetime, normalise_text
 from quanzi.ingest.readers import EVENT_TYPES
 
-__all__ = ["INTERACTION_WEIGHTS", "EventAggregate", "EventError"]
+__all__ = ["INTERACTION_WEIGHTS", "PERSON_FIELDS", "EventAggregate", "EventError"]
+
+#: The fields of an event that name a person (a contact record), in the order they are checked.
+PERSON_FIELDS = ("from", "to", "customer", "inviter", "invitee")
 
 #: Weight of one interaction of each kind in ``INTERACTS_WITH.weight``.
 INTERACTION_WEIGHTS = {"message": 1.0, "call": 2.0, "visit": 3.0}
@@ -91,6 +94,10 @@ class EventAggregate:
     """
 
     max_chars: int = 1000
+    #: When set, only the events that name one of these people are folded in; the others are
+    #: still checked (and raise when malformed) but written before: a file run again after the
+    #: records it was waiting for were loaded (pipeline._load_events).
+    only: frozenset[str] | None = None
     #: (from, to) -> [count, weight, last_at, kinds]
     interactions: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     #: (person, group) -> {"joined_at", "left_at"}
@@ -122,9 +129,13 @@ class EventAggregate:
         """Every person reference seen."""
         return set(self.last_active)
 
-    def add(self, event: Mapping[str, Any], row: int = 0) -> None:
+    def add(self, event: Mapping[str, Any], row: int = 0) -> list[tuple[str, str]] | None:
         """Validate one event and fold it into the aggregates; ``row`` is its place in the file
-        (kept with orders, which can be refused only when written)."""
+        (kept with orders, which can be refused only when written).
+
+        Returns the people it names, ``(field, reference)`` in :data:`PERSON_FIELDS` order, or
+        ``None`` when it names none of ``only`` and was checked but not folded in.
+        """
         self._row = row
         kind = _text(event, "type")
         if kind not in EVENT_TYPES:
@@ -142,17 +153,20 @@ class EventAggregate:
             for name in EVENT_TYPES[kind]
             if name != "amount"
         }
-        for person_field in ("from", "to", "customer", "inviter", "invitee"):
-            if person_field in values and ":" not in values[person_field]:
+        people = [(f, values[f]) for f in PERSON_FIELDS if f in values]
+        for person_field, person in people:
+            if ":" not in person:
                 raise EventError(
-                    person_field,
-                    f"{values[person_field]!r} is not a '<source>:<source_record_id>' reference",
+                    person_field, f"{person!r} is not a '<source>:<source_record_id>' reference"
                 )
+        if self.only is not None and not any(p in self.only for _, p in people):
+            # Checked like any other (a malformed row is reported again), folded into nothing.
+            getattr(EventAggregate(self.max_chars), f"_{kind}")(event, values, at)
+            return None
         getattr(self, f"_{kind}")(event, values, at)
-        for person_field in ("from", "to", "customer", "inviter", "invitee"):
-            if person_field in values:
-                person = values[person_field]
-                self.last_active[person] = _latest(self.last_active.get(person), at)
+        for _, person in people:
+            self.last_active[person] = _latest(self.last_active.get(person), at)
+        return people
 
     def _interaction(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
         if v["kind"] not in INTERACTION_WEIGHTS:

@@ -386,13 +386,28 @@ def _load_events(
     report: IngestReport,
     progress: IngestProgress | None,
 ) -> bool:
-    """Load one events file unless it was loaded before; whether it was loaded now."""
+    """Load one events file unless it was loaded before; whether it was loaded now.
+
+    The file's mark (``IngestBatch``, keyed by a hash of its bytes) is its load's last write.
+    An event that names a person who is no loaded contact record yet is rejected and waits:
+    the mark lists those people (``pending``), and the file run again (after their records
+    were loaded) folds in only the events that name one of them, the others being written
+    already. Those events are written under a batch name of their own (the file's hash and a
+    hash of the people they waited for), so an interaction that now joins a customer pair the
+    first run wrote is added, and a run of the same step cut short and repeated adds it once.
+    """
     fingerprint = _fingerprint(table.path)
-    if store.get_node(Node.INGEST_BATCH, fingerprint) is not None:
-        report.skipped_files.append(str(table.path))
-        report.counts["event_files_already_loaded"] += 1
-        return False
-    agg = EventAggregate(max_chars=settings.ingest_max_field_chars)
+    mark = store.get_node(Node.INGEST_BATCH, fingerprint)
+    waited: frozenset[str] | None = None
+    batch = fingerprint
+    if mark is not None:
+        if not mark.get("pending"):
+            report.skipped_files.append(str(table.path))
+            report.counts["event_files_already_loaded"] += 1
+            return False
+        waited = frozenset(str(p) for p in mark["pending"])
+        batch = f"{fingerprint}+{_hash_of(sorted(waited))}"
+    agg = EventAggregate(max_chars=settings.ingest_max_field_chars, only=waited)
     origin = str(table.path)
     rows_of: dict[str, int] = {}
     with _timed(report, "events read"):
@@ -402,14 +417,15 @@ def _load_events(
                 report.reject(origin, row_no, "*", f"the row {event['__error__']}")
                 continue
             try:
-                agg.add(event, row_no)
+                named = agg.add(event, row_no)
             except EventError as e:
                 report.reject(origin, row_no, e.field, str(e))
                 continue
-            for person_field in ("from", "to", "customer", "inviter", "invitee"):
-                ref = event.get(person_field)
-                if isinstance(ref, str):
-                    rows_of.setdefault(ref.strip(), row_no)
+            if named is None:
+                report.counts["events_loaded_before"] += 1
+                continue
+            for _, ref in named:
+                rows_of.setdefault(ref, row_no)
             if progress is not None and report.counts["events_read"] % 100_000 == 0:
                 progress("read events", report.counts["events_read"], None)
     with _timed(report, "events load"):
@@ -427,30 +443,39 @@ def _load_events(
                 origin,
                 rows_of.get(ref, 0),
                 "customer",
-                f"{ref!r} is no loaded contact record; load its contact file first",
+                f"{ref!r} is no loaded contact record; load its contact file first, then "
+                "this events file again (the events loaded now are not added twice)",
             )
+            report.counts["events_waiting"] += 1
         counts = _write_events(
-            store, agg, customer_of, settings, fingerprint, reject=_rejecter(report, origin)
+            store, agg, customer_of, settings, batch, reject=_rejecter(report, origin)
         )
         report.counts.update(counts)
         # Counted before the mark that ends the load, not after it: the data is all written
         # here, and the load's last write stays its mark (a load killed in between is run
         # again and counts again).
         store.note_graph_change("ingest")
-        store.upsert_nodes(
-            Node.INGEST_BATCH,
-            [
-                {
-                    "id": fingerprint,
-                    "file": table.path.name,
-                    "kind": "events",
-                    "loaded_at": now_iso(),
-                }
-            ],
-        )
+        done: dict[str, Any] = {
+            "id": fingerprint,
+            "file": table.path.name,
+            "kind": "events",
+            "loaded_at": now_iso(),
+        }
+        if unknown or mark is not None:
+            done["pending"] = unknown
+        if unknown:
+            report.waiting_files.append(str(table.path))
+        store.upsert_nodes(Node.INGEST_BATCH, [done])
     if progress is not None:
         progress("load events", report.counts["events_read"], report.counts["events_read"])
     return True
+
+
+def _hash_of(values: Sequence[str]) -> str:
+    digest = hashlib.blake2b(digest_size=8)
+    for value in values:
+        digest.update(value.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
 
 
 def _rejecter(report: IngestReport, origin: str) -> Callable[[int, str, str], None]:

@@ -65,6 +65,10 @@ class IngestReport:
     dropped_fields : list of Reject
         Fields that could not be read and were left out of rows that did load (only with
         ``QUANZI_INGEST_INVALID_FIELDS=drop_field``).
+    waiting_files : list of str
+        Event files with events rejected because a person they name is no loaded contact record
+        yet (``counts["events_waiting"]`` of them): run the file again once those records are
+        loaded, and those events load; the file's other events are not added twice.
     """
 
     counts: Counter[str] = field(default_factory=Counter)
@@ -72,6 +76,7 @@ class IngestReport:
     timings: dict[str, float] = field(default_factory=dict)
     skipped_files: list[str] = field(default_factory=list)
     dropped_fields: list[Reject] = field(default_factory=list)
+    waiting_files: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -99,4 +104,12 @@ class IngestReport:
         """A few lines for a person to read."""
         counts = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
         timings = ", ".join(f"{k}={v:.1f}s" for k, v in self.timings.items())
-        return f"counts: {counts}\ntimings: {timings}\nrejected rows: {len(self.rejects)}"
+        text = f"counts: {counts}\ntimings: {timings}\nrejected rows: {len(self.rejects)}"
+        if self.waiting_files:
+            text += (
+                f"\n{self.counts['events_waiting']} events wait for contact records not yet "
+                f"loaded (rejected, field from/to/customer/inviter/invitee): load those "
+                f"records, then run {', '.join(self.waiting_files)} again; the events loaded "
+                "now are not added twice"
+            )
+        return text

@@ -247,6 +247,126 @@ def test_events_aggregate_and_reload_idempotently(
     assert rows[0]["n"] == 3
 
 
+def _interaction_count(store: GraphStore, a: str, b: str) -> int | None:
+    rows = store.read(
+        "MATCH (:Customer {id: $a})-[e:INTERACTS_WITH]->(:Customer {id: $b}) RETURN e.count AS n",
+        "test",
+        a=a,
+        b=b,
+    )
+    return int(rows[0]["n"]) if rows else None
+
+
+def _membership(store: GraphStore, customer: str, group: str) -> dict[str, Any] | None:
+    rows = store.read(
+        "MATCH (:Customer {id: $c})-[e:MEMBER_OF]->(:Group {id: $g}) RETURN properties(e) AS p",
+        "test",
+        c=customer,
+        g=group,
+    )
+    return dict(rows[0]["p"]) if rows else None
+
+
+def test_events_loaded_before_their_contacts_load_when_the_file_is_run_again(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    # The reject tells the user to load the contact file first; the events file was marked
+    # loaded all the same, so running it again after the contacts skipped it for good.
+    t = "2024-03-0{}T10:00:00Z"
+    events = write_events(
+        "e.jsonl",
+        [
+            {"type": "interaction", "time": t.format(1), "kind": "call", "from": "crm:1",
+             "to": "shop:3", "count": 2},
+            {"type": "group_join", "time": t.format(2), "customer": "shop:3", "group_id": "G1"},
+            {"type": "order", "time": t.format(3), "customer": "crm:1", "order_id": "o1",
+             "amount": 10},
+        ],
+    )  # fmt: skip
+    first = ingest_files(store, [events], ingest_settings)
+    assert len(first.rejects) == first.counts["events_waiting"] > 0
+    assert first.waiting_files == [str(events)]
+    assert "wait for contact records not yet loaded" in first.summary()
+    assert not store.counts().get(Rel.INTERACTS_WITH)
+
+    ingest_files(store, [write_contacts("c.csv", [ZHANG, LI_FAMILY])], ingest_settings)
+    second = ingest_files(store, [events], ingest_settings)
+    assert not second.rejects
+    assert not second.skipped_files
+    assert not second.waiting_files
+    zhang, li = _customer_of(store, "crm:1"), _customer_of(store, "shop:3")
+    assert _interaction_count(store, zhang, li) == 2
+    membership = _membership(store, li, "G1")
+    assert membership is not None
+    assert membership["active"] is True
+    customer = store.get_node(Node.CUSTOMER, zhang)
+    assert customer is not None
+    assert (customer["order_count"], customer["total_spent"]) == (1, 10.0)
+
+    # Complete now: the same file again adds nothing.
+    before = store.counts()
+    third = ingest_files(store, [events], ingest_settings)
+    assert third.counts["event_files_already_loaded"] == 1
+    assert third.skipped_files == [str(events)]
+    assert store.counts() == before
+    assert _interaction_count(store, zhang, li) == 2
+
+
+def test_a_file_run_again_adds_only_the_events_that_waited(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    t = "2024-04-0{}T10:00:00Z"
+    ingest_files(store, [write_contacts("a.csv", [ZHANG, LI_FAMILY])], ingest_settings)
+    events = write_events(
+        "e.jsonl",
+        [
+            {"type": "interaction", "time": t.format(1), "kind": "call", "from": "crm:1",
+             "to": "shop:3", "count": 2},
+            {"type": "group_join", "time": t.format(2), "customer": "crm:1", "group_id": "G1"},
+            # wechat:2 is Zhang's WeChat record, not loaded yet.
+            {"type": "interaction", "time": t.format(3), "kind": "message", "from": "wechat:2",
+             "to": "shop:3"},
+            {"type": "order", "time": t.format(4), "customer": "wechat:2", "order_id": "o2",
+             "amount": 5},
+        ],
+    )  # fmt: skip
+    first = ingest_files(store, [events], ingest_settings)
+    assert 3 in {r.row for r in first.rejects}
+    zhang, li = _customer_of(store, "crm:1"), _customer_of(store, "shop:3")
+    assert _interaction_count(store, zhang, li) == 2
+    # A later file says Zhang left the group.
+    leave = {"type": "group_leave", "time": t.format(5), "customer": "crm:1", "group_id": "G1"}
+    ingest_files(store, [write_events("later.jsonl", [leave])], ingest_settings)
+    assert _membership(store, zhang, "G1") == {
+        "joined_at": t.format(2), "left_at": t.format(5), "active": False
+    }  # fmt: skip
+
+    ingest_files(store, [write_contacts("b.csv", [ZHANG_WX])], ingest_settings)
+    assert _customer_of(store, "wechat:2") == zhang
+    again = ingest_files(store, [events], ingest_settings)
+    assert not again.rejects
+    assert again.counts["events_loaded_before"] == 2
+    # The message now joins the pair the first run wrote: added, and the call not again.
+    assert _interaction_count(store, zhang, li) == 3
+    # Rows written before are not written again: the later leave stands.
+    membership = _membership(store, zhang, "G1")
+    assert membership is not None
+    assert membership["active"] is False
+    customer = store.get_node(Node.CUSTOMER, zhang)
+    assert customer is not None
+    assert (customer["order_count"], customer["total_spent"]) == (1, 5.0)
+    before = store.counts()
+    assert ingest_files(store, [events], ingest_settings).counts["event_files_already_loaded"]
+    assert store.counts() == before
+    assert _interaction_count(store, zhang, li) == 3
+
+
 def test_bad_rows_are_rejected_and_the_others_load(
     store: GraphStore, write_contacts: WriteContacts, ingest_settings: Settings
 ) -> None:
