@@ -20,6 +20,7 @@ import gc
 import hashlib
 import multiprocessing
 import time
+from array import array
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,7 +31,7 @@ from typing import Any
 
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
-from quanzi.ingest.events import EventAggregate, EventError
+from quanzi.ingest.events import PERSON_FIELDS, EventAggregate, EventError
 from quanzi.ingest.linker import link_records
 from quanzi.ingest.load import fetch_known, merge_into, now_iso, write_customers
 from quanzi.ingest.lock import writer_lock
@@ -409,7 +410,7 @@ def _load_events(
         batch = f"{fingerprint}+{_hash_of(sorted(waited))}"
     agg = EventAggregate(max_chars=settings.ingest_max_field_chars, only=waited)
     origin = str(table.path)
-    rows_of: dict[str, int] = {}
+    named_in = _References()
     with _timed(report, "events read"):
         for row_no, event in table.rows():
             report.counts["events_read"] += 1
@@ -424,8 +425,7 @@ def _load_events(
             if named is None:
                 report.counts["events_loaded_before"] += 1
                 continue
-            for _, ref in named:
-                rows_of.setdefault(ref, row_no)
+            named_in.add(row_no, named)
             if progress is not None and report.counts["events_read"] % 100_000 == 0:
                 progress("read events", report.counts["events_read"], None)
     with _timed(report, "events load"):
@@ -438,14 +438,8 @@ def _load_events(
             ):
                 customer_of[str(r["identity"]).removeprefix("record:")] = r["customer"]
         unknown = [p for p in people if p not in customer_of]
-        for ref in unknown:
-            report.reject(
-                origin,
-                rows_of.get(ref, 0),
-                "customer",
-                f"{ref!r} is no loaded contact record; load its contact file first, then "
-                "this events file again (the events loaded now are not added twice)",
-            )
+        for row_no, missing in named_in.rows_naming(set(unknown)):
+            report.reject(origin, row_no, missing[0][0], _waiting_reason(missing))
             report.counts["events_waiting"] += 1
         counts = _write_events(
             store, agg, customer_of, settings, batch, reject=_rejecter(report, origin)
@@ -469,6 +463,60 @@ def _load_events(
     if progress is not None:
         progress("load events", report.counts["events_read"], report.counts["events_read"])
     return True
+
+
+class _References:
+    """Which rows of an events file name which people, kept compactly (a file can hold
+    millions of events): one entry per person named, in arrays of row, person and field."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self._people: list[str] = []
+        self._rows = array("q")
+        self._refs = array("q")
+        self._fields = array("b")
+
+    def add(self, row: int, named: Sequence[tuple[str, str]]) -> None:
+        for field_name, person in named:
+            ref = self._index.get(person)
+            if ref is None:
+                ref = self._index[person] = len(self._people)
+                self._people.append(person)
+            self._rows.append(row)
+            self._refs.append(ref)
+            self._fields.append(PERSON_FIELDS.index(field_name))
+
+    def rows_naming(self, people: set[str]) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+        """Each row that names one of ``people``, in file order, with those ``(field,
+        person)``."""
+        if not people:
+            return
+        wanted = {self._index[p] for p in people if p in self._index}
+        current, found = -1, list[tuple[str, str]]()
+        for row, ref, field_code in zip(self._rows, self._refs, self._fields, strict=True):
+            if row != current:
+                if found:
+                    yield current, found
+                current, found = row, []
+            if ref in wanted:
+                found.append((PERSON_FIELDS[field_code], self._people[ref]))
+        if found:
+            yield current, found
+
+
+def _waiting_reason(missing: Sequence[tuple[str, str]]) -> str:
+    if len(missing) == 1:
+        what = f"{missing[0][1]!r} is no loaded contact record"
+    else:
+        what = (
+            " and ".join(f"{person!r} ({field_name})" for field_name, person in missing)
+            + " are no loaded contact records"
+        )
+    whose = "its" if len(missing) == 1 else "their"
+    return (
+        f"{what}; load {whose} contact file first, then this events file again (the events "
+        "loaded now are not added twice)"
+    )
 
 
 def _hash_of(values: Sequence[str]) -> str:

@@ -234,7 +234,7 @@ def test_events_aggregate_and_reload_idempotently(
     assert customer["funnel_stage"] == "won"
     assert customer["order_count"] == 1
     assert customer["total_spent"] == 99.5
-    assert {(r.field, r.row) for r in report.rejects} == {("customer", 7), ("type", 8)}
+    assert {(r.field, r.row) for r in report.rejects} == {("from", 7), ("type", 8)}
     before = store.counts()
     ingest_files(store, [contacts, events], ingest_settings)
     assert store.counts() == before
@@ -337,7 +337,7 @@ def test_a_file_run_again_adds_only_the_events_that_waited(
         ],
     )  # fmt: skip
     first = ingest_files(store, [events], ingest_settings)
-    assert 3 in {r.row for r in first.rejects}
+    assert {(r.row, r.field) for r in first.rejects} == {(3, "from"), (4, "customer")}
     zhang, li = _customer_of(store, "crm:1"), _customer_of(store, "shop:3")
     assert _interaction_count(store, zhang, li) == 2
     # A later file says Zhang left the group.
@@ -365,6 +365,41 @@ def test_a_file_run_again_adds_only_the_events_that_waited(
     assert ingest_files(store, [events], ingest_settings).counts["event_files_already_loaded"]
     assert store.counts() == before
     assert _interaction_count(store, zhang, li) == 3
+
+
+def test_every_event_naming_an_unknown_record_is_rejected_naming_its_field(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    # Each unknown reference was reported once, at its first row, always as 'customer'.
+    ingest_files(store, [write_contacts("c.csv", [ZHANG, LI_FAMILY])], ingest_settings)
+    t = "2024-05-01T10:00:00Z"
+    events = write_events(
+        "e.jsonl",
+        [
+            {"type": "interaction", "time": t, "kind": "call", "from": "ghost:1", "to": "crm:1"},
+            {"type": "interaction", "time": t, "kind": "call", "from": "ghost:1", "to": "shop:3"},
+            {"type": "interaction", "time": t, "kind": "call", "from": "crm:1", "to": "ghost:2"},
+            {"type": "referral", "time": t, "inviter": "crm:1", "invitee": "ghost:1"},
+            {"type": "order", "time": t, "customer": "ghost:2", "order_id": "o9", "amount": 1},
+            {"type": "interaction", "time": t, "kind": "visit", "from": "ghost:1",
+             "to": "ghost:2"},
+            {"type": "interaction", "time": t, "kind": "call", "from": "crm:1", "to": "shop:3"},
+        ],
+    )  # fmt: skip
+    report = ingest_files(store, [events], ingest_settings)
+    got = {(r.row, r.field): r.reason for r in report.rejects}
+    assert set(got) == {(1, "from"), (2, "from"), (3, "to"), (4, "invitee"), (5, "customer"),
+                        (6, "from")}  # fmt: skip
+    assert all(r.file == str(events) for r in report.rejects)
+    assert got[(3, "to")].startswith("'ghost:2' is no loaded contact record")
+    assert "'ghost:1' (from) and 'ghost:2' (to) are no loaded contact records" in got[(6, "from")]
+    assert report.counts["events_waiting"] == 6
+    assert "6 events wait for contact records" in report.summary()
+    zhang, li = _customer_of(store, "crm:1"), _customer_of(store, "shop:3")
+    assert _interaction_count(store, zhang, li) == 1
 
 
 def test_bad_rows_are_rejected_and_the_others_load(
