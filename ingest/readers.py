@@ -134,7 +134,7 @@ def load_mapping(path: Path) -> ColumnMapping:
     """
     try:
         text = path.read_text(encoding="utf-8")
-        data: Any = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        data: Any = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (OSError, ValueError) as e:
         raise InputError(f"{path}: cannot read the mapping file ({e})") from None
     if not isinstance(data, dict):
@@ -161,7 +161,7 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in SUFFIXES)
+            found = sorted(p for p in path.iterdir() if p.is_file() and _format(p) is not None)
             if not found:
                 raise InputError(f"{path}: no .csv, .jsonl or .parquet files in this folder")
             out += found
@@ -183,7 +183,8 @@ class Table:
 
     def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """Yield ``(row, record)`` with mapped field names; CSV empty strings become ``None``."""
-        fmt = SUFFIXES[self.path.suffix]
+        fmt = _format(self.path)
+        assert fmt is not None, self.path  # open_table checked it
         rename = self.mapping.columns
         source = self.mapping.source
         raw: Iterator[tuple[int, dict[str, Any]]]
@@ -207,7 +208,7 @@ def open_table(path: Path, mapping: ColumnMapping | None = None) -> Table:
     that match no kind of file.
     """
     mapping = mapping or ColumnMapping()
-    fmt = SUFFIXES.get(path.suffix.lower())
+    fmt = _format(path)
     if fmt is None:
         raise InputError(
             f"{path}: unknown format {path.suffix!r}; Quanzi reads .csv, .jsonl and .parquet"
@@ -223,6 +224,11 @@ def open_table(path: Path, mapping: ColumnMapping | None = None) -> Table:
         mapped.append("source")
     kind = mapping.kind or _recognise(path, set(mapped))
     return Table(path, kind, mapped, mapping)
+
+
+def _format(path: Path) -> str | None:
+    """The format a file's suffix names, in any case (``X.CSV`` is a CSV file), or ``None``."""
+    return SUFFIXES.get(path.suffix.lower())
 
 
 def _recognise(path: Path, columns: set[str]) -> FileKind:

@@ -187,6 +187,19 @@ def test_upload_files_as_a_job_with_rejects_report(api: Api) -> None:
     assert [j["id"] for j in api.get("/jobs").json()] == [job["id"]]
 
 
+def test_an_upload_with_an_upper_case_suffix_is_loaded(api: Api) -> None:
+    # The upload check accepted contacts.CSV, and the staged folder's expansion left it out:
+    # the job "succeeded" with the contacts never read.
+    contacts = "source,source_record_id,full_name,phone\ncrm,U-1,周敏,139 0013 9111\n"
+    files = [("files", ("CONTACTS.CSV", contacts.encode(), "text/csv"))]
+    response = api.client.post("/identity/uploads", headers=api.admin, files=files)
+    assert response.status_code == 202, response.text
+    job = _wait(api, response.json())
+    assert job["status"] == "succeeded", job
+    assert job["result"]["counts"]["contacts_read"] == 1
+    assert api.get("/customers?name=周敏").json()["items"]
+
+
 def test_a_failed_upload_job_names_the_file_not_the_server_folder(api: Api) -> None:
     # A Parquet file whose footer reads (so the upload check passes) but whose third row
     # group is damaged: the job fails, and its error is shown to the caller.

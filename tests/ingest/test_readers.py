@@ -102,6 +102,35 @@ def test_a_folder_expands_to_its_files(tmp_path: Path) -> None:
     assert expand_paths([tmp_path]) == [tmp_path / "a.csv"]
 
 
+def test_upper_case_suffixes_are_read(tmp_path: Path) -> None:
+    # X.CSV crashed with KeyError '.CSV' in Table.rows, and a folder of only .CSV files was
+    # "no .csv, .jsonl or .parquet files in this folder".
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "CONTACTS.CSV").write_text(
+        "source,source_record_id,full_name\ncrm,1,张伟\n", encoding="utf-8"
+    )
+    (folder / "Events.JsonL").write_text(
+        '{"type": "funnel_stage", "time": "2024-01-01", "customer": "crm:1", "stage": "x"}\n',
+        encoding="utf-8",
+    )
+    pq.write_table(
+        pa.Table.from_pylist([{"source": "shop", "source_record_id": "2", "full_name": "李娜"}]),
+        folder / "more.PARQUET",
+    )
+    (folder / "tabs.TSV").write_text("source\tsource_record_id\nwx\t3\n", encoding="utf-8")
+    files = expand_paths([folder])
+    assert [f.name for f in files] == ["CONTACTS.CSV", "Events.JsonL", "more.PARQUET", "tabs.TSV"]
+    rows = {f.name: [r for _, r in open_table(f).rows()] for f in files}
+    assert rows["CONTACTS.CSV"] == [{"source": "crm", "source_record_id": "1", "full_name": "张伟"}]
+    assert rows["Events.JsonL"][0]["stage"] == "x"
+    assert rows["more.PARQUET"][0]["full_name"] == "李娜"
+    assert rows["tabs.TSV"] == [{"source": "wx", "source_record_id": "3"}]
+    mapping = tmp_path / "MAP.JSON"
+    mapping.write_text('{"columns": {"Tel": "phone"}}', encoding="utf-8")
+    assert load_mapping(mapping).columns == {"Tel": "phone"}
+
+
 @pytest.mark.parametrize(
     ("row", "field", "reason"),
     [
