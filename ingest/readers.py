@@ -320,16 +320,29 @@ def _delimiter(path: Path) -> str:
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     csv.field_size_limit(sys.maxsize)  # oversize values are rejected per field, with a reason
+    delimiter = _delimiter(path)
     with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
-        reader = csv.reader(f, delimiter=_delimiter(path))
+        lines: list[str] = []  # the physical lines of the record being read
+
+        def physical_lines() -> Iterator[str]:
+            for text in f:
+                lines.append(text)
+                yield text
+
+        reader = csv.reader(physical_lines(), delimiter=delimiter)
         header = [h.strip() for h in next(reader)]
         width = len(header)
         line = reader.line_num + 1
+        lines.clear()
         for values in _csv_records(reader, path):
+            span = lines.copy() if len(lines) > 1 else None
+            lines.clear()
             if not values or not any(v.strip() for v in values):
                 line = reader.line_num + 1
                 continue
-            if len(values) != width:
+            if span is not None and _swallowed(span, values, width, delimiter):
+                yield line, {"__error__": _unclosed_quote(line, line + len(span) - 1)}
+            elif len(values) != width:
                 yield line, {"__error__": f"has {len(values)} values for {width} columns"}
             elif _not_text("".join(values)):
                 bad = next(h for h, v in zip(header, values, strict=True) if _not_text(v))
@@ -340,6 +353,31 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     {k: (v if v != "" else None) for k, v in zip(header, values, strict=True)},
                 )
             line = reader.line_num + 1
+
+
+def _swallowed(span: list[str], values: list[str], width: int, delimiter: str) -> bool:
+    """Whether a record read from several lines is rows swallowed by a quote left open.
+
+    A quoted value may hold a line break (an address on two lines), but a stray ``"`` at the
+    start of a value runs on to the next quote or to the end of the file, taking the rows in
+    between as its text. Such a record has the wrong number of values, or one of its later
+    lines reads on its own as a whole row of the file's width.
+    """
+    if len(values) != width:
+        return True
+    for text in span[1:]:
+        alone = next(csv.reader([text], delimiter=delimiter), [])
+        if len(alone) == width:
+            return True
+    return False
+
+
+def _unclosed_quote(first: int, last: int) -> str:
+    return (
+        f"has an unclosed quote at line {first}: lines {first}..{last} were read as one value; "
+        "close or remove the quote (a value that holds a quote or a line break is written "
+        'in quotes, a quote inside it doubled: "say ""hi""")'
+    )
 
 
 def _csv_records(reader: Any, path: Path) -> Iterator[list[str]]:

@@ -35,6 +35,59 @@ def test_csv_row_with_wrong_number_of_values_is_marked(tmp_path: Path) -> None:
     assert rows[1][1]["full_name"] == "x"
 
 
+def test_an_unclosed_quote_is_rejected_naming_the_lines_it_swallowed(tmp_path: Path) -> None:
+    # The stray quote ran to the end of the file: 5 rows, 2 read, 1 rejected as "3 values for
+    # 4 columns", and the last three gone without a word.
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "source,source_record_id,full_name,phone\n"
+        "q,Q1,陈一,13322220001\n"
+        'q,Q2,"陈二,13322220002\n'
+        "q,Q3,陈三,13322220003\n"
+        "q,Q4,陈四,13322220004\n"
+        "q,Q5,陈五,13322220005\n",
+        encoding="utf-8",
+    )
+    rows = list(open_table(path).rows())
+    assert [r for r, _ in rows] == [2, 3]
+    assert rows[0][1]["source_record_id"] == "Q1"
+    error = rows[1][1]["__error__"]
+    assert error.startswith("has an unclosed quote at line 3: lines 3..6 were read as one value")
+    assert "close or remove the quote" in error
+
+
+def test_a_quote_closed_rows_later_is_rejected_too(tmp_path: Path) -> None:
+    # Two stray quotes: the rows between them were one name of the right width, and loaded.
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "source,source_record_id,full_name,phone\n"
+        'q,Q2,"陈二,13322220002\n'
+        "q,Q3,陈三,13322220003\n"
+        'q,Q4,陈四",13322220004\n'
+        "q,Q5,陈五,13322220005\n",
+        encoding="utf-8",
+    )
+    rows = list(open_table(path).rows())
+    assert [r for r, _ in rows] == [2, 5]
+    assert "unclosed quote at line 2: lines 2..4 were read" in rows[0][1]["__error__"]
+    assert rows[1][1]["source_record_id"] == "Q5"
+
+
+def test_quoted_values_with_line_breaks_and_quotes_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "source,source_record_id,full_name,street,phone\r\n"
+        'q,Q6,"陈""六",x,13322220006\r\n'
+        'q,Q7,"陈\r\n七","Room 5\r\nBuilding 3, Road 2",13322220007\r\n'
+        "q,Q8,陈八,,13322220008\r\n",
+        encoding="utf-8",
+    )
+    rows = list(open_table(path).rows())
+    assert [r for r, _ in rows] == [2, 3, 6]
+    assert [r["full_name"] for _, r in rows] == ['陈"六', "陈\r\n七", "陈八"]
+    assert rows[1][1]["street"] == "Room 5\r\nBuilding 3, Road 2"
+
+
 def test_jsonl_and_parquet_read_the_same_records(tmp_path: Path) -> None:
     records = [
         {"source": "crm", "source_record_id": "1", "full_name": "张伟", "phone": 13800138000}
