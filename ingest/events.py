@@ -22,7 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from quanzi.ingest.normalise import normalise_datetime, normalise_text
+from quanzi.ingest.normalise import (
+    normalise_datetime,
+    normalise_text,
+    plain_number,
+    plain_text,
+)
 from quanzi.ingest.readers import EVENT_TYPES
 
 __all__ = ["INTERACTION_WEIGHTS", "PERSON_FIELDS", "EventAggregate", "EventError"]
@@ -43,7 +48,7 @@ class EventError(ValueError):
 
 
 def _text(event: Mapping[str, Any], name: str, max_chars: int = 1000) -> str:
-    value = event.get(name)
+    value = plain_text(event.get(name))  # Parquet's dates, times and decimals
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise EventError(
             name, "missing" if value is None else f"expected text, got {type(value).__name__}"
@@ -66,11 +71,11 @@ def _text(event: Mapping[str, Any], name: str, max_chars: int = 1000) -> str:
 
 
 def _number(event: Mapping[str, Any], name: str, default: float | None = None) -> float:
-    value = event.get(name)
+    value = plain_number(event.get(name))  # a Parquet decimal
     if value is None and default is not None:
         return default
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise EventError(name, f"expected a finite number, got {value!r}")
+        raise EventError(name, f"expected a number, got {type(value).__name__}")
     try:
         number = float(value)
     except ValueError:

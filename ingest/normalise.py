@@ -23,7 +23,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import opencc
 import phonenumbers
@@ -43,10 +45,46 @@ __all__ = [
     "normalise_phone",
     "normalise_postcode",
     "normalise_text",
+    "plain_number",
+    "plain_text",
     "split_chinese_name",
 ]
 
 _CACHE = 1 << 18
+
+
+def plain_text(value: Any) -> Any:
+    """A typed file's value (Parquet's dates, times and decimals) as the text a CSV file would
+    hold; any other value as it is.
+
+    A date is ``YYYY-MM-DD``, a time ISO 8601 (one without a zone is read as UTC, like the
+    same text), a decimal its exact digits (a ``decimal(18, 0)`` id number loses none).
+
+    >>> plain_text(date(1990, 1, 2)), plain_text(datetime(2024, 5, 1, 8, 30))
+    ('1990-01-02', '2024-05-01T08:30:00')
+    >>> plain_text(Decimal("110101199001011234")), plain_text(Decimal("12.50")), plain_text(7)
+    ('110101199001011234', '12.50', 7)
+    """
+    if isinstance(value, datetime):
+        return datetime.isoformat(value)  # a pandas Timestamp too, to the microsecond
+    if isinstance(value, date):
+        return date.isoformat(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return str(value)
+        return str(int(value)) if value == value.to_integral_value() else format(value, "f")
+    return value
+
+
+def plain_number(value: Any) -> Any:
+    """A typed file's number (a Parquet decimal) as a float; any other value as it is.
+
+    >>> plain_number(Decimal("12.50")), plain_number("3")
+    (12.5, '3')
+    """
+    return float(value) if isinstance(value, Decimal) else value
+
+
 _SPACES = re.compile(r"\s+")
 # Name punctuation: the middle dots of transliterated names, hyphens, commas, dots, apostrophes.
 _NAME_PUNCT = re.compile(r"[·•・\-‐‑,.'’\"()（）]+")

@@ -134,6 +134,7 @@ def normalise_contact(
             elif key not in ("tags", "attributes"):
                 extra[key] = value
             continue
+        value = n.plain_text(value)  # Parquet's dates, times and decimals
         as_text, why = _as_text(value)
         if why is not None:
             problems.append((key, why))

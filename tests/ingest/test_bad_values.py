@@ -3,6 +3,12 @@ characters. Against the real bundled store: what the graph holds afterwards."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from quanzi.graph import queries as q
@@ -194,3 +200,52 @@ def test_an_event_before_the_year_1000_does_not_become_the_latest_activity(
     assert customer["last_active_at"] == "2024-03-01T00:00:00Z"
     assert customer["funnel_stage"] == "won"
     assert customer["funnel_history"] == ["0999-05-01T00:00:00Z lead", "2024-03-01T00:00:00Z won"]
+
+
+def test_parquet_dates_times_and_decimals_load(
+    store: GraphStore, tmp_path: Path, ingest_settings: Settings
+) -> None:
+    # Parquet's own types were rejected on every row: "expected text, got date/datetime"
+    # and "expected a finite number, got Decimal('12.50')".
+    contacts = pa.table(
+        {
+            "source": ["pq", "pq"],
+            "source_record_id": pa.array([1, 2], pa.int64()),
+            "full_name": ["褚一", "褚二"],
+            "id_number": pa.array([Decimal("110101199001011234"), None], pa.decimal128(18, 0)),
+            "birth_date": pa.array([date(1990, 1, 2), date(1985, 12, 31)], pa.date32()),
+            "created_at": pa.array(
+                [datetime(2023, 1, 1, 16, 0, tzinfo=UTC), datetime(2023, 2, 1, tzinfo=UTC)],
+                pa.timestamp("us", tz="Asia/Shanghai"),
+            ),
+        }
+    )
+    events = pa.table(
+        {
+            "type": ["order", "funnel_stage"],
+            "time": pa.array(
+                [datetime(2024, 1, 1, 8, 30), datetime(2024, 1, 2)], pa.timestamp("ms")
+            ),
+            "customer": ["pq:1", "pq:2"],
+            "order_id": ["OP1", None],
+            "amount": pa.array([Decimal("12.50"), None], pa.decimal128(10, 2)),
+            "stage": [None, "lead"],
+        }
+    )
+    pq.write_table(contacts, tmp_path / "contacts.parquet")
+    pq.write_table(events, tmp_path / "events.parquet")
+    report = ingest_files(
+        store, [tmp_path / "contacts.parquet", tmp_path / "events.parquet"], ingest_settings
+    )
+    assert report.rejects == []
+    record = store.get_node(Node.IDENTITY, "record:pq:1")
+    assert record is not None
+    assert record["birth_date"] == "1990-01-02"
+    assert record["created_at"] == "2023-01-01T16:00:00Z"
+    assert record["id_number"] == "110101199001011234"
+    order = store.get_node(Node.ORDER, "OP1")
+    assert order is not None
+    assert (order["amount"], order["placed_at"]) == (12.5, "2024-01-01T08:30:00Z")  # naive: UTC
+    customer = store.get_node(Node.CUSTOMER, _customer_of(store, "pq:2"))
+    assert customer is not None
+    assert customer["funnel_stage"] == "lead"
