@@ -219,11 +219,26 @@ def open_table(path: Path, mapping: ColumnMapping | None = None) -> Table:
         columns = _columns(path, fmt)
     except OSError as e:
         raise InputError(f"{path}: cannot read it ({e.strerror})") from None
+    _check_unique(path, columns, "is the name of two columns", "rename or remove one of them")
     mapped = [mapping.columns.get(c, c) for c in columns]
+    _check_unique(
+        path, mapped, "is the name of two columns after the mapping", "map only one column to it"
+    )
     if mapping.source is not None and "source" not in mapped:
         mapped.append("source")
     kind = mapping.kind or _recognise(path, set(mapped))
     return Table(path, kind, mapped, mapping)
+
+
+def _check_unique(path: Path, names: list[str], problem: str, fix: str) -> None:
+    """Refuse a file with a column name twice: each row would keep one of the values and
+    drop the other without a word. Columns without a name (the empty ones a spreadsheet
+    leaves after the last) are let be."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen and name:
+            raise InputError(f"{path}: column {name!r} {problem}; {fix}")
+        seen.add(name)
 
 
 def _format(path: Path) -> str | None:

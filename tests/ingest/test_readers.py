@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from quanzi.errors import InputError
-from quanzi.ingest.readers import expand_paths, load_mapping, open_table
+from quanzi.ingest.readers import ColumnMapping, expand_paths, load_mapping, open_table
 from quanzi.ingest.records import normalise_contact
 
 
@@ -86,6 +86,33 @@ def test_quoted_values_with_line_breaks_and_quotes_still_load(tmp_path: Path) ->
     assert [r for r, _ in rows] == [2, 3, 6]
     assert [r["full_name"] for _, r in rows] == ['陈"六', "陈\r\n七", "陈八"]
     assert rows[1][1]["street"] == "Room 5\r\nBuilding 3, Road 2"
+
+
+def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    # The second phone won and the first was dropped without a word.
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "source,source_record_id,full_name,phone,phone\ncrm,1,张伟,13800138000,13900139000\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=r"c\.csv: column 'phone' is the name of two columns"):
+        open_table(path)
+    mapped = tmp_path / "m.csv"
+    mapped.write_text("source,source_record_id,手机,phone\ncrm,1,139,138\n", encoding="utf-8")
+    with pytest.raises(InputError, match="'phone' is the name of two columns after the mapping"):
+        open_table(mapped, ColumnMapping(columns={"手机": "phone"}))
+    parquet = tmp_path / "p.parquet"
+    pq.write_table(
+        pa.Table.from_arrays([pa.array(["crm"]), pa.array(["1"]), pa.array(["x"]), pa.array(["y"])],
+                             names=["source", "source_record_id", "name", "name"]),
+        parquet,
+    )  # fmt: skip
+    with pytest.raises(InputError, match="column 'name' is the name of two columns"):
+        open_table(parquet)
+    # The unnamed columns a spreadsheet leaves after the last one are no such thing.
+    trailing = tmp_path / "t.csv"
+    trailing.write_text("source,source_record_id,full_name,,\ncrm,1,张伟,,\n", encoding="utf-8")
+    assert [r["full_name"] for _, r in open_table(trailing).rows()] == ["张伟"]
 
 
 def test_jsonl_and_parquet_read_the_same_records(tmp_path: Path) -> None:
