@@ -279,7 +279,19 @@ def normalise_phone(raw: str, region: str = "CN") -> str | None:
             f"{text!r} has {len(national.lstrip('0'))} digits after the country code, "
             "a phone number has at least 7; write the whole number, or leave the field empty"
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # Read again, a key must be itself: 0001000000 in CN gave +86001000000, which reads as
+    # +8601000000 (zeros a national number does not start with), so one customer's phone
+    # would be two keys across loads.
+    if (
+        phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.E164)
+        != e164
+    ):
+        raise ValueError(
+            f"{text!r} is not a phone number: its digits after the country code "
+            f"(+{number.country_code}) start with zeros no number there has; check its digits"
+        )
+    return e164
 
 
 _LETTER = re.compile(r"[^\W\d_]")

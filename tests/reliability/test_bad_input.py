@@ -125,6 +125,7 @@ def _is_text(value: str) -> bool:
 @given(st.sampled_from(sorted(NORMALISERS)), texts)
 @example("datetime", "0001-01-01T00:00:00+01:00")  # found: OverflowError out of astimezone
 @example("datetime", "9999-12-31T23:59:59-01:00")
+@example("phone CN", "0001000000")  # found: +86001000000, which normalised again is +8601000000
 def test_a_normaliser_returns_text_or_none_or_says_why_not(name: str, raw: str) -> None:
     normalise = NORMALISERS[name]
     try:
