@@ -9,7 +9,8 @@ Examples
 --------
 >>> agg = EventAggregate()
 >>> agg.add({"type": "interaction", "time": "2024-01-01T00:00:00Z", "kind": "call",
-...          "from": "crm:1", "to": "wx:2", "count": 3})
+...          "from": "crm:1", "to": "wx:2", "count": 3})  # the people it names
+[('from', 'crm:1'), ('to', 'wx:2')]
 >>> agg.interactions[("crm:1", "wx:2")]
 [3, 6.0, '2024-01-01T00:00:00Z', {'call'}]
 """
@@ -25,6 +26,7 @@ from typing import Any
 from quanzi.ingest.normalise import (
     normalise_datetime,
     normalise_text,
+    not_in_future,
     plain_number,
     plain_text,
 )
@@ -149,7 +151,7 @@ class EventAggregate:
             )
         raw_time = _text(event, "time")
         try:
-            at = normalise_datetime(raw_time)
+            at = not_in_future(normalise_datetime(raw_time), "an event's time")
         except ValueError as e:
             raise EventError("time", str(e)) from None
         assert at is not None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -520,6 +520,35 @@ _GENDERS = {
     "other": "x",
     "x": "x",
 }
+
+
+#: How far after now a recorded time may lie (clocks and time zones differ by less).
+FUTURE_SLACK = timedelta(days=1)
+
+
+def not_in_future(normalised: str | None, what: str, *, now: datetime | None = None) -> str | None:
+    """``normalised`` (a date or time from :func:`normalise_date` / :func:`normalise_datetime`)
+    unless it lies more than :data:`FUTURE_SLACK` after ``now``: an event dated 9999 would be
+    a customer's last activity for good, and a birth date in 2099 is a typing error.
+
+    >>> not_in_future("2024-05-02T09:00:00Z", "time")
+    '2024-05-02T09:00:00Z'
+    >>> not_in_future("2099-01-01", "a birth date")
+    Traceback (most recent call last):
+    ...
+    ValueError: '2099-01-01' is in the future; a birth date cannot be: check the value
+    """
+    if normalised is None:
+        return None
+    limit = (now or datetime.now(UTC)) + FUTURE_SLACK
+    bound = limit.strftime("%Y-%m-%d") if len(normalised) == 10 else _iso(limit)
+    if normalised > bound:
+        raise ValueError(f"{normalised!r} is in the future; {what} cannot be: check the value")
+    return normalised
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def normalise_gender(raw: str) -> str | None:

@@ -169,10 +169,10 @@ def normalise_contact(
         "phone": _phone(region),
         "email": n.normalise_email,
         "id_number": n.normalise_id_number,
-        "birth_date": n.normalise_date,
+        "birth_date": lambda raw: n.not_in_future(n.normalise_date(raw), "a birth date"),
         "postcode": n.normalise_postcode,
         "gender": n.normalise_gender,
-        "created_at": n.normalise_datetime,
+        "created_at": lambda raw: n.not_in_future(n.normalise_datetime(raw), "a record's time"),
     }
     out: dict[str, Any] = {}
     unreadable: list[tuple[str, str]] = []

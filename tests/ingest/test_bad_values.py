@@ -202,6 +202,34 @@ def test_an_event_before_the_year_1000_does_not_become_the_latest_activity(
     assert customer["funnel_history"] == ["0999-05-01T00:00:00Z lead", "2024-03-01T00:00:00Z won"]
 
 
+def test_dates_in_the_future_are_rejected_naming_the_field(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    # An event dated 9999 became the customer's last activity for good (it only moves
+    # forward), and a birth date of 2099 loaded as one.
+    unborn = dict(LI, source_record_id="9", birth_date="2099-01-01")
+    late = dict(ZHANG, source_record_id="8", created_at="9999-12-31T00:00:00Z")
+    contacts = write_contacts("c.csv", [ZHANG, unborn, late])
+    stage = {"type": "funnel_stage", "customer": "crm:1"}
+    events = write_events(
+        "e.jsonl",
+        [
+            stage | {"time": "2024-03-01T00:00:00Z", "stage": "won"},
+            stage | {"time": "9999-05-01T00:00:00Z", "stage": "lead"},
+        ],
+    )
+    report = ingest_files(store, [contacts, events], ingest_settings)
+    found = {(Path(r.file).name, r.row, r.field) for r in report.rejects}
+    assert found == {("c.csv", 3, "birth_date"), ("c.csv", 4, "created_at"), ("e.jsonl", 2, "time")}
+    assert all("in the future" in r.reason for r in report.rejects)
+    customer = store.get_node(Node.CUSTOMER, _customer_of(store, "crm:1"))
+    assert customer is not None
+    assert customer["last_active_at"] == "2024-03-01T00:00:00Z"
+
+
 def test_parquet_dates_times_and_decimals_load(
     store: GraphStore, tmp_path: Path, ingest_settings: Settings
 ) -> None:
