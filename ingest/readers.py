@@ -418,10 +418,33 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(record, dict):
                 yield line_no, {"__error__": "is not a JSON object"}
                 continue
+            if line.count('":') > len(record) and (twice := _key_twice(line)):
+                # json.loads keeps the last of two values without a word (a CSV header naming
+                # a column twice is refused too). Counting first keeps the hook off most lines.
+                yield line_no, {"__error__": f"names the field {twice!r} twice; keep one"}
+                continue
             if "\\u" in line and _not_text(json.dumps(record, ensure_ascii=False)):
                 yield line_no, {"__error__": "holds a \\u escape that is no Unicode character"}
                 continue
             yield line_no, record
+
+
+def _key_twice(line: str) -> str | None:
+    """The first key that one object of a JSON line names twice, if any.
+
+    >>> _key_twice('{"phone": "1", "phone": "2"}'), _key_twice('{"a": {"b": 1}, "b": 2}')
+    ('phone', None)
+    """
+    twice: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if len(set(keys)) < len(keys) and not twice:
+            twice.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
+        return dict(items)
+
+    json.loads(line, object_pairs_hook=pairs)
+    return twice[0] if twice else None
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -115,6 +115,19 @@ def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
     assert [r["full_name"] for _, r in open_table(trailing).rows()] == ["张伟"]
 
 
+def test_a_jsonl_line_naming_a_field_twice_is_a_rejected_row(tmp_path: Path) -> None:
+    # json.loads kept the second phone and dropped the first without a word.
+    path = tmp_path / "c.jsonl"
+    lines = [
+        '{"source": "crm", "source_record_id": "1", "phone": "13800138000", "phone": "139"}',
+        '{"source": "crm", "source_record_id": "2", "attributes": {"a": 1}, "note": "x\\":y"}',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = list(open_table(path).rows())
+    assert rows[0] == (1, {"__error__": "names the field 'phone' twice; keep one"})
+    assert rows[1][1]["source_record_id"] == "2"  # a nested object and a '":' in a value
+
+
 def test_jsonl_and_parquet_read_the_same_records(tmp_path: Path) -> None:
     records = [
         {"source": "crm", "source_record_id": "1", "full_name": "张伟", "phone": 13800138000}
