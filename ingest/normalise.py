@@ -500,8 +500,13 @@ def normalise_datetime(raw: str) -> str | None:
         moment = moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable UTC time
         raise ValueError(f"{text!r} is out of the range of dates Quanzi stores") from None
-    # isoformat, not strftime("%Y..."): strftime writes the year 999 as "999", and times are
-    # compared as text ("999-05-01T..." sorted after every "2024-..." time).
+    return _utc_text(moment)
+
+
+def _utc_text(moment: datetime) -> str:
+    """A UTC time as ``2024-05-01T08:30:00Z``. isoformat, not strftime("%Y..."): strftime
+    writes the year 999 as "999", and times are compared as text ("999-05-01T..." sorted
+    after every "2024-..." time)."""
     return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
@@ -526,10 +531,10 @@ _GENDERS = {
 FUTURE_SLACK = timedelta(days=1)
 
 
-def not_in_future(normalised: str | None, what: str, *, now: datetime | None = None) -> str | None:
+def not_in_future(normalised: str | None, what: str) -> str | None:
     """``normalised`` (a date or time from :func:`normalise_date` / :func:`normalise_datetime`)
-    unless it lies more than :data:`FUTURE_SLACK` after ``now``: an event dated 9999 would be
-    a customer's last activity for good, and a birth date in 2099 is a typing error.
+    unless it lies more than :data:`FUTURE_SLACK` after now: an event dated 9999 would be a
+    customer's last activity for good, and a birth date in 2099 is a typing error.
 
     >>> not_in_future("2024-05-02T09:00:00Z", "time")
     '2024-05-02T09:00:00Z'
@@ -540,15 +545,11 @@ def not_in_future(normalised: str | None, what: str, *, now: datetime | None = N
     """
     if normalised is None:
         return None
-    limit = (now or datetime.now(UTC)) + FUTURE_SLACK
-    bound = limit.strftime("%Y-%m-%d") if len(normalised) == 10 else _iso(limit)
+    # A date compares with the date part of the bound, a time with all of it.
+    bound = _utc_text(datetime.now(UTC) + FUTURE_SLACK)[: len(normalised)]
     if normalised > bound:
         raise ValueError(f"{normalised!r} is in the future; {what} cannot be: check the value")
     return normalised
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def normalise_gender(raw: str) -> str | None:

@@ -25,6 +25,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -430,19 +431,21 @@ def _load_events(
                 progress("read events", report.counts["events_read"], None)
     with _timed(report, "events load"):
         people = sorted(agg.people())
-        customer_of: dict[str, str] = {}
-        for start in range(0, len(people), 5000):
-            ids = [record_identity_id(p) for p in people[start : start + 5000]]
-            for r in store.read_collected(
-                q.CUSTOMERS_OF_IDENTITIES, "resolving event references", retry=True, ids=ids
-            ):
-                customer_of[str(r["identity"]).removeprefix("record:")] = r["customer"]
+        customer_of = {
+            str(r["identity"]).removeprefix("record:"): r["customer"]
+            for r in _read_by_ids(
+                store,
+                q.CUSTOMERS_OF_IDENTITIES,
+                "resolving event references",
+                [record_identity_id(p) for p in people],
+            )
+        }
         unknown = [p for p in people if p not in customer_of]
         for row_no, missing in named_in.rows_naming(set(unknown)):
             report.reject(origin, row_no, missing[0][0], _waiting_reason(missing))
             report.counts["events_waiting"] += 1
         counts = _write_events(
-            store, agg, customer_of, settings, batch, reject=_rejecter(report, origin)
+            store, agg, customer_of, settings, batch, reject=partial(report.reject, origin)
         )
         report.counts.update(counts)
         # Counted before the mark that ends the load, not after it: the data is all written
@@ -526,13 +529,6 @@ def _hash_of(values: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def _rejecter(report: IngestReport, origin: str) -> Callable[[int, str, str], None]:
-    def reject(row: int, field_name: str, reason: str) -> None:
-        report.reject(origin, row, field_name, reason)
-
-    return reject
-
-
 def _write_events(
     store: GraphStore,
     agg: EventAggregate,
@@ -540,7 +536,7 @@ def _write_events(
     settings: Settings,
     batch: str,
     *,
-    reject: Callable[[int, str, str], None] | None = None,
+    reject: Callable[[int, str, str], None],
 ) -> Counter[str]:
     """Write the aggregated events; ``reject(row, field, reason)`` reports an event refused
     here, once its people are customers (an order id another customer placed)."""
@@ -607,7 +603,7 @@ def _write_events(
         ({"start": a, "end": b, **p} for (a, b), p in sorted(in_campaign.items())),
     )
 
-    orders = _order_rows(store, agg, c, reject or (lambda row, field_name, reason: None))
+    orders = _order_rows(store, agg, c, reject)
     counts["Order"] += store.upsert_nodes(Node.ORDER, orders)
     counts["PLACED"] += store.upsert_relations(
         Rel.PLACED,
@@ -657,15 +653,10 @@ def _order_rows(
     their ``order_count`` and ``total_spent``.
     """
     ids = sorted(agg.orders)
-    owner: dict[str, str] = {}
-    for start in range(0, len(ids), 5000):
-        for r in store.read_collected(
-            q.ORDER_OWNERS,
-            "reading who placed the orders",
-            retry=True,
-            ids=ids[start : start + 5000],
-        ):
-            owner[r["order"]] = r["customer"]
+    owner = {
+        r["order"]: r["customer"]
+        for r in _read_by_ids(store, q.ORDER_OWNERS, "reading who placed the orders", ids)
+    }
     rows: list[dict[str, Any]] = []
     for oid in ids:
         claimed = f"in the graph by customer {owner[oid]}" if oid in owner else ""
@@ -690,6 +681,14 @@ def _order_rows(
         if kept is not None:
             rows.append(kept)
     return rows
+
+
+def _read_by_ids(
+    store: GraphStore, query: str, what: str, ids: Sequence[str]
+) -> Iterator[dict[str, Any]]:
+    """The rows of ``query`` (with ``$ids``) for ``ids``, read 5,000 ids at a time."""
+    for start in range(0, len(ids), 5000):
+        yield from store.read_collected(query, what, retry=True, ids=ids[start : start + 5000])
 
 
 def _stateful(

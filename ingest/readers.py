@@ -24,7 +24,7 @@ import csv
 import json
 import sys
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -234,11 +234,19 @@ def _check_unique(path: Path, names: list[str], problem: str, fix: str) -> None:
     """Refuse a file with a column name twice: each row would keep one of the values and
     drop the other without a word. Columns without a name (the empty ones a spreadsheet
     leaves after the last) are let be."""
+    twice = _first_repeat(name for name in names if name)
+    if twice is not None:
+        raise InputError(f"{path}: column {twice!r} {problem}; {fix}")
+
+
+def _first_repeat(names: Iterable[str]) -> str | None:
+    """The first name met a second time, or ``None``."""
     seen: set[str] = set()
     for name in names:
-        if name in seen and name:
-            raise InputError(f"{path}: column {name!r} {problem}; {fix}")
+        if name in seen:
+            return name
         seen.add(name)
+    return None
 
 
 def _format(path: Path) -> str | None:
@@ -438,9 +446,8 @@ def _key_twice(line: str) -> str | None:
     twice: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in items]
-        if len(set(keys)) < len(keys) and not twice:
-            twice.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
+        if not twice and (key := _first_repeat(k for k, _ in items)) is not None:
+            twice.append(key)
         return dict(items)
 
     json.loads(line, object_pairs_hook=pairs)
