@@ -179,6 +179,26 @@ def merge_relations(rel: Rel, start: Node, end: Node) -> str:
     )
 
 
+def merge_spans(rel: Rel, start: Node, end: Node, began: str, ended: str) -> str:
+    """Upsert rows ``{start, end, props}`` of a relation that holds a span (a membership's
+    ``joined_at`` and ``left_at``): each of the two times keeps the later of the stored one and
+    the row's, and ``active`` is worked out again from them, so a file loaded again, or an
+    older export loaded after a newer one, does not move the relation back in time."""
+
+    def later(p: str) -> str:
+        return (
+            f"e.{p} = CASE WHEN e.{p} IS NULL OR r.props.{p} > e.{p} "
+            f"THEN coalesce(r.props.{p}, e.{p}) ELSE e.{p} END"
+        )
+
+    return (
+        f"UNWIND $rows AS r MATCH (a:{start} {{id: r.start}}) MATCH (b:{end} {{id: r.end}}) "
+        f"MERGE (a)-[e:{rel}]->(b) SET {later(began)}, {later(ended)} "
+        f"WITH e SET e.active = e.{ended} IS NULL OR "
+        f"(e.{began} IS NOT NULL AND e.{began} > e.{ended})"
+    )
+
+
 def create_relations(rel: Rel, start: Node, end: Node) -> str:
     """Create rows ``{start, end, props}`` known not to exist yet."""
     return (
@@ -400,18 +420,22 @@ def customer_fields(fields: Sequence[str], *, contact_points: bool = False) -> s
     )
 
 
-#: Add interaction counts and weights to INTERACTS_WITH (rows ``{start, end, count, weight,
-#: last_at, kinds}``) from the event file ``$batch``; creates the relation on first sight. The
-#: relation lists the files already added (``batches``) and a row of one of them adds nothing:
-#: an events load killed half-way and run again does not count its interactions twice.
+#: Add interactions to INTERACTS_WITH, creating the relation on first sight. Rows are
+#: ``{start, end, keys, counts, weights, last_at, kinds}``: one key, count and weight per event.
+#: The relation keeps the keys of the events it counts (``event_keys``), and an event whose key
+#: it holds adds nothing: an events load killed half-way and run again, a file saved again
+#: with other line endings, or a later export that repeats some events, counts each event once.
 ADD_INTERACTIONS = (
     f"UNWIND $rows AS r MATCH (a:{Node.CUSTOMER} {{id: r.start}}) "
     f"MATCH (b:{Node.CUSTOMER} {{id: r.end}}) "
     f"MERGE (a)-[e:{Rel.INTERACTS_WITH}]->(b) "
-    "ON CREATE SET e.count = 0, e.weight = 0.0, e.kinds = [], e.batches = [] "
-    "WITH e, r WHERE NOT $batch IN coalesce(e.batches, []) "
-    "SET e.count = e.count + r.count, e.weight = e.weight + r.weight, "
-    "e.batches = coalesce(e.batches, []) + $batch, "
+    "ON CREATE SET e.count = 0, e.weight = 0.0, e.kinds = [], e.event_keys = [] "
+    "WITH e, r, coalesce(e.event_keys, []) AS seen "
+    "WITH e, r, [i IN range(0, size(r.keys) - 1) WHERE NOT r.keys[i] IN seen] AS new "
+    "WHERE size(new) > 0 "
+    "SET e.count = e.count + reduce(n = 0, i IN new | n + r.counts[i]), "
+    "e.weight = e.weight + reduce(w = 0.0, i IN new | w + r.weights[i]), "
+    "e.event_keys = coalesce(e.event_keys, []) + [i IN new | r.keys[i]], "
     "e.last_at = CASE WHEN e.last_at IS NULL OR e.last_at < r.last_at THEN r.last_at "
     "ELSE e.last_at END, e.kinds = [k IN e.kinds WHERE NOT k IN r.kinds] + r.kinds"
 )
@@ -478,8 +502,7 @@ def move_relations(rel: Rel, *, outgoing: bool) -> str:
         add = (
             " ON MATCH SET n.count = coalesce(n.count, 0) + coalesce(r.count, 0), "
             "n.weight = coalesce(n.weight, 0.0) + coalesce(r.weight, 0.0), "
-            "n.batches = coalesce(n.batches, []) + "
-            "[b IN coalesce(r.batches, []) WHERE NOT b IN coalesce(n.batches, [])], "
+            "n.event_keys = coalesce(n.event_keys, []) + coalesce(r.event_keys, []), "
             "n.last_at = CASE WHEN n.last_at IS NULL OR n.last_at < r.last_at THEN r.last_at "
             "ELSE n.last_at END"
         )

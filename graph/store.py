@@ -99,6 +99,16 @@ def translate_errors(e: Exception, what: str) -> Exception:
     return e
 
 
+#: Relation properties that only the loads read: the keys of the interactions a relation
+#: counts (``queries.ADD_INTERACTIONS``), and the event files that earlier versions listed.
+_INTERNAL_RELATION_PROPERTIES = frozenset({"event_keys", "batches"})
+
+
+def _visible(props: Mapping[str, Any]) -> dict[str, Any]:
+    """A relation's properties less those only the loads read."""
+    return {k: v for k, v in props.items() if k not in _INTERNAL_RELATION_PROPERTIES}
+
+
 def _batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
     it = iter(rows)
     while batch := list(islice(it, size)):
@@ -418,18 +428,21 @@ class GraphStore:
         *,
         batch_size: int | None = None,
         progress: Progress | None = None,
+        spans: tuple[str, str] | None = None,
     ) -> int:
         """Create or update one ``rel`` per ``(start, end)`` pair; other keys become properties.
 
-        Both end nodes must exist (rows whose ends are missing write nothing).
+        Both end nodes must exist (rows whose ends are missing write nothing). With ``spans``
+        (two time properties, as ``("joined_at", "left_at")``), an existing relation keeps the
+        later of its and the row's time for each, and its ``active`` follows them
+        (:func:`queries.merge_spans`).
         """
         r, a, b = check_rel(rel), check_label(start), check_label(end)
         what = f"writing {r} relations"
         clean = list(_rel_rows(rows, r))
+        merge = q.merge_relations(r, a, b) if spans is None else q.merge_spans(r, a, b, *spans)
         if self.bulk is None or len(clean) < _BULK_MIN_ROWS:
-            return self._write_batches(
-                q.merge_relations(r, a, b), clean, what, batch_size, progress
-            )
+            return self._write_batches(merge, clean, what, batch_size, progress)
         assert self.bulk is not None
         bulk = self.bulk
         existing, rid_a, rid_b = self._pairs_and_record_ids(r, a, b)
@@ -445,7 +458,7 @@ class GraphStore:
                 r, [(rid_a[x["start"]], rid_b[x["end"]], x["props"]) for x in chunk], what
             ),
             _BULK_EDGES,
-            q.merge_relations(r, a, b),
+            merge,
             linkable,
             known,
             what,
@@ -646,7 +659,7 @@ class GraphStore:
         if not rows:
             return []
         return [
-            dict(props) | {"start": x, "end": y}
+            _visible(props) | {"start": x, "end": y}
             for x, y, props in zip(rows[0]["a"], rows[0]["b"], rows[0]["props"], strict=True)
         ]
 
@@ -760,7 +773,14 @@ class GraphStore:
             for end in ("start", "end"):
                 n = r[f"{end}_node"]
                 nodes.setdefault(n["id"], dict(n) | {"_label": r[f"{end}_label"]})
-            relations.append({k: r[k] for k in ("type", "start", "end", "props")})
+            relations.append(
+                {
+                    "type": r["type"],
+                    "start": r["start"],
+                    "end": r["end"],
+                    "props": _visible(r["props"]),
+                }
+            )
         nodes.pop(centre["id"], None)
         return Neighbourhood(centre, nodes, relations, truncated=len(relations) > limit)
 

@@ -11,12 +11,19 @@ Examples
 >>> agg.add({"type": "interaction", "time": "2024-01-01T00:00:00Z", "kind": "call",
 ...          "from": "crm:1", "to": "wx:2", "count": 3})  # the people it names
 [('from', 'crm:1'), ('to', 'wx:2')]
->>> agg.interactions[("crm:1", "wx:2")]
-[3, 6.0, '2024-01-01T00:00:00Z', {'call'}]
+>>> pair = agg.interactions[("crm:1", "wx:2")]
+>>> pair.count, pair.weight, pair.last_at, pair.kinds
+(3, 6.0, '2024-01-01T00:00:00Z', {'call'})
+>>> agg.add({"type": "interaction", "time": "2024-01-01T00:00:00Z", "kind": "call",
+...          "from": "crm:1", "to": "wx:2", "count": 3})  # the same event once more
+[('from', 'crm:1'), ('to', 'wx:2')]
+>>> len(set(pair.keys)), pair.count  # a second event, with a key of its own
+(2, 6)
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Mapping
@@ -32,7 +39,14 @@ from quanzi.ingest.normalise import (
 )
 from quanzi.ingest.readers import EVENT_TYPES
 
-__all__ = ["INTERACTION_WEIGHTS", "PERSON_FIELDS", "EventAggregate", "EventError"]
+__all__ = [
+    "INTERACTION_WEIGHTS",
+    "PERSON_FIELDS",
+    "EventAggregate",
+    "EventError",
+    "Interactions",
+    "event_key",
+]
 
 #: The fields of an event that name a person (a contact record), in the order they are checked.
 PERSON_FIELDS = ("from", "to", "customer", "inviter", "invitee")
@@ -93,6 +107,70 @@ def _latest(a: str | None, b: str) -> str:
     return b if a is None or b > a else a
 
 
+def event_key(*parts: str | int) -> int:
+    """A 64-bit key of one event, from its normalised values (signed, as the stores' integers).
+
+    >>> event_key("crm:1", "wx:2", "call", "2024-01-01T00:00:00Z", 3, 0) == event_key(
+    ...     "crm:1", "wx:2", "call", "2024-01-01T00:00:00Z", 3, 0)
+    True
+    >>> event_key("crm:1", "wx:2", "call", "2024-01-01T00:00:00Z", 3, 1) == event_key(
+    ...     "crm:1", "wx:2", "call", "2024-01-01T00:00:00Z", 3, 0)
+    False
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        digest.update(str(part).encode("utf-8", "surrogatepass") + b"\0")
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+#: A pair's events above this many keep a set of their keys, so that finding a repeated
+#: event's occurrence stays cheap however many events one pair has.
+_KEY_SET_FROM = 32
+
+
+@dataclass(slots=True)
+class Interactions:
+    """The interactions of one (from, to) pair: totals and each event's key, count and weight.
+
+    Each event is written under its key (``INTERACTS_WITH.event_keys``), so an event loaded
+    before, from this file or any other, is not counted again (``graph.queries.ADD_INTERACTIONS``).
+    """
+
+    last_at: str
+    kinds: set[str] = field(default_factory=set)
+    keys: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    _key_set: set[int] | None = None
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def weight(self) -> float:
+        return sum(self.weights)
+
+    def add(self, values: tuple[str, ...], count: int, weight: float) -> None:
+        """One event: ``values`` are its normalised fields; the n-th event of a file with the
+        same values is keyed with n, so a file that holds an event twice counts it twice, and
+        any other file that holds it (once or twice) adds nothing."""
+        key_set = self._key_set
+        if key_set is None and len(self.keys) >= _KEY_SET_FROM:
+            key_set = self._key_set = set(self.keys)
+        seen = self.keys if key_set is None else key_set
+        occurrence = 0
+        key = event_key(*values, count, occurrence)
+        while key in seen:
+            occurrence += 1
+            key = event_key(*values, count, occurrence)
+        self.keys.append(key)
+        if key_set is not None:
+            key_set.add(key)
+        self.counts.append(count)
+        self.weights.append(weight)
+
+
 @dataclass
 class EventAggregate:
     """Events of one or more files, aggregated per source-record reference.
@@ -105,8 +183,8 @@ class EventAggregate:
     #: still checked (and raise when malformed) but written before: a file run again after the
     #: records it was waiting for were loaded (pipeline._load_events).
     only: frozenset[str] | None = None
-    #: (from, to) -> [count, weight, last_at, kinds]
-    interactions: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    #: (from, to) -> its interactions, each event kept with its key
+    interactions: dict[tuple[str, str], Interactions] = field(default_factory=dict)
     #: (person, group) -> {"joined_at", "left_at"}
     memberships: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     #: (person, employee) -> {"added_at", "deleted_at"}
@@ -183,11 +261,14 @@ class EventAggregate:
             raise EventError("count", f"expected a whole number of at least 1, got {count}")
         if v["from"] == v["to"]:
             raise EventError("to", "a person does not interact with themselves")
-        agg = self.interactions.setdefault((v["from"], v["to"]), [0, 0.0, at, set()])
-        agg[0] += int(count)
-        agg[1] += count * INTERACTION_WEIGHTS[v["kind"]]
-        agg[2] = _latest(agg[2], at)
-        agg[3].add(v["kind"])
+        pair = self.interactions.get((v["from"], v["to"]))
+        if pair is None:
+            pair = self.interactions[(v["from"], v["to"])] = Interactions(at)
+        pair.add(
+            (v["from"], v["to"], v["kind"], at), int(count), count * INTERACTION_WEIGHTS[v["kind"]]
+        )
+        pair.last_at = _latest(pair.last_at, at)
+        pair.kinds.add(v["kind"])
 
     def _group_join(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
         state = self.memberships.setdefault((v["customer"], v["group_id"]), {})

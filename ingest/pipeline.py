@@ -40,7 +40,7 @@ from quanzi.ingest.readers import ColumnMapping, Table, expand_paths, open_table
 from quanzi.ingest.records import normalise_contact, normalise_contacts, record_identity_id
 from quanzi.ingest.report import IngestProgress, IngestReport, Reject
 from quanzi.ingest.resolve import resolve
-from quanzi.ingest.suppression import reject_erased
+from quanzi.ingest.suppression import erased_records, reject_erased
 from quanzi.model import Node, Rel
 from quanzi.settings import Settings, usable_cpus
 
@@ -394,21 +394,19 @@ def _load_events(
     An event that names a person who is no loaded contact record yet is rejected and waits:
     the mark lists those people (``pending``), and the file run again (after their records
     were loaded) folds in only the events that name one of them, the others being written
-    already. Those events are written under a batch name of their own (the file's hash and a
-    hash of the people they waited for), so an interaction that now joins a customer pair the
-    first run wrote is added, and a run of the same step cut short and repeated adds it once.
+    already. Every interaction is written under a key of its own (``Interactions``), so an
+    interaction loaded before, by a run cut short or from another file that holds it too, is
+    not counted again.
     """
     fingerprint = _fingerprint(table.path)
     mark = store.get_node(Node.INGEST_BATCH, fingerprint)
     waited: frozenset[str] | None = None
-    batch = fingerprint
     if mark is not None:
         if not mark.get("pending"):
             report.skipped_files.append(str(table.path))
             report.counts["event_files_already_loaded"] += 1
             return False
         waited = frozenset(str(p) for p in mark["pending"])
-        batch = f"{fingerprint}+{_hash_of(sorted(waited))}"
     agg = EventAggregate(max_chars=settings.ingest_max_field_chars, only=waited)
     origin = str(table.path)
     named_in = _References()
@@ -441,11 +439,25 @@ def _load_events(
             )
         }
         unknown = [p for p in people if p not in customer_of]
+        erased = erased_records(store, settings, unknown)
         for row_no, missing in named_in.rows_naming(set(unknown)):
-            report.reject(origin, row_no, missing[0][0], _waiting_reason(missing))
-            report.counts["events_waiting"] += 1
+            gone = [(f, p) for f, p in missing if p in erased]
+            if gone:
+                field_name, person = gone[0]
+                report.reject(
+                    origin,
+                    row_no,
+                    field_name,
+                    f"{person!r} is a record of a person erased on {erased[person]} (subject "
+                    "requested erasure); the event is not loaded",
+                )
+                report.counts["events_erased"] += 1
+            else:
+                report.reject(origin, row_no, missing[0][0], _waiting_reason(missing))
+                report.counts["events_waiting"] += 1
+        unknown = [p for p in unknown if p not in erased]
         counts = _write_events(
-            store, agg, customer_of, settings, batch, reject=partial(report.reject, origin)
+            store, agg, customer_of, settings, reject=partial(report.reject, origin)
         )
         report.counts.update(counts)
         # Counted before the mark that ends the load, not after it: the data is all written
@@ -522,19 +534,11 @@ def _waiting_reason(missing: Sequence[tuple[str, str]]) -> str:
     )
 
 
-def _hash_of(values: Sequence[str]) -> str:
-    digest = hashlib.blake2b(digest_size=8)
-    for value in values:
-        digest.update(value.encode("utf-8", "surrogatepass") + b"\0")
-    return digest.hexdigest()
-
-
 def _write_events(
     store: GraphStore,
     agg: EventAggregate,
     customer_of: Mapping[str, str],
     settings: Settings,
-    batch: str,
     *,
     reject: Callable[[int, str, str], None],
 ) -> Counter[str]:
@@ -547,27 +551,29 @@ def _write_events(
     store.upsert_nodes(Node.GROUP, ({"id": g} for g in sorted(agg.groups)))
     store.upsert_nodes(Node.CAMPAIGN, ({"id": x} for x in sorted(agg.campaigns)))
 
-    pairs: dict[tuple[str, str], list[Any]] = {}
-    for (a, b), (n, w, last, kinds) in agg.interactions.items():
+    pairs: dict[tuple[str, str], dict[str, Any]] = {}
+    for (a, b), pair in agg.interactions.items():
         ca, cb = c(a), c(b)
         if ca is None or cb is None or ca == cb:
             counts["interactions_dropped"] += 1
             continue
-        agg_pair = pairs.setdefault((ca, cb), [0, 0.0, last, set()])
-        agg_pair[0] += n
-        agg_pair[1] += w
-        agg_pair[2] = max(agg_pair[2], last)
-        agg_pair[3] |= kinds
-    rows = [
-        {"start": a, "end": b, "count": n, "weight": w, "last_at": last, "kinds": sorted(k)}
-        for (a, b), (n, w, last, k) in sorted(pairs.items())
-    ]
+        row = pairs.get((ca, cb))
+        if row is None:
+            row = pairs[(ca, cb)] = {
+                "start": ca, "end": cb, "keys": [], "counts": [], "weights": [],
+                "last_at": pair.last_at, "kinds": set(),
+            }  # fmt: skip
+        row["keys"] += pair.keys
+        row["counts"] += pair.counts
+        row["weights"] += pair.weights
+        row["last_at"] = max(row["last_at"], pair.last_at)
+        row["kinds"] |= pair.kinds
+    rows = [row | {"kinds": sorted(row["kinds"])} for _, row in sorted(pairs.items())]
     for start in range(0, len(rows), settings.write_batch_size):
         store.write(
             q.ADD_INTERACTIONS,
             "writing interactions",
             rows=rows[start : start + settings.write_batch_size],
-            batch=batch,
         )
     counts["INTERACTS_WITH"] += len(rows)
 
@@ -576,12 +582,14 @@ def _write_events(
         Node.CUSTOMER,
         Node.GROUP,
         _stateful(agg.memberships, c, "joined_at", "left_at"),
+        spans=("joined_at", "left_at"),
     )
     counts["SERVED_BY"] += store.upsert_relations(
         Rel.SERVED_BY,
         Node.CUSTOMER,
         Node.EMPLOYEE,
         _stateful(agg.served, c, "added_at", "deleted_at"),
+        spans=("added_at", "deleted_at"),
     )
     referred: list[dict[str, Any]] = []
     for (a, b), props in sorted(agg.referrals.items()):

@@ -43,7 +43,13 @@ from quanzi.ingest.records import KEY_FIELDS, identity_id, record_identity_id
 from quanzi.ingest.report import IngestReport
 from quanzi.settings import Settings
 
-__all__ = ["ErasureHasher", "erased_key_rows", "erasure_hasher", "reject_erased"]
+__all__ = [
+    "ErasureHasher",
+    "erased_key_rows",
+    "erased_records",
+    "erasure_hasher",
+    "reject_erased",
+]
 
 _KEY_FILE = "erasure.key"
 
@@ -125,6 +131,34 @@ def _identities(record_id: str, profile: Mapping[str, Any]) -> list[tuple[str, s
     return out
 
 
+def _erasure_list(
+    store: GraphStore, settings: Settings
+) -> tuple[ErasureHasher, dict[str, str]] | None:
+    """This deployment's hasher and the stored list (hash -> date of the erasure); ``None``
+    when nobody was erased. One query: a few keys per erased person."""
+    rows = store.read(q.ERASED_KEYS, "reading the list of erased people")
+    if not rows:
+        return None
+    secret = _read_secret(settings)
+    hasher = ErasureHasher(secret) if secret is not None else None
+    _check({str(r["secret_id"]) for r in rows}, hasher)
+    assert hasher is not None  # _check refuses a store with erased keys and no secret
+    return hasher, {str(r["id"]): str(r["erased_at"]) for r in rows}
+
+
+def erased_records(store: GraphStore, settings: Settings, records: Iterable[str]) -> dict[str, str]:
+    """Which of ``records`` (``"<source>:<source_record_id>"``) belong to erased people, with
+    the date of the erasure: events that name them are refused, not kept waiting for a
+    contact record that will never load."""
+    wanted = list(records)
+    listed = _erasure_list(store, settings) if wanted else None
+    if listed is None:
+        return {}
+    hasher, erased_on = listed
+    found = {r: erased_on.get(hasher.hash(record_identity_id(r))) for r in wanted}
+    return {r: at for r, at in found.items() if at is not None}
+
+
 def reject_erased(
     store: GraphStore,
     settings: Settings,
@@ -146,14 +180,10 @@ def reject_erased(
     """
     if not profiles:
         return
-    rows = store.read(q.ERASED_KEYS, "reading the list of erased people")
-    if not rows:
+    listed = _erasure_list(store, settings)
+    if listed is None:
         return
-    secret = _read_secret(settings)
-    hasher = ErasureHasher(secret) if secret is not None else None
-    _check({str(r["secret_id"]) for r in rows}, hasher)
-    assert hasher is not None  # _check refuses a store with erased keys and no secret
-    erased_on = {str(r["id"]): str(r["erased_at"]) for r in rows}
+    hasher, erased_on = listed
     erased: dict[str, tuple[str, str]] = {}
     for rid, profile in profiles.items():
         for identity, field in _identities(rid, profile):

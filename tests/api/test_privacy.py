@@ -93,6 +93,12 @@ def test_events_of_an_erased_person_are_rejected(api: Api) -> None:
     assert "crm:A-1" in rejects
     assert "wechat:WX-1" in rejects
     assert "林安娜" not in rejects
+    # Refused for good, not kept waiting for contact records that will never load (they were
+    # told to load the contact file first, and their file never counted as loaded).
+    assert rejects.count("of a person erased on") == len(naming_her)
+    assert "contact file first" not in rejects
+    assert job["result"]["counts"]["events_erased"] == len(naming_her)
+    assert not job["result"]["counts"].get("events_waiting")
     # Nothing of her came back through the events: Bo's referral and call have no other end.
     bo = api.get(f"/customers/{_customer_of(api, '周博')}/360").json()
     assert bo["referrals"]["referred_by"] == []

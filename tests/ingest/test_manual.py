@@ -9,10 +9,10 @@ from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
 from quanzi.ingest import ingest_files
 from quanzi.ingest.manual import explain_link, merge_customers, split_identity
-from quanzi.model import Node
+from quanzi.model import Node, Rel
 from quanzi.settings import Settings
 
-from .conftest import WriteContacts
+from .conftest import WriteContacts, WriteEvents
 
 pytestmark = pytest.mark.store
 
@@ -92,6 +92,41 @@ def test_merge_keeps_the_older_id_and_the_user_data(loaded: GraphStore) -> None:
     assert explain_link(loaded, "shop:4", "crm:1").same_customer
     with pytest.raises(ConflictError):
         merge_customers(loaded, liu, zhang)
+
+
+def test_merged_interactions_keep_their_keys(
+    loaded: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    wang = {"source": "shop", "source_record_id": "5", "full_name": "王芳", "email": "wf@qq.com"}
+    ingest_files(loaded, [write_contacts("more.csv", [wang])], ingest_settings)
+    t = "2024-06-01T10:00:00Z"
+    events = write_events(
+        "e.jsonl",
+        [
+            {"type": "interaction", "time": t, "kind": "call", "from": "crm:1", "to": "shop:5",
+             "count": 1},
+            {"type": "interaction", "time": t, "kind": "call", "from": "shop:4", "to": "shop:5",
+             "count": 1},
+        ],
+    )  # fmt: skip
+    ingest_files(loaded, [events], ingest_settings)
+    zhang, liu = _customer_of(loaded, "crm:1"), _customer_of(loaded, "shop:4")
+    survivor = merge_customers(loaded, liu, zhang)
+
+    def count() -> int:
+        ties = loaded.relation_table(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER)
+        assert [t["start"] for t in ties] == [survivor]
+        return int(ties[0]["count"])
+
+    assert count() == 2
+    # The same events in another file (CRLF): the merged relation knows both of them.
+    copy = events.with_name("e-crlf.jsonl")
+    copy.write_bytes(events.read_bytes().replace(b"\n", b"\r\n"))
+    ingest_files(loaded, [copy], ingest_settings)
+    assert count() == 2
 
 
 def test_split_makes_a_customer_and_later_loads_respect_it(

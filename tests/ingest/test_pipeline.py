@@ -367,6 +367,113 @@ def test_a_file_run_again_adds_only_the_events_that_waited(
     assert _interaction_count(store, zhang, li) == 3
 
 
+def test_an_interaction_in_two_files_is_counted_once(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    # Event files were recognised by their bytes: a copy saved with CRLF line endings doubled
+    # every interaction count, a copy with one line appended tripled them.
+    ingest_files(store, [write_contacts("c.csv", [ZHANG, ZHANG_WX, LI_FAMILY])], ingest_settings)
+    t = "2024-05-0{}T10:00:00Z"
+    call = {
+        "type": "interaction",
+        "time": t.format(1),
+        "kind": "call",
+        "from": "crm:1",
+        "to": "shop:3",
+        "count": 2,
+    }
+    message = {
+        "type": "interaction",
+        "time": t.format(2),
+        "kind": "message",
+        "from": "wechat:2",
+        "to": "shop:3",
+    }
+    visit = {"type": "interaction", "time": t.format(3), "kind": "visit", "from": "crm:1",
+             "to": "shop:3"}  # fmt: skip
+    events = write_events("e.jsonl", [call, message, message])  # one message twice: counted twice
+    ingest_files(store, [events], ingest_settings)
+    zhang, li = _customer_of(store, "crm:1"), _customer_of(store, "shop:3")
+    assert _interaction_count(store, zhang, li) == 4
+
+    crlf = tmp_path / "e-crlf.jsonl"
+    crlf.write_bytes(events.read_bytes().replace(b"\n", b"\r\n"))
+    reordered = write_events(  # keys in another order, the time in another zone
+        "e-reordered.jsonl",
+        [{k: call[k] for k in reversed(list(call))} | {"time": "2024-05-01T18:00:00+08:00"}],
+    )
+    again = ingest_files(store, [crlf, reordered], ingest_settings)
+    assert not again.rejects
+    assert _interaction_count(store, zhang, li) == 4
+
+    appended = write_events("e-appended.jsonl", [call, message, message, message, visit])
+    ingest_files(store, [appended], ingest_settings)
+    # The third message and the visit are new; the rest were counted.
+    assert _interaction_count(store, zhang, li) == 6
+    rows = store.read(
+        "MATCH (:Customer {id: $a})-[e:INTERACTS_WITH]->(:Customer {id: $b}) RETURN e.weight AS w",
+        "test",
+        a=zhang,
+        b=li,
+    )
+    assert rows[0]["w"] == 2 * 2.0 + 3 * 1.0 + 3.0
+    # The keys are the loads' business, not the API's or a notebook's.
+    (tie,) = store.relation_table(Rel.INTERACTS_WITH, Node.CUSTOMER, Node.CUSTOMER)
+    assert "event_keys" not in tie
+    assert tie["count"] == 6
+    around = store.neighbourhood(Node.CUSTOMER, zhang, rels=[Rel.INTERACTS_WITH])
+    assert all("event_keys" not in r["props"] for r in around.relations)
+
+
+def test_an_older_file_loaded_again_does_not_move_a_membership_back(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    # A membership took the times of the last file loaded: a copy of an older export, loaded
+    # after a newer one, set a re-joined member's join back and made them inactive.
+    ingest_files(store, [write_contacts("c.csv", [ZHANG])], ingest_settings)
+    t = "2024-07-0{}T10:00:00Z"
+    older = write_events(
+        "older.jsonl",
+        [
+            {"type": "group_join", "time": t.format(1), "customer": "crm:1", "group_id": "G1"},
+            {"type": "employee_added", "time": t.format(1), "customer": "crm:1",
+             "employee_id": "E1"},
+        ],
+    )  # fmt: skip
+    newer = write_events(
+        "newer.jsonl",
+        [
+            {"type": "group_leave", "time": t.format(2), "customer": "crm:1", "group_id": "G1"},
+            {"type": "group_join", "time": t.format(3), "customer": "crm:1", "group_id": "G1"},
+            {"type": "employee_deleted", "time": t.format(2), "customer": "crm:1",
+             "employee_id": "E1"},
+        ],
+    )  # fmt: skip
+    ingest_files(store, [older], ingest_settings)
+    ingest_files(store, [newer], ingest_settings)
+    copy = tmp_path / "older-again.jsonl"
+    copy.write_bytes(older.read_bytes().replace(b"\n", b"\r\n"))
+    ingest_files(store, [copy], ingest_settings)
+    zhang = _customer_of(store, "crm:1")
+    assert _membership(store, zhang, "G1") == {
+        "joined_at": t.format(3), "left_at": t.format(2), "active": True
+    }  # fmt: skip
+    (served,) = store.relation_table(Rel.SERVED_BY, Node.CUSTOMER, Node.EMPLOYEE)
+    assert (served["added_at"], served["deleted_at"], served["active"]) == (
+        t.format(1),
+        t.format(2),
+        False,
+    )
+
+
 def test_every_event_naming_an_unknown_record_is_rejected_naming_its_field(
     store: GraphStore,
     write_contacts: WriteContacts,
