@@ -41,6 +41,8 @@ from quanzi.ingest.readers import EVENT_TYPES
 
 __all__ = [
     "INTERACTION_WEIGHTS",
+    "MAX_INTERACTION_COUNT",
+    "MAX_ORDER_AMOUNT",
     "PERSON_FIELDS",
     "EventAggregate",
     "EventError",
@@ -50,6 +52,14 @@ __all__ = [
 
 #: The fields of an event that name a person (a contact record), in the order they are checked.
 PERSON_FIELDS = ("from", "to", "customer", "inviter", "invitee")
+
+#: Most interactions one event may count (an event is a day's messages, a call or a visit):
+#: more is a broken export, and it would outweigh every other tie of the graph.
+MAX_INTERACTION_COUNT = 100_000
+
+#: Largest order amount accepted (CNY): larger is a unit or separator mistake, and it would
+#: rank the customer first by spend for good.
+MAX_ORDER_AMOUNT = 1e10
 
 #: Weight of one interaction of each kind in ``INTERACTS_WITH.weight``.
 INTERACTION_WEIGHTS = {"message": 1.0, "call": 2.0, "visit": 3.0}
@@ -257,8 +267,11 @@ class EventAggregate:
         if v["kind"] not in INTERACTION_WEIGHTS:
             raise EventError("kind", f"{v['kind']!r} is not one of {sorted(INTERACTION_WEIGHTS)}")
         count = _number(event, "count", 1.0)
-        if count < 1 or not count.is_integer():
-            raise EventError("count", f"expected a whole number of at least 1, got {count}")
+        if count < 1 or not count.is_integer() or count > MAX_INTERACTION_COUNT:
+            raise EventError(
+                "count",
+                f"expected a whole number from 1 to {MAX_INTERACTION_COUNT:,}, got {count:g}",
+            )
         if v["from"] == v["to"]:
             raise EventError("to", "a person does not interact with themselves")
         pair = self.interactions.get((v["from"], v["to"]))
@@ -307,6 +320,12 @@ class EventAggregate:
         amount = _number(event, "amount")
         if amount < 0:
             raise EventError("amount", f"an order amount cannot be negative, got {amount}")
+        if amount > MAX_ORDER_AMOUNT:
+            raise EventError(
+                "amount",
+                f"{amount:g} is over {MAX_ORDER_AMOUNT:,.0f}: check the unit (CNY, not fen) and "
+                "the decimal separator",
+            )
         row: dict[str, Any] = {"person": v["customer"], "amount": amount, "placed_at": at}
         if event.get("product") is not None:
             row["product"] = _text(event, "product", self.max_chars)
@@ -320,6 +339,8 @@ class EventAggregate:
 
     def _interest(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
         weight = _number(event, "weight", 1.0)
+        if not 0 <= weight <= 1:
+            raise EventError("weight", f"an interest's weight is from 0 to 1, got {weight:g}")
         key = (v["customer"], v["interest"])
         previous = self.interests.get(key)
         if previous is None or weight > previous["weight"]:

@@ -277,3 +277,43 @@ def test_parquet_dates_times_and_decimals_load(
     customer = store.get_node(Node.CUSTOMER, _customer_of(store, "pq:2"))
     assert customer is not None
     assert customer["funnel_stage"] == "lead"
+
+
+def test_absurd_magnitudes_are_rejected_naming_the_field(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    # An order of 1e300, a tie of 1e15 interactions and an interest weight of 50 loaded as
+    # they came, and ranked the customer first by spend, tie and interest for good.
+    t = "2024-03-01T00:00:00Z"
+    events = write_events(
+        "e.jsonl",
+        [
+            _order("crm:1", "o-big", 1e300),
+            {"type": "interaction", "time": t, "kind": "message", "from": "crm:1",
+             "to": "shop:3", "count": 1e15},
+            {"type": "interest", "time": t, "customer": "crm:1", "interest": "tea",
+             "weight": 50},
+            {"type": "interest", "time": t, "customer": "crm:1", "interest": "golf",
+             "weight": -0.5},
+            _order("crm:1", "o-fine", 7996.0),
+            {"type": "interaction", "time": t, "kind": "message", "from": "crm:1",
+             "to": "shop:3", "count": 41},
+            {"type": "interest", "time": t, "customer": "crm:1", "interest": "tea",
+             "weight": 0.9},
+        ],
+    )  # fmt: skip
+    report = ingest_files(store, [write_contacts("c.csv", [ZHANG, LI]), events], ingest_settings)
+    assert [(r.row, r.field) for r in report.rejects] == [
+        (1, "amount"),
+        (2, "count"),
+        (3, "weight"),
+        (4, "weight"),
+    ]
+    assert "check the unit" in report.rejects[0].reason
+    customer = store.get_node(Node.CUSTOMER, _customer_of(store, "crm:1"))
+    assert customer is not None
+    assert customer["total_spent"] == 7996.0
+    assert report.counts["INTERACTS_WITH"] == 1
