@@ -36,6 +36,7 @@ from quanzi.ingest.events import PERSON_FIELDS, EventAggregate, EventError
 from quanzi.ingest.linker import link_records
 from quanzi.ingest.load import fetch_known, merge_into, now_iso, write_customers
 from quanzi.ingest.lock import writer_lock
+from quanzi.ingest.normalise import normalise_text
 from quanzi.ingest.readers import ColumnMapping, Table, expand_paths, open_table
 from quanzi.ingest.records import normalise_contact, normalise_contacts, record_identity_id
 from quanzi.ingest.report import IngestProgress, IngestReport, Reject
@@ -360,15 +361,19 @@ def _load_reference(store: GraphStore, table: Table, report: IngestReport) -> No
         if "__error__" in row:
             report.reject(str(table.path), row_no, "*", f"the row {row['__error__']}")
             continue
+        # Normalised as the events that name them are (NFKC, whitespace, control characters):
+        # a full-width or spaced id here and its plain form in an event are one group.
         node_id = row.get(key)
-        if not isinstance(node_id, str | int) or not str(node_id).strip():
+        text_id = normalise_text(str(node_id)) if isinstance(node_id, str | int) else None
+        if text_id is None:
             report.reject(str(table.path), row_no, key, "missing")
             continue
-        props: dict[str, Any] = {"id": str(node_id).strip()}
+        props: dict[str, Any] = {"id": text_id}
         for name in fields:
             value = row.get(name)
-            if value is not None and value != "":
-                props[name] = str(value).strip()
+            text = normalise_text(str(value)) if value is not None else None
+            if text is not None:
+                props[name] = text
         rows[props["id"]] = props
     report.counts[table.kind] += store.upsert_nodes(label, rows.values())
 

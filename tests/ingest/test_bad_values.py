@@ -317,3 +317,25 @@ def test_absurd_magnitudes_are_rejected_naming_the_field(
     assert customer is not None
     assert customer["total_spent"] == 7996.0
     assert report.counts["INTERACTS_WITH"] == 1
+
+
+def test_reference_files_are_normalised_as_the_events_that_name_them(
+    store: GraphStore,
+    tmp_path: Path,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    # groups.csv was read as it came: its full-width id was another group than the plain id
+    # of the events that name it, and a terminal escape in a name was stored.
+    groups = tmp_path / "groups.csv"
+    groups.write_text(
+        "group_id,name,owner_employee_id\nＶＩＰ  1,茶\x1b[31m友会,E1\n", encoding="utf-8"
+    )
+    join = {"type": "group_join", "time": "2024-03-01T00:00:00Z", "customer": "crm:1"}
+    events = write_events("e.jsonl", [join | {"group_id": "VIP 1"}])
+    ingest_files(store, [write_contacts("c.csv", [ZHANG]), groups, events], ingest_settings)
+    assert store.node_table(Node.GROUP) == [
+        {"id": "VIP 1", "name": "茶友会", "owner_employee_id": "E1"}
+    ]
+    assert store.counts()["MEMBER_OF"] == 1
