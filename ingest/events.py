@@ -13,7 +13,7 @@ Examples
 [('from', 'crm:1'), ('to', 'wx:2')]
 >>> pair = agg.interactions[("crm:1", "wx:2")]
 >>> pair.count, pair.weight, pair.last_at, pair.kinds
-(3, 6.0, '2024-01-01T00:00:00Z', {'call'})
+(3, 6.0, '2024-01-01T00:00:00Z', frozenset({'call'}))
 >>> agg.add({"type": "interaction", "time": "2024-01-01T00:00:00Z", "kind": "call",
 ...          "from": "crm:1", "to": "wx:2", "count": 3})  # the same event once more
 [('from', 'crm:1'), ('to', 'wx:2')]
@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from array import array
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from quanzi.ingest.normalise import (
@@ -138,19 +140,26 @@ def event_key(*parts: str | int) -> int:
 _KEY_SET_FROM = 32
 
 
+@cache
+def _with_kind(kinds: frozenset[str], kind: str) -> frozenset[str]:
+    """``kinds | {kind}``, one shared set per combination (millions of pairs, a few sets)."""
+    return kinds | {kind}
+
+
 @dataclass(slots=True)
 class Interactions:
     """The interactions of one (from, to) pair: totals and each event's key, count and weight.
 
     Each event is written under its key (``INTERACTS_WITH.event_keys``), so an event loaded
     before, from this file or any other, is not counted again (``graph.queries.ADD_INTERACTIONS``).
+    Kept in arrays: a file holds millions of pairs, most of them with one or two events.
     """
 
     last_at: str
-    kinds: set[str] = field(default_factory=set)
-    keys: list[int] = field(default_factory=list)
-    counts: list[int] = field(default_factory=list)
-    weights: list[float] = field(default_factory=list)
+    kinds: frozenset[str] = frozenset()
+    keys: array[int] = field(default_factory=lambda: array("q"))
+    counts: array[int] = field(default_factory=lambda: array("q"))
+    weights: array[float] = field(default_factory=lambda: array("d"))
     _key_set: set[int] | None = None
 
     @property
@@ -161,14 +170,14 @@ class Interactions:
     def weight(self) -> float:
         return sum(self.weights)
 
-    def add(self, values: tuple[str, ...], count: int, weight: float) -> None:
+    def add(self, values: tuple[str, ...], kind: str, count: int, weight: float) -> None:
         """One event: ``values`` are its normalised fields; the n-th event of a file with the
         same values is keyed with n, so a file that holds an event twice counts it twice, and
         any other file that holds it (once or twice) adds nothing."""
         key_set = self._key_set
         if key_set is None and len(self.keys) >= _KEY_SET_FROM:
             key_set = self._key_set = set(self.keys)
-        seen = self.keys if key_set is None else key_set
+        seen: Container[int] = self.keys if key_set is None else key_set
         occurrence = 0
         key = event_key(*values, count, occurrence)
         while key in seen:
@@ -179,6 +188,7 @@ class Interactions:
             key_set.add(key)
         self.counts.append(count)
         self.weights.append(weight)
+        self.kinds = _with_kind(self.kinds, kind)
 
 
 @dataclass
@@ -277,11 +287,11 @@ class EventAggregate:
         pair = self.interactions.get((v["from"], v["to"]))
         if pair is None:
             pair = self.interactions[(v["from"], v["to"])] = Interactions(at)
+        kind = v["kind"]
         pair.add(
-            (v["from"], v["to"], v["kind"], at), int(count), count * INTERACTION_WEIGHTS[v["kind"]]
+            (v["from"], v["to"], kind, at), kind, int(count), count * INTERACTION_WEIGHTS[kind]
         )
         pair.last_at = _latest(pair.last_at, at)
-        pair.kinds.add(v["kind"])
 
     def _group_join(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
         state = self.memberships.setdefault((v["customer"], v["group_id"]), {})
