@@ -42,7 +42,7 @@ from quanzi.graph.dialect import Dialect
 from quanzi.graph.projection import Projection
 from quanzi.model import Node, Rel, check_label, check_rel
 
-__all__ = ["GraphStore", "Neighbourhood", "Progress", "translate_errors"]
+__all__ = ["GraphStore", "Neighbourhood", "Progress", "translate_errors", "visible_properties"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def translate_errors(e: Exception, what: str) -> Exception:
 _INTERNAL_RELATION_PROPERTIES = frozenset({"event_keys", "batches"})
 
 
-def _visible(props: Mapping[str, Any]) -> dict[str, Any]:
+def visible_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     """A relation's properties less those only the loads read."""
     return {k: v for k, v in props.items() if k not in _INTERNAL_RELATION_PROPERTIES}
 
@@ -659,7 +659,7 @@ class GraphStore:
         if not rows:
             return []
         return [
-            _visible(props) | {"start": x, "end": y}
+            visible_properties(props) | {"start": x, "end": y}
             for x, y, props in zip(rows[0]["a"], rows[0]["b"], rows[0]["props"], strict=True)
         ]
 
@@ -778,7 +778,7 @@ class GraphStore:
                     "type": r["type"],
                     "start": r["start"],
                     "end": r["end"],
-                    "props": _visible(r["props"]),
+                    "props": visible_properties(r["props"]),
                 }
             )
         nodes.pop(centre["id"], None)

@@ -32,7 +32,7 @@ from quanzi.api.services.audit import AuditLog
 from quanzi.api.services.customers import SCORE_FIELDS, explanation, survivor_of
 from quanzi.api.services.graph_cache import GraphCache
 from quanzi.graph import queries as q
-from quanzi.graph.store import GraphStore
+from quanzi.graph.store import GraphStore, visible_properties
 from quanzi.ingest.suppression import erased_key_rows, erasure_hasher
 from quanzi.model import Node
 from quanzi.settings import Settings
@@ -158,7 +158,7 @@ def export_person(store: GraphStore, audit: AuditLog, customer_id: str) -> Acces
                         "customer_id": row["id"],
                         "direction": "outgoing" if rel["outgoing"] else "incoming",
                         "other": other,
-                        "properties": dict(rel["rel"] or {}),
+                        "properties": visible_properties(rel["rel"] or {}),
                     }
                 )
     for row in store.read(q.API_ACCESS_ORDERS, "reading a person's orders", ids=ids):

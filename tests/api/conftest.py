@@ -320,6 +320,7 @@ RELATIONS: list[tuple[Rel, Node, Node, list[dict[str, Any]]]] = [
                 "weight": 5.0,
                 "count": 5,
                 "last_at": "2024-11-01T00:00:00Z",
+                "event_keys": [11, 12, 13, 14, 15],  # as an events load writes them
             },
             {
                 "start": "c1",
