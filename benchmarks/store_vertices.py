@@ -13,7 +13,12 @@ it moves much less with the load than wall time), and the ratios against ``endpo
 - ``no-name-index``: the same with only a ``Customer.name`` index dropped, if the schema has
   one (schema version 5 had; version 6 dropped it, so this equals ``endpoint`` now);
 - ``cypher-create``: ``UNWIND $rows CREATE ... SET n += r.props`` through the HTTP command
-  endpoint, 5,000 rows per statement (the atomic statement path).
+  endpoint, 5,000 rows per statement (the atomic statement path);
+- ``merge``: the naive path of ``store_load.py``, ``UNWIND $rows MERGE ... SET n += r.props``
+  through Bolt, 5,000 rows per statement;
+- ``sql-import``: ArcadeDB's own importer, ``IMPORT DATABASE ... WITH vertices = 'file://...'``
+  (SQL, through the HTTP command endpoint) of a CSV file written first (not timed) into the
+  work folder; CSV holds no lists, so ``channels`` is left out of these vertices.
 
 The first label a fresh server writes pays for the JIT's warm-up: compare labels across
 variants, not ``Customer`` with ``Identity`` (``--identity-first`` swaps the order).
@@ -26,6 +31,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import random
 import shutil
@@ -44,7 +50,15 @@ from quanzi.graph.store import GraphStore
 from quanzi.model import Node
 
 Rows = list[dict[str, Any]]
-VARIANTS = ("endpoint", "endpoint-2500", "no-indexes", "no-name-index", "cypher-create")
+VARIANTS = (
+    "endpoint",
+    "endpoint-2500",
+    "no-indexes",
+    "no-name-index",
+    "cypher-create",
+    "merge",
+    "sql-import",
+)
 
 
 def rows(n: int, seed: int) -> dict[Node, Rows]:
@@ -91,13 +105,49 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def writer(variant: str, bulk: ArcadeHttpChannel) -> Callable[[Node, Rows], None]:
-    """The write path of a variant."""
+def import_file(work: Path, label: Node, data: Rows) -> Path:
+    """``data`` as a CSV file for ArcadeDB's importer (scalar properties only)."""
+    path = work / f"{label}.csv"
+    (work / "empty.csv").touch()
+    columns = [k for k, v in data[0]["props"].items() if not isinstance(v, list)]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["id", *columns])
+        out.writerows([r["id"], *(r["props"][c] for c in columns)] for r in data)
+    return path
+
+
+def sql_import(bulk: ArcadeHttpChannel, label: Node, path: Path, empty: Path) -> None:
+    """Import one CSV of vertices with ArcadeDB's importer. Its ``url`` is required even with
+    ``vertices`` given, and is read as documents (arcadedb#1552): an empty file, so that the
+    vertices are read once."""
+    bulk._post(  # the channel has no public SQL command: this is the only one Quanzi would run
+        "command",
+        f"IMPORT DATABASE file://{empty} WITH vertices = 'file://{path}', "
+        f"verticesFileType = 'csv', vertexType = '{label}', typeIdProperty = 'id', "
+        "typeIdType = 'String', typeIdUnique = true",
+        "importing",
+        {},
+        language="sql",
+    )
+
+
+def writer(
+    variant: str, store: GraphStore, bulk: ArcadeHttpChannel, work: Path
+) -> Callable[[Node, Rows], None]:
+    """The write path of a variant (``sql-import`` reads the files :func:`import_file` wrote
+    into ``work``)."""
 
     def chunks(label: Node, data: Rows, size: int, send: Callable[[Node, Rows], None]) -> None:
         for i in range(0, len(data), size):
             send(label, data[i : i + size])
 
+    if variant == "sql-import":
+        return lambda label, _: sql_import(bulk, label, work / f"{label}.csv", work / "empty.csv")
+    if variant == "merge":
+        return lambda label, data: chunks(
+            label, data, 5000, lambda lb, c: store.write(q.merge_nodes(lb), "bench", rows=c)
+        )
     if variant == "cypher-create":
         return lambda label, data: chunks(
             label, data, 5000, lambda lb, c: bulk.run(q.create_nodes(lb), "bench", rows=c)
@@ -142,9 +192,11 @@ def main() -> None:
                     drop_customer_indexes(store, (*INDEXES[Node.CUSTOMER], "name"))
                 elif variant == "no-name-index":
                     drop_customer_indexes(store, ("name",))
-                write = writer(variant, store.bulk)
+                write = writer(variant, store, store.bulk, work)
                 results[variant] = {}
                 for label in order:
+                    if variant == "sql-import":  # the file is written before the clock starts
+                        import_file(work, label, data[label])
                     cpu0, t0 = server_cpu(status.pid), time.perf_counter()
                     write(label, data[label])
                     seconds = time.perf_counter() - t0
