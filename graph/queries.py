@@ -441,10 +441,11 @@ ADD_INTERACTIONS = (
 )
 
 #: ``rows``: the customer that placed each of the orders ``$ids`` (through PLACED, which merges
-#: move to the survivor), maps ``{order, customer}`` collected into one row.
+#: move to the survivor) and the time of the order's last event, maps ``{order, customer,
+#: placed_at}`` collected into one row.
 ORDER_OWNERS = (
     f"UNWIND $ids AS oid MATCH (o:{Node.ORDER} {{id: oid}})<-[:{Rel.PLACED}]-(c:{Node.CUSTOMER}) "
-    "RETURN collect({order: o.id, customer: c.id}) AS rows"
+    "RETURN collect({order: o.id, customer: c.id, placed_at: o.placed_at}) AS rows"
 )
 
 #: ``rows``: order totals of the customers ``$ids``, recomputed from their PLACED orders, maps

@@ -663,13 +663,16 @@ def _order_rows(
     else the first event of this file naming it); a later event of the same customer updates
     it (the last one wins), an event of another customer is rejected. Written as it was, the
     order kept its old ``PLACED`` and got a new one: placed by two customers, counted in both
-    their ``order_count`` and ``total_spent``.
+    their ``order_count`` and ``total_spent``. An order whose stored event is later than this
+    file's is left as it is: an older export loaded again does not set it back.
     """
     ids = sorted(agg.orders)
-    owner = {
-        r["order"]: r["customer"]
-        for r in _read_by_ids(store, q.ORDER_OWNERS, "reading who placed the orders", ids)
-    }
+    owner: dict[str, str] = {}
+    stored_at: dict[str, str] = {}
+    for r in _read_by_ids(store, q.ORDER_OWNERS, "reading who placed the orders", ids):
+        owner[r["order"]] = r["customer"]
+        if r.get("placed_at"):
+            stored_at[r["order"]] = str(r["placed_at"])
     rows: list[dict[str, Any]] = []
     for oid in ids:
         claimed = f"in the graph by customer {owner[oid]}" if oid in owner else ""
@@ -691,7 +694,7 @@ def _order_rows(
                 continue
             kept = {"id": oid, "customer_id": cid, **order}
             del kept["person"]
-        if kept is not None:
+        if kept is not None and kept["placed_at"] >= stored_at.get(oid, ""):
             rows.append(kept)
     return rows
 

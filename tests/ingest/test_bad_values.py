@@ -131,6 +131,30 @@ def test_an_order_id_reused_by_another_customer_is_rejected(
     assert (lc["order_count"], lc["total_spent"]) == (1, 30.0)
 
 
+def test_an_older_file_loaded_again_does_not_set_an_order_back(
+    store: GraphStore,
+    tmp_path: Path,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    # The last file loaded won: a copy of the first export, loaded after the correction,
+    # set the order back to its first amount and the customer's total with it.
+    first = write_events("e1.jsonl", [_order("crm:1", "O1", 100.0, 1)])
+    ingest_files(store, [write_contacts("c.csv", [ZHANG]), first], ingest_settings)
+    corrected = write_events("e2.jsonl", [_order("crm:1", "O1", 80.0, 2)])
+    ingest_files(store, [corrected], ingest_settings)
+    copy = tmp_path / "e1-again.jsonl"
+    copy.write_bytes(first.read_bytes().replace(b"\n", b"\r\n"))
+    ingest_files(store, [copy], ingest_settings)
+    order = store.get_node(Node.ORDER, "O1")
+    assert order is not None
+    assert (order["amount"], order["placed_at"]) == (80.0, "2024-01-02T10:00:00Z")
+    customer = store.get_node(Node.CUSTOMER, _customer_of(store, "crm:1"))
+    assert customer is not None
+    assert customer["total_spent"] == 80.0
+
+
 def test_control_characters_are_not_stored(
     store: GraphStore,
     write_contacts: WriteContacts,
