@@ -199,6 +199,17 @@ def merge_spans(rel: Rel, start: Node, end: Node, began: str, ended: str) -> str
     )
 
 
+def merge_largest(rel: Rel, start: Node, end: Node, prop: str) -> str:
+    """Upsert rows ``{start, end, props}``, an existing relation taking a row's properties only
+    when the row's ``prop`` is larger (an interest's ``weight``): loading an older file again
+    does not lower it."""
+    return (
+        f"UNWIND $rows AS r MATCH (a:{start} {{id: r.start}}) MATCH (b:{end} {{id: r.end}}) "
+        f"MERGE (a)-[e:{rel}]->(b) WITH e, r WHERE e.{prop} IS NULL OR r.props.{prop} > e.{prop} "
+        "SET e += r.props"
+    )
+
+
 def create_relations(rel: Rel, start: Node, end: Node) -> str:
     """Create rows ``{start, end, props}`` known not to exist yet."""
     return (

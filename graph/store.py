@@ -429,18 +429,26 @@ class GraphStore:
         batch_size: int | None = None,
         progress: Progress | None = None,
         spans: tuple[str, str] | None = None,
+        largest: str | None = None,
     ) -> int:
         """Create or update one ``rel`` per ``(start, end)`` pair; other keys become properties.
 
         Both end nodes must exist (rows whose ends are missing write nothing). With ``spans``
         (two time properties, as ``("joined_at", "left_at")``), an existing relation keeps the
         later of its and the row's time for each, and its ``active`` follows them
-        (:func:`queries.merge_spans`).
+        (:func:`queries.merge_spans`). With ``largest`` (a property, as ``"weight"``), an
+        existing relation takes a row only when the row's value of it is larger
+        (:func:`queries.merge_largest`).
         """
         r, a, b = check_rel(rel), check_label(start), check_label(end)
         what = f"writing {r} relations"
         clean = list(_rel_rows(rows, r))
-        merge = q.merge_relations(r, a, b) if spans is None else q.merge_spans(r, a, b, *spans)
+        if spans is not None:
+            merge = q.merge_spans(r, a, b, *spans)
+        elif largest is not None:
+            merge = q.merge_largest(r, a, b, largest)
+        else:
+            merge = q.merge_relations(r, a, b)
         if self.bulk is None or len(clean) < _BULK_MIN_ROWS:
             return self._write_batches(merge, clean, what, batch_size, progress)
         assert self.bulk is not None

@@ -646,6 +646,7 @@ def _write_events(
         Node.CUSTOMER,
         Node.INTEREST,
         ({"start": a, "end": b, **v} for (a, b), v in interests.items()),
+        largest="weight",
     )
     counts["customers_updated"] += _update_customer_activity(store, agg, customer_of)
     return counts

@@ -429,7 +429,7 @@ def test_an_interaction_in_two_files_is_counted_once(
     assert all("event_keys" not in r["props"] for r in around.relations)
 
 
-def test_an_older_file_loaded_again_does_not_move_a_membership_back(
+def test_an_older_file_loaded_again_does_not_move_a_membership_or_an_interest_back(
     store: GraphStore,
     write_contacts: WriteContacts,
     write_events: WriteEvents,
@@ -466,6 +466,14 @@ def test_an_older_file_loaded_again_does_not_move_a_membership_back(
     assert _membership(store, zhang, "G1") == {
         "joined_at": t.format(3), "left_at": t.format(2), "active": True
     }  # fmt: skip
+    # An interest keeps the largest weight seen, as within one file (the last file won).
+    tea = {"type": "interest", "customer": "crm:1", "interest": "tea"}
+    strong = write_events("strong.jsonl", [tea | {"time": t.format(1), "weight": 0.9}])
+    weak = write_events("weak.jsonl", [tea | {"time": t.format(2), "weight": 0.4}])
+    ingest_files(store, [strong], ingest_settings)
+    ingest_files(store, [weak], ingest_settings)
+    (interest,) = store.relation_table(Rel.INTERESTED_IN, Node.CUSTOMER, Node.INTEREST)
+    assert (interest["weight"], interest["at"]) == (0.9, t.format(1))
     (served,) = store.relation_table(Rel.SERVED_BY, Node.CUSTOMER, Node.EMPLOYEE)
     assert (served["added_at"], served["deleted_at"], served["active"]) == (
         t.format(1),
