@@ -199,14 +199,16 @@ def merge_spans(rel: Rel, start: Node, end: Node, began: str, ended: str) -> str
     )
 
 
-def merge_largest(rel: Rel, start: Node, end: Node, prop: str) -> str:
+def merge_ordered(rel: Rel, start: Node, end: Node, prop: str, *, largest: bool) -> str:
     """Upsert rows ``{start, end, props}``, an existing relation taking a row's properties only
-    when the row's ``prop`` is larger (an interest's ``weight``): loading an older file again
-    does not lower it."""
+    when the row's ``prop`` is larger (``largest``: an interest's ``weight``, a tag's latest
+    ``at``) or smaller (a referral's first ``at``): loading an older file again, or files in
+    another order, does not change which row stands."""
+    wins = ">" if largest else "<"
     return (
         f"UNWIND $rows AS r MATCH (a:{start} {{id: r.start}}) MATCH (b:{end} {{id: r.end}}) "
-        f"MERGE (a)-[e:{rel}]->(b) WITH e, r WHERE e.{prop} IS NULL OR r.props.{prop} > e.{prop} "
-        "SET e += r.props"
+        f"MERGE (a)-[e:{rel}]->(b) WITH e, r "
+        f"WHERE e.{prop} IS NULL OR r.props.{prop} {wins} e.{prop} SET e += r.props"
     )
 
 

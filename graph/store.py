@@ -430,6 +430,7 @@ class GraphStore:
         progress: Progress | None = None,
         spans: tuple[str, str] | None = None,
         largest: str | None = None,
+        smallest: str | None = None,
     ) -> int:
         """Create or update one ``rel`` per ``(start, end)`` pair; other keys become properties.
 
@@ -437,8 +438,8 @@ class GraphStore:
         (two time properties, as ``("joined_at", "left_at")``), an existing relation keeps the
         later of its and the row's time for each, and its ``active`` follows them
         (:func:`queries.merge_spans`). With ``largest`` (a property, as ``"weight"``), an
-        existing relation takes a row only when the row's value of it is larger
-        (:func:`queries.merge_largest`).
+        existing relation takes a row only when the row's value of it is larger; with
+        ``smallest``, smaller (:func:`queries.merge_ordered`).
         """
         r, a, b = check_rel(rel), check_label(start), check_label(end)
         what = f"writing {r} relations"
@@ -446,7 +447,9 @@ class GraphStore:
         if spans is not None:
             merge = q.merge_spans(r, a, b, *spans)
         elif largest is not None:
-            merge = q.merge_largest(r, a, b, largest)
+            merge = q.merge_ordered(r, a, b, largest, largest=True)
+        elif smallest is not None:
+            merge = q.merge_ordered(r, a, b, smallest, largest=False)
         else:
             merge = q.merge_relations(r, a, b)
         if self.bulk is None or len(clean) < _BULK_MIN_ROWS:

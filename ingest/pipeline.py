@@ -602,7 +602,7 @@ def _write_events(
         if ca is not None and cb is not None and ca != cb:
             referred.append({"start": ca, "end": cb, **props})
     counts["REFERRED"] += store.upsert_relations(
-        Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER, referred
+        Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER, referred, smallest="at"
     )
     in_campaign: dict[tuple[str, str], dict[str, Any]] = {}
     for row in referred:
@@ -614,6 +614,7 @@ def _write_events(
         Node.CUSTOMER,
         Node.CAMPAIGN,
         ({"start": a, "end": b, **p} for (a, b), p in sorted(in_campaign.items())),
+        smallest="at",
     )
 
     orders = _order_rows(store, agg, c, reject)
@@ -632,6 +633,7 @@ def _write_events(
         Node.CUSTOMER,
         Node.TAG,
         ({"start": a, "end": b, **v} for (a, b), v in tags.items()),
+        largest="at",
     )
     interests: dict[tuple[str, str], dict[str, Any]] = {}
     for (p, i), v in sorted(agg.interests.items()):

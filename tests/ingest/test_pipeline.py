@@ -482,6 +482,48 @@ def test_an_older_file_loaded_again_does_not_move_a_membership_or_an_interest_ba
     )
 
 
+def test_referrals_keep_their_first_time_and_tags_their_latest_across_files(
+    store: GraphStore,
+    write_contacts: WriteContacts,
+    write_events: WriteEvents,
+    ingest_settings: Settings,
+) -> None:
+    ingest_files(store, [write_contacts("c.csv", [ZHANG, LI_FAMILY])], ingest_settings)
+    t = "2024-08-0{}T10:00:00Z"
+    invite = {
+        "type": "referral",
+        "inviter": "crm:1",
+        "invitee": "shop:3",
+        "campaign_id": "C1",
+        "invite_code": "X",
+    }
+    tag = {"type": "tag_applied", "customer": "crm:1", "tag": "gold"}  # fmt: skip
+    later = write_events(
+        "later.jsonl",
+        [invite | {"time": t.format(5)}, tag | {"time": t.format(5), "employee_id": "E5"}],
+    )
+    earlier = write_events(
+        "earlier.jsonl",
+        [invite | {"time": t.format(2)}, tag | {"time": t.format(2), "employee_id": "E2"}],
+    )
+    ingest_files(store, [earlier], ingest_settings)
+    ingest_files(store, [later], ingest_settings)  # the file loaded last set both
+    (referral,) = store.relation_table(Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER)
+    assert referral["at"] == t.format(2)
+    roles = {
+        r["role"]: r.get("at")
+        for r in store.relation_table(Rel.IN_CAMPAIGN, Node.CUSTOMER, Node.CAMPAIGN)
+    }
+    assert roles == {"inviter": None, "invitee": t.format(2)}
+    again = earlier.with_name("earlier-again.jsonl")
+    again.write_bytes(earlier.read_bytes().replace(b"\n", b"\r\n"))
+    ingest_files(store, [again], ingest_settings)
+    (tagged,) = [
+        r for r in store.relation_table(Rel.TAGGED, Node.CUSTOMER, Node.TAG) if r["end"] == "gold"
+    ]
+    assert (tagged["at"], tagged["by"]) == (t.format(5), "E5")
+
+
 def test_every_event_naming_an_unknown_record_is_rejected_naming_its_field(
     store: GraphStore,
     write_contacts: WriteContacts,
