@@ -778,7 +778,9 @@ def _update_customer_activity(
                 row[f"{current_name}_at"] = ordered[-1][0]
             if cid in totals:
                 row["order_count"] = int(totals[cid]["order_count"])
-                row["total_spent"] = float(totals[cid]["total_spent"])
+                row["total_spent"] = round(
+                    float(totals[cid]["total_spent"]), 2
+                )  # cents: no 0.1 + 0.2
                 row["last_order_at"] = totals[cid]["last_order_at"]
             rows.append(row)
     return store.set_node_properties(Node.CUSTOMER, rows)
