@@ -199,16 +199,25 @@ def merge_spans(rel: Rel, start: Node, end: Node, began: str, ended: str) -> str
     )
 
 
-def merge_ordered(rel: Rel, start: Node, end: Node, prop: str, *, largest: bool) -> str:
+def merge_ordered(
+    rel: Rel, start: Node, end: Node, prop: str, *, largest: bool, tie_smallest: str | None = None
+) -> str:
     """Upsert rows ``{start, end, props}``, an existing relation taking a row's properties only
     when the row's ``prop`` is larger (``largest``: an interest's ``weight``, a tag's latest
     ``at``) or smaller (a referral's first ``at``): loading an older file again, or files in
-    another order, does not change which row stands."""
+    another order, does not change which row stands. With ``tie_smallest``, a row whose
+    ``prop`` equals the stored one wins when its ``tie_smallest`` is smaller (an interest's
+    weight reached first: its earliest ``at``), so ties do not depend on the order either."""
     wins = ">" if largest else "<"
+    tie = (
+        f" OR (r.props.{prop} = e.{prop} AND r.props.{tie_smallest} < e.{tie_smallest})"
+        if tie_smallest is not None
+        else ""
+    )
     return (
         f"UNWIND $rows AS r MATCH (a:{start} {{id: r.start}}) MATCH (b:{end} {{id: r.end}}) "
         f"MERGE (a)-[e:{rel}]->(b) WITH e, r "
-        f"WHERE e.{prop} IS NULL OR r.props.{prop} {wins} e.{prop} SET e += r.props"
+        f"WHERE e.{prop} IS NULL OR r.props.{prop} {wins} e.{prop}{tie} SET e += r.props"
     )
 
 
@@ -517,6 +526,8 @@ def move_relations(rel: Rel, *, outgoing: bool) -> str:
             " ON MATCH SET n.count = coalesce(n.count, 0) + coalesce(r.count, 0), "
             "n.weight = coalesce(n.weight, 0.0) + coalesce(r.weight, 0.0), "
             "n.event_keys = coalesce(n.event_keys, []) + coalesce(r.event_keys, []), "
+            "n.kinds = [k IN coalesce(n.kinds, []) WHERE NOT k IN coalesce(r.kinds, [])] "
+            "+ coalesce(r.kinds, []), "
             "n.last_at = CASE WHEN n.last_at IS NULL OR n.last_at < r.last_at THEN r.last_at "
             "ELSE n.last_at END"
         )

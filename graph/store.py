@@ -431,6 +431,7 @@ class GraphStore:
         spans: tuple[str, str] | None = None,
         largest: str | None = None,
         smallest: str | None = None,
+        tie_smallest: str | None = None,
     ) -> int:
         """Create or update one ``rel`` per ``(start, end)`` pair; other keys become properties.
 
@@ -439,7 +440,8 @@ class GraphStore:
         later of its and the row's time for each, and its ``active`` follows them
         (:func:`queries.merge_spans`). With ``largest`` (a property, as ``"weight"``), an
         existing relation takes a row only when the row's value of it is larger; with
-        ``smallest``, smaller (:func:`queries.merge_ordered`).
+        ``smallest``, smaller (:func:`queries.merge_ordered`); with ``tie_smallest`` too, on
+        an equal value, when the row's ``tie_smallest`` is smaller.
         """
         r, a, b = check_rel(rel), check_label(start), check_label(end)
         what = f"writing {r} relations"
@@ -447,9 +449,9 @@ class GraphStore:
         if spans is not None:
             merge = q.merge_spans(r, a, b, *spans)
         elif largest is not None:
-            merge = q.merge_ordered(r, a, b, largest, largest=True)
+            merge = q.merge_ordered(r, a, b, largest, largest=True, tie_smallest=tie_smallest)
         elif smallest is not None:
-            merge = q.merge_ordered(r, a, b, smallest, largest=False)
+            merge = q.merge_ordered(r, a, b, smallest, largest=False, tie_smallest=tie_smallest)
         else:
             merge = q.merge_relations(r, a, b)
         if self.bulk is None or len(clean) < _BULK_MIN_ROWS:

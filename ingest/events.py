@@ -50,6 +50,7 @@ __all__ = [
     "EventError",
     "Interactions",
     "event_key",
+    "heavier_interest",
 ]
 
 #: The fields of an event that name a person (a contact record), in the order they are checked.
@@ -117,6 +118,21 @@ def _number(event: Mapping[str, Any], name: str, default: float | None = None) -
 
 def _latest(a: str | None, b: str) -> str:
     return b if a is None or b > a else a
+
+
+def heavier_interest(row: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
+    """Whether an interest ``row`` stands over ``than``: a larger weight, or the same weight
+    reached earlier (as ``graph.queries.merge_ordered`` with ``tie_smallest="at"``), so the
+    ``at`` kept does not depend on the order of the events.
+
+    >>> heavier_interest({"weight": 0.5, "at": "2024-01-01"}, {"weight": 0.5, "at": "2024-02-01"})
+    True
+    """
+    return (
+        than is None
+        or row["weight"] > than["weight"]
+        or (row["weight"] == than["weight"] and row["at"] < than["at"])
+    )
 
 
 def event_key(*parts: str | int) -> int:
@@ -345,16 +361,20 @@ class EventAggregate:
         row = {"at": at}
         if event.get("employee_id") is not None:
             row["by"] = _text(event, "employee_id", self.max_chars)
-        self.tags[(v["customer"], v["tag"])] = row
+        # The latest event stands, wherever it lies in the file (an export newest first set the
+        # oldest, and a copy saved oldest first moved it again); on a tie the last in the file.
+        previous = self.tags.get((v["customer"], v["tag"]))
+        if previous is None or at >= previous["at"]:
+            self.tags[(v["customer"], v["tag"])] = row
 
     def _interest(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
         weight = _number(event, "weight", 1.0)
         if not 0 <= weight <= 1:
             raise EventError("weight", f"an interest's weight is from 0 to 1, got {weight:g}")
         key = (v["customer"], v["interest"])
-        previous = self.interests.get(key)
-        if previous is None or weight > previous["weight"]:
-            self.interests[key] = {"weight": weight, "at": at}
+        row = {"weight": weight, "at": at}
+        if heavier_interest(row, self.interests.get(key)):
+            self.interests[key] = row
 
     def _funnel_stage(self, event: Mapping[str, Any], v: dict[str, str], at: str) -> None:
         self.funnel[v["customer"]].add((at, v["stage"]))

@@ -489,7 +489,7 @@ def normalise_datetime(raw: str) -> str | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         try:
-            moment = datetime.fromisoformat(normalise_date(text) or "")
+            moment = _other_datetime(text)
         except ValueError:
             raise ValueError(
                 f"{text!r} is not a date-time; write it as ISO 8601 (2024-05-01T08:30:00Z)"
@@ -501,6 +501,46 @@ def normalise_datetime(raw: str) -> str | None:
     except OverflowError:  # 0001-01-01T00:00+01:00 is before the first representable UTC time
         raise ValueError(f"{text!r} is out of the range of dates Quanzi stores") from None
     return _utc_text(moment)
+
+
+#: The time of day after a date that ``datetime.fromisoformat`` does not read: a zone written
+#: ``z``, ``UTC`` or ``GMT`` or after a space, and an offset followed by the zone's name
+#: (``18:00:00+08:00[Asia/Shanghai]``).
+_TIME_OF_DAY = re.compile(
+    r"(\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)"
+    r"\s*(?:(z|utc|gmt|[+-]\d{2}(?::?\d{2})?)(?:\s*\[[\w/+-]+\])?)?",
+    re.IGNORECASE,
+)
+
+
+def _other_datetime(text: str) -> datetime:
+    """A date-time that ``fromisoformat`` does not read: a date as :func:`normalise_date` reads
+    it, then a time of day (:data:`_TIME_OF_DAY`) or nothing (midnight). Raises ``ValueError``
+    for any other time: it was read as midnight before, so ``2024-05-01T10:00:00 UTC`` and
+    ``2024-05-01T10:00:00Z`` were two events, and two calls of one day one.
+
+    >>> _other_datetime("2024/05/01 18:00:00 UTC"), _other_datetime("1/5/2024 10:00")
+    (datetime.datetime(2024, 5, 1, 18, 0, tzinfo=datetime.timezone.utc), \
+datetime.datetime(2024, 5, 1, 10, 0))
+    >>> _other_datetime("2024-05-01 18:00 CST")
+    Traceback (most recent call last):
+    ...
+    ValueError: '18:00 CST' is not a time of day
+    """
+    head = text.split("T", 1)[0].split(" ", 1)[0]
+    rest = text[len(head) :].lstrip("Tt ").strip()
+    if not rest:
+        return datetime.fromisoformat(normalise_date(text) or "")
+    day = normalise_date(head)
+    found = _TIME_OF_DAY.fullmatch(rest)
+    if day is None or found is None:
+        raise ValueError(f"{rest!r} is not a time of day")
+    clock, zone = found[1].replace(",", "."), found[2] or ""
+    if len(clock) < 5:  # 9:30
+        clock = "0" + clock
+    if zone.lower() in ("z", "utc", "gmt"):
+        zone = "+00:00"
+    return datetime.fromisoformat(f"{day}T{clock}{zone}")
 
 
 def _utc_text(moment: datetime) -> str:

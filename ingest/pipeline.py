@@ -32,7 +32,7 @@ from typing import Any
 
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
-from quanzi.ingest.events import PERSON_FIELDS, EventAggregate, EventError
+from quanzi.ingest.events import PERSON_FIELDS, EventAggregate, EventError, heavier_interest
 from quanzi.ingest.linker import link_records
 from quanzi.ingest.load import fetch_known, merge_into, now_iso, write_customers
 from quanzi.ingest.lock import writer_lock
@@ -626,7 +626,11 @@ def _write_events(
         ({"start": o["customer_id"], "end": o["id"], "at": o["placed_at"]} for o in orders),
     )
 
-    tags = {(c(p), t): v for (p, t), v in sorted(agg.tags.items()) if c(p)}
+    tags: dict[tuple[str, str], dict[str, Any]] = {}
+    for (p, t), v in sorted(agg.tags.items()):
+        cp = c(p)
+        if cp and ((cp, t) not in tags or v["at"] >= tags[(cp, t)]["at"]):
+            tags[(cp, t)] = v  # the latest, of any of the customer's records
     store.upsert_nodes(Node.TAG, ({"id": t, "name": t} for t in sorted({t for _, t in tags})))
     counts["TAGGED"] += store.upsert_relations(
         Rel.TAGGED,
@@ -638,7 +642,7 @@ def _write_events(
     interests: dict[tuple[str, str], dict[str, Any]] = {}
     for (p, i), v in sorted(agg.interests.items()):
         cp = c(p)
-        if cp and ((cp, i) not in interests or v["weight"] > interests[(cp, i)]["weight"]):
+        if cp and heavier_interest(v, interests.get((cp, i))):
             interests[(cp, i)] = v
     store.upsert_nodes(
         Node.INTEREST, ({"id": i, "name": i} for i in sorted({i for _, i in interests}))
@@ -649,6 +653,7 @@ def _write_events(
         Node.INTEREST,
         ({"start": a, "end": b, **v} for (a, b), v in interests.items()),
         largest="weight",
+        tie_smallest="at",
     )
     counts["customers_updated"] += _update_customer_activity(store, agg, customer_of)
     return counts
@@ -663,8 +668,9 @@ def _order_rows(
     """The ``Order`` rows to write: one per order id, owned by one customer.
 
     An order belongs to the customer that placed it first (in the graph, through ``PLACED``,
-    else the first event of this file naming it); a later event of the same customer updates
-    it (the last one wins), an event of another customer is rejected. Written as it was, the
+    else the first event of this file naming it); an event of the same customer updates it (the
+    latest event stands, the last in the file on a tie), an event of another customer is
+    rejected. Written as it was, the
     order kept its old ``PLACED`` and got a new one: placed by two customers, counted in both
     their ``order_count`` and ``total_spent``. An order whose stored event is later than this
     file's is left as it is: an older export loaded again does not set it back.
@@ -695,6 +701,8 @@ def _order_rows(
                     "use a new order id",
                 )
                 continue
+            if kept is not None and order["placed_at"] < kept["placed_at"]:
+                continue  # the latest event stands, wherever it lies in the file
             kept = {"id": oid, "customer_id": cid, **order}
             del kept["person"]
         if kept is not None and kept["placed_at"] >= stored_at.get(oid, ""):

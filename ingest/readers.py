@@ -315,7 +315,7 @@ def _columns(path: Path, fmt: str) -> list[str]:
             raise InputError(f"{path}: the header row {_NOT_UTF8}")
         return [h.strip() for h in header]
     if fmt == "jsonl":
-        with path.open(encoding="utf-8", errors="surrogateescape") as f:
+        with path.open(encoding="utf-8-sig", errors="surrogateescape") as f:
             for line in f:
                 if line.strip():
                     try:
@@ -411,7 +411,7 @@ def _csv_records(reader: Any, path: Path) -> Iterator[list[str]]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8", errors="surrogateescape") as f:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as f:
         for line_no, line in enumerate(f, start=1):
             if not line.strip():
                 continue
