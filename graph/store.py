@@ -168,15 +168,21 @@ def _rel_key(row: dict[str, Any]) -> Any:
 
 
 def _split_known(
-    rows: Iterable[dict[str, Any]], existing: set[Any], key: Callable[[dict[str, Any]], Any]
+    rows: Iterable[dict[str, Any]],
+    existing: set[Any],
+    key: Callable[[dict[str, Any]], Any],
+    *,
+    combine: bool = True,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split rows into new ones (one per key, later rows' properties winning, as repeated
-    MERGE ... SET += would leave them) and ones whose key exists already."""
+    MERGE ... SET += would leave them) and ones whose key exists already. Without
+    ``combine``, a repeated key's later rows join the known ones instead, so that the MERGE
+    written after the new rows applies its own rule to them (which row's values stand)."""
     new: dict[Any, dict[str, Any]] = {}
     known: list[dict[str, Any]] = []
     for row in rows:
         k = key(row)
-        if k in existing:
+        if k in existing or (k in new and not combine):
             known.append(row)
         elif k in new:
             new[k]["props"] = new[k]["props"] | row["props"]
@@ -446,6 +452,7 @@ class GraphStore:
         r, a, b = check_rel(rel), check_label(start), check_label(end)
         what = f"writing {r} relations"
         clean = list(_rel_rows(rows, r))
+        ordered = spans is not None or largest is not None or smallest is not None
         if spans is not None:
             merge = q.merge_spans(r, a, b, *spans)
         elif largest is not None:
@@ -459,7 +466,7 @@ class GraphStore:
         assert self.bulk is not None
         bulk = self.bulk
         existing, rid_a, rid_b = self._pairs_and_record_ids(r, a, b)
-        new, known = _split_known(clean, existing, _rel_key)
+        new, known = _split_known(clean, existing, _rel_key, combine=not ordered)
         # A row whose end is not a vertex yet (or was created after the ids were read) goes
         # through MERGE, which writes it if the end exists by then, and nothing otherwise.
         linkable = [row for row in new if row["start"] in rid_a and row["end"] in rid_b]

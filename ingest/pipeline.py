@@ -596,11 +596,15 @@ def _write_events(
         _stateful(agg.served, c, "added_at", "deleted_at"),
         spans=("added_at", "deleted_at"),
     )
-    referred: list[dict[str, Any]] = []
+    first_referral: dict[tuple[str, str], dict[str, Any]] = {}
     for (a, b), props in sorted(agg.referrals.items()):
         ca, cb = c(a), c(b)
-        if ca is not None and cb is not None and ca != cb:
-            referred.append({"start": ca, "end": cb, **props})
+        if ca is None or cb is None or ca == cb:
+            continue
+        kept = first_referral.get((ca, cb))
+        if kept is None or props["at"] < kept["at"]:  # the first, of any of their records
+            first_referral[(ca, cb)] = {"start": ca, "end": cb, **props}
+    referred = list(first_referral.values())
     counts["REFERRED"] += store.upsert_relations(
         Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER, referred, smallest="at"
     )

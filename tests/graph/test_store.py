@@ -274,6 +274,24 @@ def test_bulk_path_matches_merge_semantics(store: GraphStore) -> None:
     assert store.get_node(Node.CUSTOMER, "c5") == {"id": "c5", "name": "n5", "city": "Hangzhou"}
 
 
+def test_bulk_path_keeps_the_ordering_rule_for_a_repeated_new_pair(store: GraphStore) -> None:
+    # A pair named twice among new rows was combined, the later row's values winning, before
+    # the bulk path created it: a rule of which row stands (smallest/largest/spans) was not
+    # applied to it, though it was through MERGE below 2,000 rows.
+    store.upsert_nodes(Node.CUSTOMER, [{"id": f"c{i}"} for i in range(2100)])
+    ties = [{"start": f"c{i}", "end": f"c{i + 1}", "at": "2024-01-05"} for i in range(2099)]
+    ties.append({"start": "c1", "end": "c2", "at": "2024-01-09"})  # later: not the first
+    ties.append({"start": "c3", "end": "c4", "at": "2024-01-01"})  # earlier: the first
+    store.upsert_relations(Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER, ties, smallest="at")
+    at = {
+        (t["start"], t["end"]): t["at"]
+        for t in store.relation_table(Rel.REFERRED, Node.CUSTOMER, Node.CUSTOMER)
+    }
+    assert len(at) == 2099
+    assert at[("c1", "c2")] == "2024-01-05"
+    assert at[("c3", "c4")] == "2024-01-01"
+
+
 def test_count_paths_agree(store: GraphStore) -> None:
     # The bundled store counts with SQL (each type's own count); Neo4j with one Cypher count
     # per label and type. Both give the same numbers, and leave out what has none.
