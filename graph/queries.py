@@ -447,6 +447,7 @@ def customer_fields(fields: Sequence[str], *, contact_points: bool = False) -> s
 #: The relation keeps the keys of the events it counts (``event_keys``), and an event whose key
 #: it holds adds nothing: an events load killed half-way and run again, a file saved again
 #: with other line endings, or a later export that repeats some events, counts each event once.
+#: Returns how many events it added (``added``).
 ADD_INTERACTIONS = (
     f"UNWIND $rows AS r MATCH (a:{Node.CUSTOMER} {{id: r.start}}) "
     f"MATCH (b:{Node.CUSTOMER} {{id: r.end}}) "
@@ -459,7 +460,8 @@ ADD_INTERACTIONS = (
     "e.weight = e.weight + reduce(w = 0.0, i IN new | w + r.weights[i]), "
     "e.event_keys = coalesce(e.event_keys, []) + [i IN new | r.keys[i]], "
     "e.last_at = CASE WHEN e.last_at IS NULL OR e.last_at < r.last_at THEN r.last_at "
-    "ELSE e.last_at END, e.kinds = [k IN e.kinds WHERE NOT k IN r.kinds] + r.kinds"
+    "ELSE e.last_at END, e.kinds = [k IN e.kinds WHERE NOT k IN r.kinds] + r.kinds "
+    "RETURN sum(size(new)) AS added"
 )
 
 #: ``rows``: the customer that placed each of the orders ``$ids`` (through PLACED, which merges

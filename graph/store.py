@@ -349,9 +349,17 @@ class GraphStore:
             return self.read(query, what, **params)
         return self.bulk.read(query, what, **params)
 
-    def write(self, query: str, what: str, **params: Any) -> None:
-        """Run one write query in its own transaction."""
-        self.write_many([(query, params)], what)
+    def write(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one write query in its own transaction; return its rows (most return none)."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [record.data() for record in tx.run(query, params)]
+
+        try:
+            with self.driver.session(database=self.database) as session:
+                return session.execute_write(work)
+        except Exception as e:
+            raise translate_errors(e, what) from e
 
     def write_many(
         self, statements: Sequence[tuple[str, dict[str, Any]]], what: str, *, bulk: bool = False

@@ -575,11 +575,12 @@ def _write_events(
         row["kinds"] |= pair.kinds
     rows = [row | {"kinds": sorted(row["kinds"])} for _, row in sorted(pairs.items())]
     for start in range(0, len(rows), settings.write_batch_size):
-        store.write(
-            q.ADD_INTERACTIONS,
-            "writing interactions",
-            rows=rows[start : start + settings.write_batch_size],
-        )
+        chunk = rows[start : start + settings.write_batch_size]
+        result = store.write(q.ADD_INTERACTIONS, "writing interactions", rows=chunk)
+        added = int(result[0]["added"] or 0) if result else 0
+        counts["interactions_added"] += added
+        # Held by their relation already: loaded before, from this file or another.
+        counts["interactions_loaded_before"] += sum(len(row["keys"]) for row in chunk) - added
     counts["INTERACTS_WITH"] += len(rows)
 
     counts["MEMBER_OF"] += store.upsert_relations(

@@ -105,6 +105,11 @@ class IngestReport:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
         timings = ", ".join(f"{k}={v:.1f}s" for k, v in self.timings.items())
         text = f"counts: {counts}\ntimings: {timings}\nrejected rows: {len(self.rejects)}"
+        if self.counts.get("interactions_loaded_before"):
+            text += (
+                f"\n{self.counts['interactions_loaded_before']} interactions were loaded before "
+                "(from this file or another holding the same events) and were not counted again"
+            )
         if self.waiting_files:
             text += (
                 f"\n{self.counts['events_waiting']} events wait for contact records not yet "

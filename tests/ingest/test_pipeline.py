@@ -409,9 +409,18 @@ def test_an_interaction_in_two_files_is_counted_once(
     again = ingest_files(store, [crlf, reordered], ingest_settings)
     assert not again.rejects
     assert _interaction_count(store, zhang, li) == 4
+    assert (again.counts["interactions_added"], again.counts["interactions_loaded_before"]) == (
+        0,
+        4,
+    )
+    assert "4 interactions were loaded before" in again.summary()
 
     appended = write_events("e-appended.jsonl", [call, message, message, message, visit])
-    ingest_files(store, [appended], ingest_settings)
+    third = ingest_files(store, [appended], ingest_settings)
+    assert (third.counts["interactions_added"], third.counts["interactions_loaded_before"]) == (
+        2,
+        3,
+    )
     # The third message and the visit are new; the rest were counted.
     assert _interaction_count(store, zhang, li) == 6
     rows = store.read(
