@@ -28,6 +28,7 @@ __all__ = [
     "IDENTITY_LINKS",
     "MARK_MERGED",
     "MERGED_CUSTOMER_IDS",
+    "MOVE_RECORD_ORDERS",
     "ORDER_OWNERS",
     "ORDER_TOTALS",
     "PING",
@@ -501,6 +502,14 @@ IDENTITY_LINKS = (
 DETACH_IDENTITY = (
     f"MATCH (c:{Node.CUSTOMER} {{id: $customer}}) MATCH (i:{Node.IDENTITY} {{id: $id}}) "
     f"MATCH (c)-[h:{Rel.HAS_IDENTITY}]->(i) DELETE h"
+)
+
+#: Move the orders that came through source record ``$record`` (``Order.record``) from customer
+#: ``$old`` to customer ``$new`` (a split): their PLACED and their ``customer_id``.
+MOVE_RECORD_ORDERS = (
+    f"MATCH (c:{Node.CUSTOMER} {{id: $old}})-[p:{Rel.PLACED}]->(o:{Node.ORDER}) "
+    f"WHERE o.record = $record MATCH (n:{Node.CUSTOMER} {{id: $new}}) "
+    f"CREATE (n)-[m:{Rel.PLACED}]->(o) SET m = properties(p), o.customer_id = $new DELETE p"
 )
 
 #: Record that customer ``$loser`` was merged into ``$survivor`` at ``$at``.

@@ -26,7 +26,13 @@ from typing import Any
 from quanzi.errors import ConflictError, InputError, NotFoundError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
-from quanzi.ingest.load import DERIVED_PROPERTIES, customer_properties, merge_into, now_iso
+from quanzi.ingest.load import (
+    DERIVED_PROPERTIES,
+    customer_properties,
+    merge_into,
+    now_iso,
+    refresh_order_totals,
+)
 from quanzi.ingest.records import KEY_FIELDS, PROFILE_FIELDS, identity_id
 from quanzi.ingest.resolve import customer_id_for
 from quanzi.model import Node, Rel
@@ -222,10 +228,11 @@ def split_identity(store: GraphStore, identity: str) -> str:
     The record's channel keys (phone, e-mail ...) follow it; the two customers are marked
     ``split_from`` each other so that later loads do not join them again. The new customer
     gets an id no customer has ever had - not even one merged away earlier, whose id still
-    redirects to its survivor - and only the properties computed from its record. What a user
-    attached to the old customer (notes, stages, tags) and its relations (interactions,
-    orders) stay with it; its properties computed from records are recomputed from the
-    records it keeps. Returns the new customer's id.
+    redirects to its survivor - and only the properties computed from its record. The orders
+    that came through the record (``Order.record``) move with it, and both customers' order
+    totals are worked out again. What a user attached to the old customer (notes, stages,
+    tags) and its other relations (interactions) stay with it; its properties computed from
+    records are recomputed from the records it keeps. Returns the new customer's id.
 
     Raises
     ------
@@ -283,8 +290,10 @@ def split_identity(store: GraphStore, identity: str) -> str:
                 ]
             },
         ),
+        (q.MOVE_RECORD_ORDERS, {"old": old, "new": new, "record": record_id}),
     ]
     store.write_many(statements, f"splitting {record} off customer {old}")
+    refresh_order_totals(store, [old, new])
     store.note_graph_change("split")
     return new
 

@@ -709,7 +709,7 @@ def _order_rows(
             if kept is not None and order["placed_at"] < kept["placed_at"]:
                 continue  # the latest event stands, wherever it lies in the file
             kept = {"id": oid, "customer_id": cid, **order}
-            del kept["person"]
+            kept["record"] = kept.pop("person")  # a split of that record takes the order along
         if kept is not None and kept["placed_at"] >= stored_at.get(oid, ""):
             rows.append(kept)
     return rows

@@ -161,6 +161,53 @@ def test_split_makes_a_customer_and_later_loads_respect_it(
         split_identity(loaded, "shop:4")
 
 
+def test_a_split_record_takes_its_orders_along(
+    loaded: GraphStore, write_events: WriteEvents, ingest_settings: Settings
+) -> None:
+    # Orders stayed with the old customer: a wrongly merged record split off left its
+    # purchases counted in the other person's total.
+    order = {"type": "order", "time": "2024-06-01T10:00:00Z", "product": "tea"}
+    events = write_events(
+        "orders.jsonl",
+        [
+            order | {"customer": "crm:1", "order_id": "o1", "amount": 10.0},
+            order | {"customer": "wechat:3", "order_id": "o2", "amount": 5.5},
+            order | {"customer": "wechat:3", "order_id": "o3", "amount": 2.25},
+        ],
+    )
+    ingest_files(loaded, [events], ingest_settings)
+    zhang = _customer_of(loaded, "crm:1")
+    before = loaded.get_node(Node.CUSTOMER, zhang)
+    assert before is not None
+    assert (before["order_count"], before["total_spent"]) == (3, 17.75)
+
+    new = split_identity(loaded, "wechat:3")
+    placed = {
+        (r["start"], r["end"]) for r in loaded.relation_table(Rel.PLACED, Node.CUSTOMER, Node.ORDER)
+    }
+    assert placed == {(zhang, "o1"), (new, "o2"), (new, "o3")}
+    o2 = loaded.get_node(Node.ORDER, "o2")
+    assert o2 is not None
+    assert (o2["customer_id"], o2["record"]) == (new, "wechat:3")
+    old_customer, new_customer = (loaded.get_node(Node.CUSTOMER, c) for c in (zhang, new))
+    assert old_customer is not None
+    assert new_customer is not None
+    assert (old_customer["order_count"], old_customer["total_spent"]) == (1, 10.0)
+    assert (new_customer["order_count"], new_customer["total_spent"]) == (2, 7.75)
+    assert new_customer["last_order_at"] == "2024-06-01T10:00:00Z"
+
+    # Splitting a record with no orders leaves the totals as they are, and a customer left
+    # with none has none.
+    third = split_identity(loaded, "wechat:2")
+    emptied = loaded.get_node(Node.CUSTOMER, third)
+    assert emptied is not None
+    assert (emptied["order_count"], emptied["total_spent"]) == (0, 0.0)
+    assert "last_order_at" not in emptied
+    still = loaded.get_node(Node.CUSTOMER, zhang)
+    assert still is not None
+    assert (still["order_count"], still["total_spent"]) == (1, 10.0)
+
+
 def test_split_after_merge_gives_a_fresh_customer_and_keeps_the_history(
     loaded: GraphStore,
 ) -> None:
