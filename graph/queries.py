@@ -28,6 +28,7 @@ __all__ = [
     "IDENTITY_LINKS",
     "MARK_MERGED",
     "MERGED_CUSTOMER_IDS",
+    "MOVE_ORDER_OWNER",
     "MOVE_RECORD_ORDERS",
     "ORDER_OWNERS",
     "ORDER_TOTALS",
@@ -510,6 +511,13 @@ MOVE_RECORD_ORDERS = (
     f"MATCH (c:{Node.CUSTOMER} {{id: $old}})-[p:{Rel.PLACED}]->(o:{Node.ORDER}) "
     f"WHERE o.record = $record MATCH (n:{Node.CUSTOMER} {{id: $new}}) "
     f"CREATE (n)-[m:{Rel.PLACED}]->(o) SET m = properties(p), o.customer_id = $new DELETE p"
+)
+
+#: The orders customer ``$loser`` placed, now the survivor's (their PLACED moved in the same
+#: merge): their ``customer_id``.
+MOVE_ORDER_OWNER = (
+    f"MATCH (s:{Node.CUSTOMER} {{id: $survivor}})-[:{Rel.PLACED}]->(o:{Node.ORDER}) "
+    "WHERE o.customer_id = $loser SET o.customer_id = $survivor"
 )
 
 #: Record that customer ``$loser`` was merged into ``$survivor`` at ``$at``.

@@ -443,7 +443,8 @@ def merge_into(store: GraphStore, loser: str, survivor: str, *, reason: str) -> 
 
     Every relation moves to the survivor (interaction counts add up), properties the survivor
     lacks are copied from the loser, and the loser keeps only ``merged_into`` / ``merged_at``
-    so that its old id can still be followed.
+    so that its old id can still be followed. The survivor's order totals are worked out again
+    from the orders both placed.
     """
     rows = store.read_collected(
         q.CUSTOMER_PROPERTIES, "reading customers to merge", retry=True, ids=[loser, survivor]
@@ -478,8 +479,11 @@ def merge_into(store: GraphStore, loser: str, survivor: str, *, reason: str) -> 
     statements += [
         (q.set_node_properties(Node.CUSTOMER), {"rows": [{"id": survivor, "props": copied}]}),
         (q.MARK_MERGED, {"loser": loser, "survivor": survivor, "at": now_iso()}),
+        (q.MOVE_ORDER_OWNER, {"loser": loser, "survivor": survivor}),
     ]
     store.write_many(statements, f"merging customer {loser} into {survivor}")
+    if "order_count" in props[loser] or "order_count" in props[survivor]:
+        refresh_order_totals(store, [survivor])
 
 
 def refresh_order_totals(store: GraphStore, ids: Sequence[str]) -> None:

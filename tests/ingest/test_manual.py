@@ -161,6 +161,37 @@ def test_split_makes_a_customer_and_later_loads_respect_it(
         split_identity(loaded, "shop:4")
 
 
+def test_a_merge_adds_up_both_customers_orders(
+    loaded: GraphStore, write_events: WriteEvents, ingest_settings: Settings
+) -> None:
+    # The orders' PLACED moved to the survivor, but its order_count and total_spent stayed
+    # its own until an events load happened to touch it again.
+    order = {"type": "order", "time": "2024-06-01T10:00:00Z"}
+    events = write_events(
+        "orders.jsonl",
+        [
+            order | {"customer": "crm:1", "order_id": "o1", "amount": 10.0},
+            order
+            | {
+                "customer": "shop:4",
+                "order_id": "o2",
+                "amount": 5.5,
+                "time": "2024-07-01T00:00:00Z",
+            },
+        ],
+    )
+    ingest_files(loaded, [events], ingest_settings)
+    zhang, liu = _customer_of(loaded, "crm:1"), _customer_of(loaded, "shop:4")
+    survivor = merge_customers(loaded, liu, zhang)
+    merged = loaded.get_node(Node.CUSTOMER, survivor)
+    assert merged is not None
+    assert (merged["order_count"], merged["total_spent"]) == (2, 15.5)
+    assert merged["last_order_at"] == "2024-07-01T00:00:00Z"
+    o2 = loaded.get_node(Node.ORDER, "o2")
+    assert o2 is not None
+    assert o2["customer_id"] == survivor
+
+
 def test_a_split_record_takes_its_orders_along(
     loaded: GraphStore, write_events: WriteEvents, ingest_settings: Settings
 ) -> None:
