@@ -33,6 +33,7 @@ __all__ = [
     "ORDER_OWNERS",
     "ORDER_TOTALS",
     "PING",
+    "REFRESH_ORDER_TOTALS",
     "SCHEMA_VERSION_READ",
     "SCHEMA_VERSION_WRITE",
     "SQL_TYPE_NAMES",
@@ -518,6 +519,16 @@ MOVE_RECORD_ORDERS = (
 MOVE_ORDER_OWNER = (
     f"MATCH (s:{Node.CUSTOMER} {{id: $survivor}})-[:{Rel.PLACED}]->(o:{Node.ORDER}) "
     "WHERE o.customer_id = $loser SET o.customer_id = $survivor"
+)
+
+#: Work out the order totals of the customers ``$ids`` again from the orders they placed, in
+#: the transaction that moved orders (a merge, a split): ``order_count``, ``total_spent`` to the
+#: cent, ``last_order_at`` (removed when none is left).
+REFRESH_ORDER_TOTALS = (
+    f"UNWIND $ids AS cid MATCH (c:{Node.CUSTOMER} {{id: cid}}) "
+    f"OPTIONAL MATCH (c)-[:{Rel.PLACED}]->(o:{Node.ORDER}) "
+    "WITH c, count(o) AS n, sum(coalesce(o.amount, 0.0)) AS total, max(o.placed_at) AS last "
+    "SET c.order_count = n, c.total_spent = round(total * 100.0) / 100.0, c.last_order_at = last"
 )
 
 #: Record that customer ``$loser`` was merged into ``$survivor`` at ``$at``.

@@ -33,7 +33,6 @@ __all__ = [
     "fetch_known",
     "merge_into",
     "now_iso",
-    "refresh_order_totals",
     "write_customers",
 ]
 
@@ -481,35 +480,6 @@ def merge_into(store: GraphStore, loser: str, survivor: str, *, reason: str) -> 
         (q.MARK_MERGED, {"loser": loser, "survivor": survivor, "at": now_iso()}),
         (q.MOVE_ORDER_OWNER, {"loser": loser, "survivor": survivor}),
     ]
-    store.write_many(statements, f"merging customer {loser} into {survivor}")
     if "order_count" in props[loser] or "order_count" in props[survivor]:
-        refresh_order_totals(store, [survivor])
-
-
-def refresh_order_totals(store: GraphStore, ids: Sequence[str]) -> None:
-    """Work out ``order_count``, ``total_spent`` (to the cent) and ``last_order_at`` of the
-    customers ``ids`` again from the orders they placed (after a split moved some)."""
-    totals = {
-        r["id"]: r
-        for r in store.read_collected(
-            q.ORDER_TOTALS, "reading order totals", retry=True, ids=list(ids)
-        )
-    }
-    rows: list[dict[str, Any]] = []
-    for cid in ids:
-        found = totals.get(cid)
-        if found is None:
-            rows.append({"id": cid, "order_count": 0, "total_spent": 0.0})
-        else:
-            rows.append(
-                {
-                    "id": cid,
-                    "order_count": int(found["order_count"]),
-                    "total_spent": round(float(found["total_spent"]), 2),
-                    "last_order_at": found["last_order_at"],
-                }
-            )
-    store.set_node_properties(Node.CUSTOMER, rows)
-    bare = [cid for cid in ids if cid not in totals]
-    if bare:
-        store.remove_node_properties(Node.CUSTOMER, ["last_order_at"], ids=bare)
+        statements.append((q.REFRESH_ORDER_TOTALS, {"ids": [survivor]}))
+    store.write_many(statements, f"merging customer {loser} into {survivor}")

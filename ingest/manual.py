@@ -26,13 +26,7 @@ from typing import Any
 from quanzi.errors import ConflictError, InputError, NotFoundError
 from quanzi.graph import queries as q
 from quanzi.graph.store import GraphStore
-from quanzi.ingest.load import (
-    DERIVED_PROPERTIES,
-    customer_properties,
-    merge_into,
-    now_iso,
-    refresh_order_totals,
-)
+from quanzi.ingest.load import DERIVED_PROPERTIES, customer_properties, merge_into, now_iso
 from quanzi.ingest.records import KEY_FIELDS, PROFILE_FIELDS, identity_id
 from quanzi.ingest.resolve import customer_id_for
 from quanzi.model import Node, Rel
@@ -291,9 +285,9 @@ def split_identity(store: GraphStore, identity: str) -> str:
             },
         ),
         (q.MOVE_RECORD_ORDERS, {"old": old, "new": new, "record": record_id}),
+        (q.REFRESH_ORDER_TOTALS, {"ids": [old, new]}),
     ]
     store.write_many(statements, f"splitting {record} off customer {old}")
-    refresh_order_totals(store, [old, new])
     store.note_graph_change("split")
     return new
 
